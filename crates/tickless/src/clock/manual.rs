@@ -1,0 +1,165 @@
+//! A clock that moves only when told to: the foundation of every deterministic test.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{nanos_since, saturating_add, Clock};
+
+/// A clock whose time moves only when [`advance`](ManualClock::advance) or
+/// [`set`](ManualClock::set) is called.
+///
+/// Clones share one time, so a test can hand a clone to a component and move
+/// time from the outside, from any thread. Time never goes backwards: `set` to
+/// an earlier instant is ignored, and advancing past the ≈584 years a `u64`
+/// of nanoseconds holds saturates instead of overflowing.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tickless::clock::{Clock, ManualClock};
+///
+/// let clock = ManualClock::new();
+/// let start = clock.now();
+/// let shared = clock.clone();
+/// shared.advance(Duration::from_millis(250));
+/// assert_eq!(clock.now() - start, Duration::from_millis(250));
+/// ```
+#[derive(Clone)]
+pub struct ManualClock {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    start: Instant,
+    /// Nanoseconds since `start`. Only ever grows.
+    offset: AtomicU64,
+}
+
+impl ManualClock {
+    /// A manual clock that starts at the current real time and then stands still.
+    pub fn new() -> Self {
+        Self::starting_at(Instant::now())
+    }
+
+    /// A manual clock that starts at `start` and then stands still.
+    pub fn starting_at(start: Instant) -> Self {
+        ManualClock {
+            inner: Arc::new(Inner {
+                start,
+                offset: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The instant this clock started at.
+    pub fn start(&self) -> Instant {
+        self.inner.start
+    }
+
+    /// How far time has been moved since the clock started.
+    pub fn elapsed(&self) -> Duration {
+        // Acquire: pairs with the Release in `advance`/`set`, so whatever a
+        // test wrote before moving time is visible to whoever sees the new time.
+        Duration::from_nanos(self.inner.offset.load(Ordering::Acquire))
+    }
+
+    /// Moves time forward by `d`, saturating far in the future.
+    pub fn advance(&self, d: Duration) {
+        let add = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        // Release: see `elapsed`. fetch_update retries on a concurrent move so
+        // two advances from two threads both count.
+        let _ = self
+            .inner
+            .offset
+            .fetch_update(Ordering::Release, Ordering::Relaxed, |n| {
+                Some(n.saturating_add(add))
+            });
+    }
+
+    /// Moves time forward to `t`. Returns `false`, leaving time unchanged,
+    /// when `t` is earlier than the current time (clocks are monotonic).
+    pub fn set(&self, t: Instant) -> bool {
+        let target = nanos_since(self.inner.start, t);
+        // Release: see `elapsed`. fetch_max keeps time monotonic under races.
+        let prev = self.inner.offset.fetch_max(target, Ordering::Release);
+        prev <= target
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for ManualClock {
+    #[inline]
+    fn now(&self) -> Instant {
+        saturating_add(self.inner.start, self.elapsed())
+    }
+}
+
+impl fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManualClock")
+            .field("elapsed", &self.elapsed())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stands_still_until_moved() {
+        let c = ManualClock::new();
+        let t0 = c.now();
+        std::thread::sleep(Duration::from_millis(2));
+        assert_eq!(c.now(), t0);
+        c.advance(Duration::from_secs(3));
+        assert_eq!(c.now(), t0 + Duration::from_secs(3));
+    }
+
+    #[test]
+    fn set_is_monotonic() {
+        let c = ManualClock::new();
+        let t0 = c.now();
+        assert!(c.set(t0 + Duration::from_secs(10)));
+        assert!(!c.set(t0 + Duration::from_secs(5)));
+        assert_eq!(c.now(), t0 + Duration::from_secs(10));
+        assert!(c.set(t0 + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn advance_saturates() {
+        let c = ManualClock::new();
+        c.advance(Duration::MAX);
+        c.advance(Duration::MAX);
+        assert_eq!(c.elapsed(), Duration::from_nanos(u64::MAX));
+        let _ = c.now(); // must not panic
+    }
+
+    #[test]
+    fn clones_share_time_across_threads() {
+        let c = ManualClock::new();
+        let t0 = c.now();
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        c.advance(Duration::from_nanos(1));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(c.now() - t0, Duration::from_nanos(4000));
+    }
+}

@@ -1,0 +1,137 @@
+//! Where time comes from.
+//!
+//! Every tickless component reads time through a [`Clock`], never through
+//! [`Instant::now`] directly, so tests can drive time by hand with
+//! [`ManualClock`] and never sleep. The public API speaks
+//! [`std::time::Instant`] and [`Duration`], like std and tokio.
+//!
+//! | clock | source | cost of `now()` here |
+//! |---|---|---|
+//! | [`SystemClock`] | `clock_gettime(CLOCK_MONOTONIC)` via `Instant::now` | see `cargo bench -p tickless --bench clock` |
+//! | [`ManualClock`] | an atomic offset from a fixed start, moved by the test | one atomic load |
+//! | `TscClock` (feature `tsc`) | the CPU's invariant TSC via `quanta`, anchored to an `Instant` | see the bench |
+//!
+//! All clocks are monotonic: time never goes backwards.
+
+use std::fmt::Debug;
+use std::time::{Duration, Instant};
+
+mod manual;
+#[cfg(feature = "tsc")]
+mod tsc;
+
+pub use manual::ManualClock;
+#[cfg(feature = "tsc")]
+pub use tsc::TscClock;
+
+/// A source of monotonic time.
+///
+/// Implementations must be cheap to call and must never go backwards.
+///
+/// # Examples
+///
+/// ```
+/// use tickless::clock::{Clock, SystemClock};
+///
+/// let clock = SystemClock;
+/// let a = clock.now();
+/// let b = clock.now();
+/// assert!(b >= a);
+/// ```
+pub trait Clock: Send + Sync + Debug + 'static {
+    /// The current time.
+    fn now(&self) -> Instant;
+}
+
+/// The operating system's monotonic clock, read with [`Instant::now`].
+///
+/// This is the default clock of every tickless component.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[inline]
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+    #[inline]
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for Box<C> {
+    #[inline]
+    fn now(&self) -> Instant {
+        (**self).now()
+    }
+}
+
+/// `base + d`, or the latest representable instant at or below it when the
+/// sum overflows the platform's `Instant`. Never panics.
+///
+/// The overflow path halves the addend until it fits (at most ~64 steps); it
+/// runs only for deadlines centuries away.
+pub(crate) fn saturating_add(base: Instant, d: Duration) -> Instant {
+    if let Some(t) = base.checked_add(d) {
+        return t;
+    }
+    let mut result = base;
+    let mut step = d;
+    while !step.is_zero() {
+        match result.checked_add(step) {
+            Some(t) => result = t,
+            None => step /= 2,
+        }
+    }
+    result
+}
+
+/// Nanoseconds from `origin` to `t`: 0 when `t` is before `origin`,
+/// `u64::MAX` (≈584 years) when the distance does not fit.
+#[inline]
+pub(crate) fn nanos_since(origin: Instant, t: Instant) -> u64 {
+    let d = t.saturating_duration_since(origin);
+    // A u64 of nanoseconds covers 584 years; beyond that, saturate.
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saturating_add_never_panics() {
+        let base = Instant::now();
+        assert_eq!(
+            saturating_add(base, Duration::from_secs(1)),
+            base + Duration::from_secs(1)
+        );
+        let far = saturating_add(base, Duration::MAX);
+        assert!(far > base + Duration::from_secs(86_400 * 365 * 100));
+    }
+
+    #[test]
+    fn nanos_since_saturates_both_ways() {
+        let base = Instant::now();
+        let later = base + Duration::from_nanos(1500);
+        assert_eq!(nanos_since(base, later), 1500);
+        assert_eq!(nanos_since(later, base), 0);
+        let far = saturating_add(base, Duration::MAX);
+        assert_eq!(nanos_since(base, far), u64::MAX);
+    }
+
+    #[test]
+    fn system_clock_is_monotonic() {
+        let c = SystemClock;
+        let mut last = c.now();
+        for _ in 0..1000 {
+            let t = c.now();
+            assert!(t >= last);
+            last = t;
+        }
+    }
+}

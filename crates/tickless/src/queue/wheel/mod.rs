@@ -1,0 +1,497 @@
+//! A hierarchical timing wheel (Varghese & Lauck) with occupancy bitmaps.
+//!
+//! Time is counted in *ticks* of a configurable resolution (default 1 ms) from
+//! the wheel's origin. There are [`LEVELS`] levels of [`SLOTS`] slots; a slot of
+//! level `l` spans `64^l` ticks. A timer is filed in the finest level that can
+//! tell its tick apart from the current one, so its slot is found with shifts
+//! and masks, and the next occupied slot with one `trailing_zeros` on the
+//! level's `u64` bitmap — never a scan of slots or timers.
+//!
+//! At the default 1 ms tick (`Wheel::level_table(Duration::from_millis(1))`):
+//!
+//! | level | slot granularity | level range |
+//! |---:|---:|---:|
+//! | 0 | 1 ms | 64 ms |
+//! | 1 | 64 ms | 4.1 s |
+//! | 2 | 4.1 s | 4.37 min |
+//! | 3 | 4.37 min | 4.66 h |
+//! | 4 | 4.66 h | 12.4 d |
+//! | 5 | 12.4 d | 2.18 y |
+//! | 6 | 2.18 y | 139 y |
+//!
+//! # Precision: never early, less than one tick late
+//!
+//! A deadline is rounded *up* to a tick, and a timer fires in the first
+//! [`poll_expired`](TimerQueue::poll_expired) whose `now`, rounded *down*, has
+//! reached that tick. So a timer never fires before its deadline, and a caller
+//! that polls at [`next_deadline`](TimerQueue::next_deadline) fires it less than
+//! one tick after. When a coarse slot comes due its timers *cascade*: those
+//! already due fire, the rest are re-filed in finer levels (each timer cascades
+//! at most once per level). Timers that are cancelled — most of them — never
+//! cascade at all.
+//!
+//! # Range
+//!
+//! The levels span 2⁴² ticks (139 years at 1 ms, 50 days at 1 µs). A deadline
+//! farther away than that is filed at the end of the range and re-filed when
+//! that slot comes due: it costs one extra cascade per span and *still never
+//! fires early*. Tick arithmetic saturates at `u64::MAX` nanoseconds after the
+//! origin (≈584 years); deadlines beyond that never fire.
+//!
+//! # Memory
+//!
+//! Timers live in a generation-checked slab linked into per-slot doubly
+//! linked lists by `u32` index: 24 bytes of links and deadline per timer plus
+//! 8 bytes of slab bookkeeping (32 bytes beyond a `u64` value), and a fixed
+//! ~1.8 KiB of list heads. Insert and cancel allocate nothing once the slab
+//! has grown to the peak number of pending timers.
+
+mod level;
+
+use std::fmt::Write as _;
+use std::num::NonZeroU16;
+use std::time::{Duration, Instant};
+
+use super::slab::{Slab, NIL};
+use super::{Key, TimerQueue};
+use crate::clock::{nanos_since, saturating_add};
+use level::{level_for, level_range, next_occupied, slot_for, slot_range, SPAN};
+pub use level::{LEVELS, SLOTS};
+
+/// Index of the list of timers that were already due when filed.
+const DUE: usize = LEVELS * SLOTS;
+/// Slot lists plus the due list.
+const LISTS: usize = DUE + 1;
+
+/// A hierarchical timing wheel; see the [module docs](self) for its guarantees.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use tickless::queue::{TimerQueue, Wheel};
+///
+/// let t0 = Instant::now();
+/// let mut wheel = Wheel::with_tick(t0, Duration::from_millis(10));
+/// let key = wheel.insert(t0 + Duration::from_millis(25), 7u32);
+///
+/// // 25 ms rounds up to the 30 ms tick: nothing fires before it.
+/// assert_eq!(wheel.next_deadline(), Some(t0 + Duration::from_millis(30)));
+/// assert_eq!(wheel.poll_expired(t0 + Duration::from_millis(29), |_, _| {}), 0);
+///
+/// let mut fired = None;
+/// wheel.poll_expired(t0 + Duration::from_millis(30), |k, v| fired = Some((k, v)));
+/// assert_eq!(fired, Some((key, 7)));
+/// ```
+pub struct Wheel<T> {
+    origin: Instant,
+    tick_nanos: u64,
+    /// The current tick: every timer due at or before it has been handed out,
+    /// except those in the due list.
+    elapsed: u64,
+    /// Per level, bit `s` is set iff slot `s`'s list is non-empty.
+    occupied: [u64; LEVELS],
+    /// Head of each slot's list (level-major), then the due list; `NIL` if empty.
+    heads: [u32; LISTS],
+    slab: Slab<Entry<T>>,
+}
+
+struct Entry<T> {
+    /// Deadline in ticks since the origin (rounded up).
+    when: u64,
+    prev: u32,
+    next: u32,
+    /// Which list the entry is on, plus one (the niche keeps `Option<Entry>` small).
+    list: NonZeroU16,
+    value: T,
+}
+
+impl<T> Wheel<T> {
+    /// Default resolution: 1 ms.
+    pub const DEFAULT_TICK: Duration = Duration::from_millis(1);
+
+    /// An empty wheel with a 1 ms tick counting from `origin`.
+    pub fn new(origin: Instant) -> Self {
+        Self::with_tick(origin, Self::DEFAULT_TICK)
+    }
+
+    /// An empty wheel with the given resolution. A zero tick means 1 ns;
+    /// ticks longer than `u64::MAX` nanoseconds are capped there.
+    pub fn with_tick(origin: Instant, tick: Duration) -> Self {
+        let tick_nanos = u64::try_from(tick.as_nanos()).unwrap_or(u64::MAX).max(1);
+        Wheel {
+            origin,
+            tick_nanos,
+            elapsed: 0,
+            occupied: [0; LEVELS],
+            heads: [NIL; LISTS],
+            slab: Slab::new(),
+        }
+    }
+
+    /// The instant tick 0 corresponds to.
+    pub fn origin(&self) -> Instant {
+        self.origin
+    }
+
+    /// The wheel's resolution.
+    pub fn tick(&self) -> Duration {
+        Duration::from_nanos(self.tick_nanos)
+    }
+
+    /// The farthest a deadline can be filed ahead of the current time before it
+    /// is parked at the end of the range (see the module docs).
+    pub fn range(&self) -> Duration {
+        Duration::from_nanos(SPAN.saturating_mul(self.tick_nanos))
+    }
+
+    /// The module docs' table of level granularity and range for `tick`, as
+    /// markdown.
+    pub fn level_table(tick: Duration) -> String {
+        let mut out =
+            String::from("| level | slot granularity | level range |\n|---:|---:|---:|\n");
+        for level in 0..LEVELS {
+            let _ = writeln!(
+                out,
+                "| {level} | {} | {} |",
+                human(mul(tick, slot_range(level))),
+                human(mul(tick, level_range(level))),
+            );
+        }
+        out
+    }
+
+    /// Bytes per pending timer the wheel's slab uses, value included.
+    pub const BYTES_PER_TIMER: usize = Slab::<Entry<T>>::SLOT_BYTES;
+
+    /// Deadline → tick, rounded up so a timer never fires early.
+    #[inline]
+    fn deadline_tick(&self, deadline: Instant) -> u64 {
+        let n = nanos_since(self.origin, deadline);
+        n.div_ceil(self.tick_nanos)
+    }
+
+    /// Now → tick, rounded down.
+    #[inline]
+    fn now_tick(&self, now: Instant) -> u64 {
+        nanos_since(self.origin, now) / self.tick_nanos
+    }
+
+    fn tick_instant(&self, tick: u64) -> Instant {
+        saturating_add(
+            self.origin,
+            Duration::from_nanos(tick.saturating_mul(self.tick_nanos)),
+        )
+    }
+
+    /// Files the (unlinked) entry at `index` for tick `when`.
+    #[inline]
+    fn link(&mut self, index: u32, when: u64) {
+        let list = if when <= self.elapsed {
+            DUE
+        } else {
+            // Beyond the range: park at its end; `when` itself is kept, so the
+            // timer is re-filed, not fired, when that slot comes due.
+            let filed = when.min(self.elapsed.saturating_add(SPAN - 1));
+            let level = level_for(self.elapsed, filed);
+            let slot = slot_for(filed, level);
+            self.occupied[level] |= 1 << slot;
+            level * SLOTS + slot
+        };
+        let head = self.heads[list];
+        if head != NIL {
+            self.slab.at_mut(head).prev = index;
+        }
+        let entry = self.slab.at_mut(index);
+        entry.when = when;
+        entry.prev = NIL;
+        entry.next = head;
+        entry.list = list_tag(list);
+        self.heads[list] = index;
+    }
+
+    /// Takes the entry at `index` off its list.
+    #[inline]
+    fn unlink(&mut self, index: u32) {
+        let entry = self.slab.at(index);
+        let (prev, next, list) = (entry.prev, entry.next, usize::from(entry.list.get()) - 1);
+        if prev == NIL {
+            debug_assert_eq!(
+                self.heads[list], index,
+                "entry {index} claims list {list} but is not its head"
+            );
+            self.heads[list] = next;
+            if next == NIL && list != DUE {
+                self.occupied[list / SLOTS] &= !(1 << (list % SLOTS));
+            }
+        } else {
+            self.slab.at_mut(prev).next = next;
+        }
+        if next != NIL {
+            self.slab.at_mut(next).prev = prev;
+        }
+    }
+
+    /// The earliest occupied slot: `(level, slot, tick at which it comes due)`.
+    ///
+    /// Lower levels always come due before higher ones: a level-`l` slot lies
+    /// within the current rotation of level `l + 1`, before its next slot.
+    fn next_expiration(&self) -> Option<(usize, usize, u64)> {
+        (0..LEVELS).find_map(|level| {
+            let current = slot_for(self.elapsed, level);
+            let (slot, wrapped) = next_occupied(self.occupied[level], current)?;
+            // Surprise: at the top level the occupied slot may be at or before the
+            // current one. It then belongs to the *next* rotation, so its tick is
+            // one whole level range later — never "in the past".
+            debug_assert!(
+                !wrapped || level == LEVELS - 1,
+                "level {level} slot {slot} wrapped behind current slot {current} (elapsed {})",
+                self.elapsed
+            );
+            let rotation = self.elapsed & !(level_range(level) - 1);
+            let mut tick = rotation.saturating_add(slot as u64 * slot_range(level));
+            if wrapped {
+                tick = tick.saturating_add(level_range(level));
+            }
+            Some((level, slot, tick))
+        })
+    }
+
+    /// Hands out every entry of list `list`: fires those due at `now_tick`,
+    /// re-files the rest relative to `self.elapsed`.
+    fn drain_list<F: FnMut(Key, T)>(
+        &mut self,
+        list: usize,
+        now_tick: u64,
+        on_expired: &mut F,
+    ) -> usize {
+        let mut index = std::mem::replace(&mut self.heads[list], NIL);
+        if list != DUE {
+            self.occupied[list / SLOTS] &= !(1 << (list % SLOTS));
+        }
+        let mut fired = 0;
+        while index != NIL {
+            let entry = self.slab.at(index);
+            let (next, when) = (entry.next, entry.when);
+            if when <= now_tick {
+                let (key, entry) = self.slab.remove_at(index);
+                fired += 1;
+                on_expired(key, entry.value);
+            } else {
+                self.link(index, when);
+            }
+            index = next;
+        }
+        fired
+    }
+
+    /// Checks every structural invariant; panics with the offending values.
+    /// O(pending timers). For tests and debugging.
+    #[doc(hidden)]
+    pub fn verify(&self) {
+        let mut seen = 0;
+        for list in 0..LISTS {
+            let mut prev = NIL;
+            let mut index = self.heads[list];
+            if list != DUE {
+                let bit = self.occupied[list / SLOTS] >> (list % SLOTS) & 1;
+                assert_eq!(
+                    bit == 1,
+                    index != NIL,
+                    "occupancy bit of list {list} disagrees with its head"
+                );
+            }
+            while index != NIL {
+                let e = self.slab.at(index);
+                assert_eq!(
+                    usize::from(e.list.get()) - 1,
+                    list,
+                    "entry {index} is on list {list} but says otherwise"
+                );
+                assert_eq!(e.prev, prev, "entry {index} has a broken back link");
+                if list == DUE {
+                    assert!(
+                        e.when <= self.elapsed,
+                        "due entry {index} when {} > elapsed {}",
+                        e.when,
+                        self.elapsed
+                    );
+                } else {
+                    let (level, slot) = (list / SLOTS, list % SLOTS);
+                    assert!(
+                        e.when > self.elapsed,
+                        "entry {index} when {} filed but not after elapsed {}",
+                        e.when,
+                        self.elapsed
+                    );
+                    let filed = e.when.min(self.elapsed.saturating_add(SPAN - 1));
+                    if level < LEVELS - 1 {
+                        assert_eq!(
+                            slot_for(e.when, level),
+                            slot,
+                            "entry {index} when {} in wrong slot at level {level}",
+                            e.when
+                        );
+                        assert!(
+                            slot > slot_for(self.elapsed, level),
+                            "entry {index} level {level} slot {slot} not ahead of elapsed {}",
+                            self.elapsed
+                        );
+                        assert_eq!(filed / level_range(level), self.elapsed / level_range(level), "entry {index} when {} not in the current rotation of level {level}, elapsed {}", e.when, self.elapsed);
+                    }
+                }
+                seen += 1;
+                prev = index;
+                index = e.next;
+            }
+        }
+        assert_eq!(
+            seen,
+            self.slab.len(),
+            "lists hold {seen} entries, slab {}",
+            self.slab.len()
+        );
+    }
+}
+
+#[inline]
+fn list_tag(list: usize) -> NonZeroU16 {
+    // LISTS < u16::MAX, so list + 1 is a valid non-zero u16.
+    NonZeroU16::new(list as u16 + 1).unwrap_or(NonZeroU16::MAX)
+}
+
+fn mul(d: Duration, n: u64) -> Duration {
+    Duration::from_nanos(
+        u64::try_from(d.as_nanos().saturating_mul(u128::from(n))).unwrap_or(u64::MAX),
+    )
+}
+
+/// Three significant digits and a unit, for the level table.
+fn human(d: Duration) -> String {
+    const UNITS: [(&str, f64); 8] = [
+        ("y", 365.25 * 86_400.0),
+        ("d", 86_400.0),
+        ("h", 3_600.0),
+        ("min", 60.0),
+        ("s", 1.0),
+        ("ms", 1e-3),
+        ("µs", 1e-6),
+        ("ns", 1e-9),
+    ];
+    let secs = d.as_secs_f64();
+    let (unit, scale) = UNITS
+        .iter()
+        .copied()
+        .find(|&(_, s)| secs >= s)
+        .unwrap_or(("ns", 1e-9));
+    let v = secs / scale;
+    let digits = if v >= 100.0 {
+        0
+    } else if v >= 10.0 {
+        1
+    } else {
+        2
+    };
+    let s = format!("{v:.digits$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    format!("{s} {unit}")
+}
+
+impl<T> TimerQueue<T> for Wheel<T> {
+    #[inline]
+    fn insert(&mut self, deadline: Instant, value: T) -> Key {
+        let when = self.deadline_tick(deadline);
+        let key = self.slab.insert(Entry {
+            when,
+            prev: NIL,
+            next: NIL,
+            list: list_tag(DUE),
+            value,
+        });
+        self.link(key.index, when);
+        key
+    }
+
+    #[inline]
+    fn cancel(&mut self, key: Key) -> Option<T> {
+        self.slab.get(key)?;
+        self.unlink(key.index);
+        Some(self.slab.remove_at(key.index).1.value)
+    }
+
+    fn reset(&mut self, key: Key, deadline: Instant) -> bool {
+        if self.slab.get(key).is_none() {
+            return false;
+        }
+        let when = self.deadline_tick(deadline);
+        self.unlink(key.index);
+        self.link(key.index, when);
+        true
+    }
+
+    fn get(&self, key: Key) -> Option<&T> {
+        self.slab.get(key).map(|e| &e.value)
+    }
+
+    fn get_mut(&mut self, key: Key) -> Option<&mut T> {
+        self.slab.get_mut(key).map(|e| &mut e.value)
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        if self.heads[DUE] != NIL {
+            return Some(self.tick_instant(self.elapsed));
+        }
+        self.next_expiration()
+            .map(|(_, _, tick)| self.tick_instant(tick))
+    }
+
+    fn poll_expired<F: FnMut(Key, T)>(&mut self, now: Instant, mut on_expired: F) -> usize {
+        let now_tick = self.now_tick(now);
+        let mut fired = self.drain_list(DUE, now_tick, &mut on_expired);
+        while let Some((level, slot, tick)) = self.next_expiration() {
+            if tick > now_tick {
+                break;
+            }
+            debug_assert!(
+                tick >= self.elapsed,
+                "slot tick {tick} behind elapsed {}",
+                self.elapsed
+            );
+            // Timers due by `now` fire straight from a coarse slot instead of
+            // cascading through every finer level first.
+            self.elapsed = tick;
+            fired += self.drain_list(level * SLOTS + slot, now_tick, &mut on_expired);
+        }
+        self.elapsed = self.elapsed.max(now_tick);
+        fired
+    }
+
+    fn len(&self) -> usize {
+        self.slab.len()
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.slab.shrink_to_fit();
+    }
+
+    fn allocated_bytes(&self) -> usize {
+        self.slab.capacity() * Slab::<Entry<T>>::SLOT_BYTES
+    }
+}
+
+impl<T> std::fmt::Debug for Wheel<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wheel")
+            .field("tick", &self.tick())
+            .field("elapsed_ticks", &self.elapsed)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,293 @@
+use super::*;
+
+const MS: Duration = Duration::from_millis(1);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Polls at `next_deadline` until empty, recording when each value fired.
+fn run_to_empty<T: Copy>(w: &mut Wheel<T>, limit: usize) -> Vec<(Instant, T)> {
+    let mut out = Vec::new();
+    for _ in 0..limit {
+        let Some(at) = w.next_deadline() else { break };
+        w.poll_expired(at, |_, v| out.push((at, v)));
+        w.verify();
+    }
+    assert!(w.is_empty(), "wheel not drained within {limit} polls");
+    out
+}
+
+#[test]
+fn level_table_in_docs_matches_constants() {
+    let table = Wheel::<()>::level_table(MS);
+    let docs: String = include_str!("mod.rs")
+        .lines()
+        .filter_map(|l| l.strip_prefix("//! "))
+        .filter(|l| l.starts_with('|'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        docs, table,
+        "regenerate the module docs' table with Wheel::level_table"
+    );
+}
+
+#[test]
+fn entry_is_compact() {
+    // 24 bytes of deadline and links + 8 of slab bookkeeping beyond a u64 value.
+    assert_eq!(Wheel::<u64>::BYTES_PER_TIMER, 40);
+    assert_eq!(Wheel::<()>::BYTES_PER_TIMER, 32);
+}
+
+#[test]
+fn deadline_rounds_up_now_rounds_down() {
+    let t0 = Instant::now();
+    let w = Wheel::<()>::new(t0);
+    assert_eq!(w.deadline_tick(t0), 0);
+    assert_eq!(w.deadline_tick(t0 + Duration::from_nanos(1)), 1);
+    assert_eq!(w.deadline_tick(t0 + MS), 1);
+    assert_eq!(w.deadline_tick(t0 + MS + Duration::from_nanos(1)), 2);
+    assert_eq!(w.now_tick(t0 + ms(2) - Duration::from_nanos(1)), 1);
+    assert_eq!(w.now_tick(t0 + ms(2)), 2);
+    assert_eq!(
+        w.deadline_tick(t0 - ms(5)),
+        0,
+        "before the origin counts as the origin"
+    );
+}
+
+#[test]
+fn zero_and_past_deadlines_fire_on_next_poll() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    w.poll_expired(t0 + ms(100), |_, _: u8| {});
+    let a = w.insert(t0 + ms(100), 1);
+    let b = w.insert(t0, 2);
+    let c = w.insert(t0 - ms(1), 3);
+    w.verify();
+    assert_eq!(w.next_deadline(), Some(t0 + ms(100)));
+    let mut fired = Vec::new();
+    w.poll_expired(t0 + ms(100), |k, v| fired.push((k, v)));
+    fired.sort();
+    assert_eq!(fired, vec![(a, 1), (b, 2), (c, 3)]);
+    assert!(w.is_empty());
+}
+
+#[test]
+fn past_deadline_after_unpolled_gap_fires_on_next_poll() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    // Never polled: elapsed is still 0 but the deadline is long past by `now`.
+    w.insert(t0 + ms(5000), ());
+    assert_eq!(w.poll_expired(t0 + ms(9000), |_, _| {}), 1);
+}
+
+#[test]
+fn never_early_at_most_one_tick_late() {
+    let t0 = Instant::now();
+    let tick = ms(10);
+    let mut w = Wheel::with_tick(t0, tick);
+    let mut x: u64 = 7;
+    let mut deadlines = Vec::new();
+    for i in 0..5000usize {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+        let d = t0 + Duration::from_nanos((x >> 20) % 3_000_000_000_000);
+        deadlines.push(d);
+        w.insert(d, i);
+    }
+    w.verify();
+    for (at, i) in run_to_empty(&mut w, 100_000) {
+        let d = deadlines[i];
+        assert!(at >= d, "timer {i} fired {:?} early", d - at);
+        assert!(at - d < tick, "timer {i} fired {:?} late", at - d);
+    }
+}
+
+#[test]
+fn cascades_through_every_level() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    let mut expected = Vec::new();
+    for level in 0..LEVELS {
+        let ticks = level_range(level) - 1; // last tick of each level's first rotation
+        let d = t0 + Duration::from_millis(ticks);
+        w.insert(d, level);
+        expected.push((d, level));
+    }
+    w.verify();
+    let fired = run_to_empty(&mut w, 10_000);
+    assert_eq!(fired, expected, "fires exactly on its tick, in order");
+}
+
+#[test]
+fn far_future_is_parked_and_never_fires_early() {
+    let t0 = Instant::now();
+    let tick = Duration::from_micros(1); // range 2^42 µs ≈ 50.9 days
+    let mut w = Wheel::with_tick(t0, tick);
+    let beyond = w.range() * 3 + Duration::from_secs(7);
+    let k = w.insert(t0 + beyond, "far");
+    w.verify();
+    let mut fired = Vec::new();
+    // Poll just short of the deadline at many points: nothing may fire.
+    let mut at = t0;
+    while let Some(next) = w.next_deadline() {
+        if next >= t0 + beyond {
+            break;
+        }
+        at = next;
+        w.poll_expired(at, |k, v| fired.push((k, v)));
+        w.verify();
+        assert!(
+            fired.is_empty(),
+            "fired at {:?} before deadline {:?}",
+            at - t0,
+            beyond
+        );
+    }
+    assert!(at > t0 + w.range() * 2, "was re-filed across spans");
+    w.poll_expired(t0 + beyond, |k, v| fired.push((k, v)));
+    assert_eq!(fired, vec![(k, "far")]);
+}
+
+#[test]
+fn duration_max_and_saturation_never_panic() {
+    let t0 = Instant::now();
+    let mut w = Wheel::with_tick(t0, Duration::ZERO);
+    assert_eq!(w.tick(), Duration::from_nanos(1));
+    let far = crate::clock::saturating_add(t0, Duration::MAX);
+    let k = w.insert(far, ());
+    assert!(w.next_deadline().is_some());
+    assert_eq!(w.poll_expired(t0 + Duration::from_secs(3600), |_, _| {}), 0);
+    assert!(w.reset(k, far));
+    assert_eq!(w.cancel(k), Some(()));
+    let mut huge = Wheel::with_tick(t0, Duration::MAX);
+    huge.insert(far, ());
+    assert_eq!(huge.poll_expired(far, |_, _| {}), 1);
+}
+
+#[test]
+fn top_level_wraparound() {
+    // Move the wheel to just before a top-level rotation boundary, then file a
+    // timer across it: its top-level slot index is behind the current one.
+    let t0 = Instant::now();
+    let tick = Duration::from_nanos(1);
+    let mut w = Wheel::with_tick(t0, tick);
+    let boundary = SPAN; // in ticks = ns
+    let start = boundary - level::slot_range(LEVELS - 1) / 2; // inside the last top slot
+    w.poll_expired(t0 + Duration::from_nanos(start), |_, _: u64| {});
+    assert_eq!(slot_for(w.elapsed, LEVELS - 1), SLOTS - 1);
+    let targets = [
+        start + 10,          // level 0
+        boundary + 5,        // just across: differs above the top level
+        boundary + SPAN / 2, // top slot 32 of the next rotation
+        start + SPAN - 1,    // the farthest in range: same top slot, next rotation
+    ];
+    for &t in &targets {
+        w.insert(t0 + Duration::from_nanos(t), t);
+    }
+    w.verify();
+    let fired = run_to_empty(&mut w, 100_000);
+    let got: Vec<u64> = fired.iter().map(|&(_, v)| v).collect();
+    assert_eq!(got, targets.to_vec());
+    for (at, v) in fired {
+        assert_eq!(at, t0 + Duration::from_nanos(v));
+    }
+}
+
+#[test]
+fn stale_keys_are_inert() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    let fired = w.insert(t0 + ms(1), 1);
+    let cancelled = w.insert(t0 + ms(50), 2);
+    assert_eq!(w.cancel(cancelled), Some(2));
+    w.poll_expired(t0 + ms(1), |_, _| {});
+    // Reuse both slots.
+    let a = w.insert(t0 + ms(70), 3);
+    let b = w.insert(t0 + ms(80), 4);
+    for stale in [fired, cancelled] {
+        assert_eq!(w.cancel(stale), None);
+        assert!(!w.reset(stale, t0));
+        assert!(w.get(stale).is_none());
+    }
+    assert_eq!(w.get(a), Some(&3));
+    assert_eq!(w.get(b), Some(&4));
+    assert_eq!(w.len(), 2);
+}
+
+#[test]
+fn reset_moves_between_levels() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    let k = w.insert(t0 + Duration::from_secs(3600), "x");
+    assert!(w.reset(k, t0 + ms(3)));
+    w.verify();
+    assert_eq!(w.next_deadline(), Some(t0 + ms(3)));
+    assert!(w.reset(k, t0 + Duration::from_secs(86_400)));
+    w.verify();
+    assert_eq!(w.poll_expired(t0 + ms(3), |_, _| {}), 0);
+    assert!(w.reset(k, t0)); // already past: due
+    assert_eq!(w.poll_expired(t0 + ms(3), |_, _| {}), 1);
+}
+
+#[test]
+fn cancel_from_every_position_in_a_list() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    let keys: Vec<_> = (0..6).map(|i| w.insert(t0 + ms(20), i)).collect();
+    for i in [0, 5, 2] {
+        assert_eq!(w.cancel(keys[i]), Some(i));
+        w.verify();
+    }
+    let mut left = Vec::new();
+    w.poll_expired(t0 + ms(20), |_, v| left.push(v));
+    left.sort();
+    assert_eq!(left, vec![1, 3, 4]);
+}
+
+#[test]
+fn empty_wheel_has_no_deadline() {
+    let w = Wheel::<()>::new(Instant::now());
+    assert_eq!(w.next_deadline(), None);
+    assert!(w.is_empty());
+}
+
+#[test]
+fn shrink_returns_memory() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    let keys: Vec<_> = (0..10_000u64).map(|i| w.insert(t0 + ms(i), i)).collect();
+    let full = w.allocated_bytes();
+    for k in &keys[100..] {
+        w.cancel(*k);
+    }
+    w.shrink_to_fit();
+    assert!(
+        w.allocated_bytes() * 10 < full,
+        "{} of {full}",
+        w.allocated_bytes()
+    );
+    w.verify();
+    assert_eq!(w.poll_expired(t0 + ms(10_000), |_, _| {}), 100);
+}
+
+#[test]
+fn ten_million_entries() {
+    let t0 = Instant::now();
+    let mut w = Wheel::new(t0);
+    const N: u64 = 10_000_000;
+    for i in 0..N {
+        // Spread over ~2.8 hours so every level up to 3 is used.
+        w.insert(t0 + ms(i.wrapping_mul(2654435761) % 10_000_000), ());
+    }
+    assert_eq!(w.len(), N as usize);
+    let mut fired = 0;
+    let mut polls = 0;
+    while let Some(at) = w.next_deadline() {
+        fired += w.poll_expired(at, |_, _| {});
+        polls += 1;
+    }
+    assert_eq!(fired, N as usize);
+    assert!(polls <= 10_000_000 + 64 * LEVELS * 64, "{polls} polls");
+}
