@@ -26,3 +26,8 @@
 
 pub mod clock;
 pub mod queue;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

@@ -47,6 +47,7 @@
 //! has grown to the peak number of pending timers.
 
 mod level;
+mod tick;
 
 use std::fmt::Write as _;
 use std::num::NonZeroU16;
@@ -54,9 +55,10 @@ use std::time::{Duration, Instant};
 
 use super::slab::{Slab, NIL};
 use super::{Key, TimerQueue};
-use crate::clock::{nanos_since, saturating_add};
+use crate::clock::saturating_add;
 use level::{level_for, level_range, next_occupied, slot_for, slot_range, SPAN};
 pub use level::{LEVELS, SLOTS};
+use tick::TickMath;
 
 /// Index of the list of timers that were already due when filed.
 const DUE: usize = LEVELS * SLOTS;
@@ -85,7 +87,7 @@ const LISTS: usize = DUE + 1;
 /// ```
 pub struct Wheel<T> {
     origin: Instant,
-    tick_nanos: u64,
+    ticks: TickMath,
     /// The current tick: every timer due at or before it has been handed out,
     /// except those in the due list.
     elapsed: u64,
@@ -118,10 +120,9 @@ impl<T> Wheel<T> {
     /// An empty wheel with the given resolution. A zero tick means 1 ns;
     /// ticks longer than `u64::MAX` nanoseconds are capped there.
     pub fn with_tick(origin: Instant, tick: Duration) -> Self {
-        let tick_nanos = u64::try_from(tick.as_nanos()).unwrap_or(u64::MAX).max(1);
         Wheel {
             origin,
-            tick_nanos,
+            ticks: TickMath::new(tick),
             elapsed: 0,
             occupied: [0; LEVELS],
             heads: [NIL; LISTS],
@@ -136,13 +137,13 @@ impl<T> Wheel<T> {
 
     /// The wheel's resolution.
     pub fn tick(&self) -> Duration {
-        Duration::from_nanos(self.tick_nanos)
+        Duration::from_nanos(self.ticks.tick_nanos)
     }
 
     /// The farthest a deadline can be filed ahead of the current time before it
     /// is parked at the end of the range (see the module docs).
     pub fn range(&self) -> Duration {
-        Duration::from_nanos(SPAN.saturating_mul(self.tick_nanos))
+        Duration::from_nanos(SPAN.saturating_mul(self.ticks.tick_nanos))
     }
 
     /// The module docs' table of level granularity and range for `tick`, as
@@ -167,20 +168,20 @@ impl<T> Wheel<T> {
     /// Deadline → tick, rounded up so a timer never fires early.
     #[inline]
     fn deadline_tick(&self, deadline: Instant) -> u64 {
-        let n = nanos_since(self.origin, deadline);
-        n.div_ceil(self.tick_nanos)
+        self.ticks
+            .ceil(deadline.saturating_duration_since(self.origin))
     }
 
     /// Now → tick, rounded down.
     #[inline]
     fn now_tick(&self, now: Instant) -> u64 {
-        nanos_since(self.origin, now) / self.tick_nanos
+        self.ticks.floor(now.saturating_duration_since(self.origin))
     }
 
     fn tick_instant(&self, tick: u64) -> Instant {
         saturating_add(
             self.origin,
-            Duration::from_nanos(tick.saturating_mul(self.tick_nanos)),
+            Duration::from_nanos(tick.saturating_mul(self.ticks.tick_nanos)),
         )
     }
 

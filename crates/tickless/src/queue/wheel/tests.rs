@@ -161,9 +161,21 @@ fn duration_max_and_saturation_never_panic() {
     assert_eq!(w.poll_expired(t0 + Duration::from_secs(3600), |_, _| {}), 0);
     assert!(w.reset(k, far));
     assert_eq!(w.cancel(k), Some(()));
+    // A 584-year tick: a deadline one second out rounds up to the first tick
+    // and nothing fires before it; arithmetic near the limits must not panic.
     let mut huge = Wheel::with_tick(t0, Duration::MAX);
-    huge.insert(far, ());
-    assert_eq!(huge.poll_expired(far, |_, _| {}), 1);
+    let k = huge.insert(t0 + Duration::from_secs(1), ());
+    assert_eq!(huge.poll_expired(t0 + Duration::from_secs(2), |_, _| {}), 0);
+    assert!(huge.next_deadline().is_some());
+    let f = huge.insert(far, ());
+    let mut fired = Vec::new();
+    huge.poll_expired(far, |key, _| fired.push(key));
+    assert_eq!(
+        fired,
+        vec![k],
+        "`far` is not on a tick boundary, so only the first timer is due"
+    );
+    assert_eq!(huge.cancel(f), Some(()));
 }
 
 #[test]

@@ -1,0 +1,84 @@
+//! The `tickless` command through its real binary.
+
+use std::process::{Command, Output};
+
+fn tickless(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tickless"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run tickless")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn help_lists_demo() {
+    let o = tickless(&["--help"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("demo"), "{}", stdout(&o));
+    let o = tickless(&["demo", "--help"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("--quick"));
+}
+
+#[test]
+fn version_matches_the_crate() {
+    let o = tickless(&["--version"]);
+    assert!(o.status.success());
+    assert_eq!(
+        stdout(&o).trim(),
+        format!("tickless {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn bad_flags_exit_with_usage_error() {
+    let o = tickless(&["demo", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Usage"));
+    let o = tickless(&[]);
+    assert_eq!(o.status.code(), Some(2), "a subcommand is required");
+    let o = tickless(&["demo", "--live", "0"]);
+    assert_eq!(o.status.code(), Some(2), "zero live timers is rejected");
+}
+
+#[test]
+fn quick_demo_prints_every_table() {
+    let o = tickless(&["demo", "--quick"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    for needle in [
+        "timeout churn",
+        "expiry throughput",
+        "bytes per pending timer",
+        "| 1K live |",
+        "| 100K live |",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+    // Every measured cell is a number with a unit; no placeholders.
+    let wheel_cells: Vec<f64> = out
+        .lines()
+        .filter(|l| l.starts_with("| 1") && l.contains(" live"))
+        .map(|l| {
+            let cell = l.split('|').nth(2).unwrap().trim();
+            cell.split_whitespace()
+                .next()
+                .unwrap()
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("bad cell {cell:?}"))
+        })
+        .collect();
+    assert_eq!(
+        wheel_cells.len(),
+        8,
+        "2 churn + 4 expiry + 2 memory rows:\n{out}"
+    );
+    assert!(
+        wheel_cells.iter().all(|v| v.is_finite() && *v > 0.0),
+        "{wheel_cells:?}"
+    );
+}

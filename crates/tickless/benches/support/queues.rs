@@ -1,0 +1,301 @@
+//! Queue workloads shared by `cargo bench -p tickless --bench queue` and
+//! `tickless demo` (which includes this file with `#[path]`), so both measure
+//! exactly the same thing.
+//!
+//! Four structures behind one small trait: the wheel and the 4-ary heap, plus
+//! std's `BTreeMap` (ordered map keyed by `(deadline, sequence)`; cancel by the
+//! key the caller holds) and `BinaryHeap` (no removal: it cannot cancel, which
+//! is why Go before 1.23 left stopped timers in its heap).
+
+#![allow(dead_code)] // each includer uses a different subset
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tickless::queue::{Key, QuadHeap, TimerQueue, Wheel};
+
+/// A global allocator that counts live heap bytes.
+pub struct CountingAlloc;
+
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Live heap bytes of the whole process (when `CountingAlloc` is the global allocator).
+pub fn live_bytes() -> usize {
+    // Relaxed: a statistic read between phases of one thread's work.
+    LIVE_BYTES.load(Ordering::Relaxed)
+}
+
+// SAFETY: forwards every call unchanged to the System allocator; it only
+// counts sizes on the side.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // Relaxed: a counter with no ordering relation to the memory itself.
+        LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE_BYTES.fetch_add(new_size, Ordering::Relaxed);
+        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// Deterministic xorshift, so every structure sees the same deadlines.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    /// A uniformly random offset below `max`.
+    pub fn below(&mut self, max: Duration) -> Duration {
+        Duration::from_nanos(self.next() % max.as_nanos() as u64)
+    }
+}
+
+/// The operations the workloads need.
+pub trait BenchQueue {
+    const NAME: &'static str;
+    /// `false` for `BinaryHeap`, which cannot remove an arbitrary entry.
+    const CAN_CANCEL: bool = true;
+    type Handle: Copy;
+    fn new(origin: Instant) -> Self;
+    fn insert(&mut self, deadline: Instant, value: u64) -> Self::Handle;
+    fn cancel(&mut self, handle: Self::Handle) -> bool;
+    fn next_deadline(&self) -> Option<Instant>;
+    fn poll(&mut self, now: Instant) -> usize;
+    fn len(&self) -> usize;
+}
+
+macro_rules! timer_queue {
+    ($ty:ident, $name:literal) => {
+        impl BenchQueue for $ty<u64> {
+            const NAME: &'static str = $name;
+            type Handle = Key;
+            fn new(origin: Instant) -> Self {
+                $ty::new(origin)
+            }
+            #[inline]
+            fn insert(&mut self, deadline: Instant, value: u64) -> Key {
+                TimerQueue::insert(self, deadline, value)
+            }
+            #[inline]
+            fn cancel(&mut self, key: Key) -> bool {
+                TimerQueue::cancel(self, key).is_some()
+            }
+            fn next_deadline(&self) -> Option<Instant> {
+                TimerQueue::next_deadline(self)
+            }
+            fn poll(&mut self, now: Instant) -> usize {
+                self.poll_expired(now, |k, v| {
+                    black_box((k, v));
+                })
+            }
+            fn len(&self) -> usize {
+                TimerQueue::len(self)
+            }
+        }
+    };
+}
+timer_queue!(Wheel, "wheel");
+timer_queue!(QuadHeap, "4-ary heap");
+
+/// `BTreeMap<(deadline, sequence), value>`.
+pub struct BTreeQueue {
+    map: BTreeMap<(Instant, u64), u64>,
+    seq: u64,
+}
+
+impl BenchQueue for BTreeQueue {
+    const NAME: &'static str = "BTreeMap";
+    type Handle = (Instant, u64);
+    fn new(_: Instant) -> Self {
+        BTreeQueue {
+            map: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+    #[inline]
+    fn insert(&mut self, deadline: Instant, value: u64) -> Self::Handle {
+        self.seq += 1;
+        self.map.insert((deadline, self.seq), value);
+        (deadline, self.seq)
+    }
+    #[inline]
+    fn cancel(&mut self, handle: Self::Handle) -> bool {
+        self.map.remove(&handle).is_some()
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        self.map.first_key_value().map(|(&(d, _), _)| d)
+    }
+    fn poll(&mut self, now: Instant) -> usize {
+        let mut n = 0;
+        while let Some(entry) = self.map.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            black_box(entry.remove());
+            n += 1;
+        }
+        n
+    }
+    fn len(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// `BinaryHeap<Reverse<(deadline, value)>>`: insert and expire only.
+pub struct BinaryHeapQueue(BinaryHeap<Reverse<(Instant, u64)>>);
+
+impl BenchQueue for BinaryHeapQueue {
+    const NAME: &'static str = "BinaryHeap";
+    const CAN_CANCEL: bool = false;
+    type Handle = ();
+    fn new(_: Instant) -> Self {
+        BinaryHeapQueue(BinaryHeap::new())
+    }
+    #[inline]
+    fn insert(&mut self, deadline: Instant, value: u64) {
+        self.0.push(Reverse((deadline, value)));
+    }
+    fn cancel(&mut self, _: ()) -> bool {
+        false
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        self.0.peek().map(|r| r.0 .0)
+    }
+    fn poll(&mut self, now: Instant) -> usize {
+        let mut n = 0;
+        while self.0.peek().is_some_and(|r| r.0 .0 <= now) {
+            black_box(self.0.pop());
+            n += 1;
+        }
+        n
+    }
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// How far ahead pending timers are spread: typical request timeouts.
+pub const SPREAD: Duration = Duration::from_secs(3600);
+
+/// Deadlines drawn up front, so the timed loop measures the queue, not the
+/// random number generator or `Instant` arithmetic.
+pub struct Deadlines {
+    all: Vec<Instant>,
+    next: usize,
+}
+
+impl Deadlines {
+    pub fn new(origin: Instant, seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        Deadlines {
+            all: (0..4096).map(|_| origin + rng.below(SPREAD)).collect(),
+            next: 0,
+        }
+    }
+    #[inline]
+    pub fn next(&mut self) -> Instant {
+        self.next = (self.next + 1) & 4095;
+        self.all[self.next]
+    }
+}
+
+/// A queue holding `live` pending timers spread over `SPREAD`.
+pub fn filled<Q: BenchQueue>(origin: Instant, live: usize, seed: u64) -> Q {
+    let mut rng = Rng::new(seed);
+    let mut q = Q::new(origin);
+    for i in 0..live {
+        q.insert(origin + rng.below(SPREAD), i as u64);
+    }
+    q
+}
+
+/// Timeout churn as a server does it: `live` requests in flight, each with a
+/// timeout; every step one request finishes (its timeout is cancelled — the
+/// oldest, so cancels land all over the queue, not on the entry just added)
+/// and a new one starts.
+pub struct Churn<Q: BenchQueue> {
+    pub queue: Q,
+    in_flight: Vec<Q::Handle>,
+    oldest: usize,
+    deadlines: Deadlines,
+}
+
+impl<Q: BenchQueue> Churn<Q> {
+    pub fn new(live: usize) -> Self {
+        let origin = Instant::now();
+        let mut queue = Q::new(origin);
+        let deadlines = Deadlines::new(origin, 7);
+        let mut rng = Rng::new(11);
+        let in_flight = (0..live.max(1))
+            .map(|i| queue.insert(origin + rng.below(SPREAD), i as u64))
+            .collect();
+        Churn {
+            queue,
+            in_flight,
+            oldest: 0,
+            deadlines,
+        }
+    }
+
+    /// One request finishes, one starts.
+    #[inline]
+    pub fn step(&mut self) {
+        let slot = &mut self.in_flight[self.oldest];
+        black_box(self.queue.cancel(*slot));
+        *slot = self.queue.insert(self.deadlines.next(), 0);
+        self.oldest += 1;
+        if self.oldest == self.in_flight.len() {
+            self.oldest = 0;
+        }
+    }
+}
+
+/// Time to fire every pending timer, polling at `next_deadline` as a driver
+/// with exact wakeups would (the wheel cascades coarse slots on the way).
+pub fn expire_stepwise<Q: BenchQueue>(q: &mut Q) -> (Duration, usize) {
+    let start = Instant::now();
+    let mut fired = 0;
+    while let Some(at) = q.next_deadline() {
+        fired += q.poll(at);
+    }
+    (start.elapsed(), fired)
+}
+
+/// Time to fire every pending timer in one poll (all overdue at once: a
+/// driver waking late, or timers all due at the same instant).
+pub fn expire_bulk<Q: BenchQueue>(q: &mut Q, origin: Instant) -> (Duration, usize) {
+    let start = Instant::now();
+    let fired = q.poll(origin + SPREAD);
+    (start.elapsed(), fired)
+}
+
+/// Heap bytes per pending timer at `live` timers (needs `CountingAlloc`).
+pub fn bytes_per_timer<Q: BenchQueue>(origin: Instant, live: usize) -> f64 {
+    let before = live_bytes();
+    let q: Q = filled(origin, live, 42);
+    let bytes = live_bytes().saturating_sub(before);
+    black_box(&q);
+    bytes as f64 / live as f64
+}
