@@ -24,7 +24,8 @@ impl TickMath {
     /// A zero tick means 1 ns; ticks beyond `u64::MAX` ns are capped there.
     pub(crate) fn new(tick: Duration) -> Self {
         let tick_nanos = u64::try_from(tick.as_nanos()).unwrap_or(u64::MAX).max(1);
-        let divides_second = tick_nanos <= NANOS_PER_SEC && NANOS_PER_SEC.is_multiple_of(tick_nanos);
+        let divides_second =
+            tick_nanos <= NANOS_PER_SEC && NANOS_PER_SEC.is_multiple_of(tick_nanos);
         TickMath {
             tick_nanos,
             per_sec: if divides_second {
