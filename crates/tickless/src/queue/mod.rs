@@ -55,7 +55,7 @@ use std::time::Instant;
 
 mod heap;
 mod slab;
-mod wheel;
+pub mod wheel;
 
 pub use heap::QuadHeap;
 pub use wheel::{Wheel, LEVELS, SLOTS};
