@@ -1,31 +1,50 @@
 //! Timers that cannot leak, cost almost nothing when cancelled, and can be seen.
 //!
-//! This crate is being built bottom-up (see `DESIGN.md` in the project's
-//! shared folder). Available today:
-//!
-//! - [`clock`]: the [`Clock`](clock::Clock) trait, [`SystemClock`](clock::SystemClock)
-//!   and [`ManualClock`](clock::ManualClock) for deterministic tests.
-//! - [`queue`]: single-threaded timer queues — a hierarchical timing
-//!   [`Wheel`](queue::Wheel) with O(1) insert and cancel, and the Go runtime's
-//!   4-ary [`QuadHeap`](queue::QuadHeap) for exact ordering and comparison.
+//! - **Async, any runtime**: [`sleep`], [`sleep_until`], [`timeout`],
+//!   [`timeout_at`], [`interval`], [`interval_at`] — tokio's names and
+//!   semantics, but the futures need nothing but the [`Waker`](std::task::Waker)
+//!   they are polled with: they work under tokio, smol, `futures::executor`, or
+//!   a hand-written executor.
+//! - **Leak-free by construction**: a timer lives exactly as long as its
+//!   future. Dropping it cancels the timer and frees its memory at once, on any
+//!   thread. Memory follows live timers, never timers created.
+//! - **Cheap to cancel**: registering and cancelling take the calling thread's
+//!   own shard lock and an O(1) [timing wheel](queue::Wheel) operation; no
+//!   global lock, no syscall, no allocation once warm, no clock read.
+//! - **Tickless**: one timer thread sleeps exactly until the earliest deadline;
+//!   idle, it makes no wakeups at all ([`driver`]).
+//! - **Deterministic tests**: a [`Driver`] built on a
+//!   [`ManualClock`](clock::ManualClock) fires timers when the test moves time.
 //!
 //! ```
 //! use std::time::Duration;
-//! use tickless::clock::{Clock, ManualClock};
-//! use tickless::queue::{TimerQueue, Wheel};
 //!
-//! let clock = ManualClock::new();
-//! let mut wheel = Wheel::new(clock.now());
-//! let timeout = wheel.insert(clock.now() + Duration::from_secs(30), "request 1");
-//! // The request finished first: cancelling frees the timer at once.
-//! assert_eq!(wheel.cancel(timeout), Some("request 1"));
-//! assert!(wheel.is_empty());
+//! futures::executor::block_on(async {
+//!     // The request finishes first: its timeout is cancelled and freed.
+//!     let reply = tickless::timeout(Duration::from_secs(30), async { "pong" }).await;
+//!     assert_eq!(reply, Ok("pong"));
+//!
+//!     tickless::sleep(Duration::from_millis(1)).await;
+//! });
 //! ```
+//!
+//! Lower layers are public too: [`clock`] (the `Clock` trait, `SystemClock`,
+//! `ManualClock`) and [`queue`] (the wheel and the 4-ary heap, single-threaded).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod driver;
+mod interval;
 pub mod queue;
+mod sleep;
+mod sync;
+mod timeout;
+
+pub use driver::{Builder, Driver, DriverError, Handle};
+pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub use sleep::{sleep, sleep_until, Sleep};
+pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

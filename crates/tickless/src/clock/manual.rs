@@ -2,16 +2,18 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use super::{nanos_since, saturating_add, Clock};
+use super::{nanos_since, saturating_add, Clock, TimeListener};
 
 /// A clock whose time moves only when [`advance`](ManualClock::advance) or
 /// [`set`](ManualClock::set) is called.
 ///
 /// Clones share one time, so a test can hand a clone to a component and move
-/// time from the outside, from any thread. Time never goes backwards: `set` to
+/// time from the outside, from any thread. A driver built on a manual clock
+/// fires due timers inside `advance`/`set`, on the calling thread, before they
+/// return (see [`Clock::subscribe`]). Time never goes backwards: `set` to
 /// an earlier instant is ignored, and advancing past the ≈584 years a `u64`
 /// of nanoseconds holds saturates instead of overflowing.
 ///
@@ -36,6 +38,7 @@ struct Inner {
     start: Instant,
     /// Nanoseconds since `start`. Only ever grows.
     offset: AtomicU64,
+    listeners: Mutex<Vec<Weak<dyn TimeListener>>>,
 }
 
 impl ManualClock {
@@ -50,6 +53,7 @@ impl ManualClock {
             inner: Arc::new(Inner {
                 start,
                 offset: AtomicU64::new(0),
+                listeners: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -77,6 +81,7 @@ impl ManualClock {
             .fetch_update(Ordering::Release, Ordering::Relaxed, |n| {
                 Some(n.saturating_add(add))
             });
+        self.notify();
     }
 
     /// Moves time forward to `t`. Returns `false`, leaving time unchanged,
@@ -85,7 +90,28 @@ impl ManualClock {
         let target = nanos_since(self.inner.start, t);
         // Release: see `elapsed`. fetch_max keeps time monotonic under races.
         let prev = self.inner.offset.fetch_max(target, Ordering::Release);
+        if prev < target {
+            self.notify();
+        }
         prev <= target
+    }
+
+    /// Tells every live listener the new time, outside the listener lock (a
+    /// listener may move the clock again or subscribe).
+    fn notify(&self) {
+        let live: Vec<_> = {
+            let mut listeners = self
+                .inner
+                .listeners
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            listeners.retain(|l| l.strong_count() > 0);
+            listeners.iter().filter_map(Weak::upgrade).collect()
+        };
+        let now = self.now();
+        for listener in live {
+            listener.time_moved(now);
+        }
     }
 }
 
@@ -99,6 +125,15 @@ impl Clock for ManualClock {
     #[inline]
     fn now(&self) -> Instant {
         saturating_add(self.inner.start, self.elapsed())
+    }
+
+    fn subscribe(&self, listener: Weak<dyn TimeListener>) -> bool {
+        self.inner
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(listener);
+        true
     }
 }
 
@@ -141,6 +176,31 @@ mod tests {
         c.advance(Duration::MAX);
         assert_eq!(c.elapsed(), Duration::from_nanos(u64::MAX));
         let _ = c.now(); // must not panic
+    }
+
+    #[test]
+    fn listeners_hear_every_move_until_dropped() {
+        struct Count(Mutex<Vec<Instant>>);
+        impl TimeListener for Count {
+            fn time_moved(&self, now: Instant) {
+                self.0.lock().unwrap().push(now);
+            }
+        }
+        let c = ManualClock::new();
+        let t0 = c.now();
+        let listener = Arc::new(Count(Mutex::new(Vec::new())));
+        let weak: Weak<dyn TimeListener> = Arc::downgrade(&listener) as Weak<dyn TimeListener>;
+        assert!(c.subscribe(weak));
+        c.advance(Duration::from_secs(1));
+        assert!(!c.set(t0), "backwards is ignored");
+        c.set(t0 + Duration::from_secs(5));
+        assert_eq!(
+            *listener.0.lock().unwrap(),
+            vec![t0 + Duration::from_secs(1), t0 + Duration::from_secs(5)]
+        );
+        drop(listener);
+        c.advance(Duration::from_secs(1)); // must not touch the dropped listener
+        assert!(c.inner.listeners.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -18,6 +18,7 @@
 //! The driver instead reads the clock at most once per timer.
 
 use std::fmt::Debug;
+use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 mod manual;
@@ -41,6 +42,26 @@ pub use manual::ManualClock;
 pub trait Clock: Send + Sync + Debug + 'static {
     /// The current time.
     fn now(&self) -> Instant;
+
+    /// Asks to be told whenever time moves by hand.
+    ///
+    /// A clock that moves on its own (the system clock) ignores this and returns
+    /// `false`; the driver then sleeps on a real timer. A clock moved by hand
+    /// ([`ManualClock`]) keeps the listener and returns `true`: the driver
+    /// then starts no thread, and fires due timers on the thread that moves
+    /// the clock, before `advance`/`set` returns — so a test knows that every
+    /// timer due by the new time has been woken. A listener is dropped once
+    /// its `Weak` no longer upgrades.
+    fn subscribe(&self, listener: Weak<dyn TimeListener>) -> bool {
+        let _ = listener;
+        false
+    }
+}
+
+/// Told by a manual clock that time moved; see [`Clock::subscribe`].
+pub trait TimeListener: Send + Sync {
+    /// Time is now `now`. Runs on the thread that moved the clock.
+    fn time_moved(&self, now: Instant);
 }
 
 /// The operating system's monotonic clock, read with [`Instant::now`].
@@ -61,12 +82,18 @@ impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
     fn now(&self) -> Instant {
         (**self).now()
     }
+    fn subscribe(&self, listener: Weak<dyn TimeListener>) -> bool {
+        (**self).subscribe(listener)
+    }
 }
 
 impl<C: Clock + ?Sized> Clock for Box<C> {
     #[inline]
     fn now(&self) -> Instant {
         (**self).now()
+    }
+    fn subscribe(&self, listener: Weak<dyn TimeListener>) -> bool {
+        (**self).subscribe(listener)
     }
 }
 

@@ -218,6 +218,12 @@ impl<T> TimerQueue<T> for QuadHeap<T> {
         fired
     }
 
+    fn for_each<F: FnMut(Key, &T)>(&self, mut f: F) {
+        for (key, entry) in self.slab.iter() {
+            f(key, &entry.value);
+        }
+    }
+
     fn len(&self) -> usize {
         self.nodes.len()
     }

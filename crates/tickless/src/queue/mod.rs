@@ -118,6 +118,10 @@ pub trait TimerQueue<T> {
     /// `on_expired`. Returns how many fired.
     fn poll_expired<F: FnMut(Key, T)>(&mut self, now: Instant, on_expired: F) -> usize;
 
+    /// Visits every pending timer's key and value, in no particular order.
+    /// O(slots ever used): for diagnostics, not hot paths.
+    fn for_each<F: FnMut(Key, &T)>(&self, f: F);
+
     /// Number of pending timers.
     fn len(&self) -> usize;
 

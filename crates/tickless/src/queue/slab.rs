@@ -163,12 +163,15 @@ impl<E> Slab<E> {
         }
     }
 
-    /// Iterates over occupied slots (for invariant checks).
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &E)> {
-        self.slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| s.entry.as_ref().map(|e| (i as u32, e)))
+    /// Iterates over occupied slots with their keys. O(slots).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, &E)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            let key = Key {
+                index: i as u32,
+                gen: s.gen,
+            };
+            s.entry.as_ref().map(|e| (key, e))
+        })
     }
 }
 

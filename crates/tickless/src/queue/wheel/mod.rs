@@ -287,6 +287,14 @@ impl<T> Wheel<T> {
         fired
     }
 
+    /// `true` when `deadline` is at or before the tick of the last poll: the
+    /// timer would fire on the very next poll. (It may be `false` for a
+    /// deadline that is past by the clock but not yet by the wheel.)
+    #[inline]
+    pub fn is_due(&self, deadline: Instant) -> bool {
+        self.deadline_tick(deadline) <= self.elapsed
+    }
+
     /// Checks every structural invariant; panics with the offending values.
     /// O(pending timers). For tests and debugging.
     #[doc(hidden)]
@@ -470,6 +478,12 @@ impl<T> TimerQueue<T> for Wheel<T> {
         }
         self.elapsed = self.elapsed.max(now_tick);
         fired
+    }
+
+    fn for_each<F: FnMut(Key, &T)>(&self, mut f: F) {
+        for (key, entry) in self.slab.iter() {
+            f(key, &entry.value);
+        }
     }
 
     fn len(&self) -> usize {

@@ -1,0 +1,223 @@
+//! [`Interval`]: ticks at a fixed period, with tokio's missed-tick behaviours.
+
+use std::fmt;
+use std::panic::Location;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::clock::saturating_add;
+use crate::driver::Handle;
+use crate::Sleep;
+
+/// A stream of ticks every `period`, the first completing at once.
+///
+/// Uses the global driver. A zero period is treated as 1 ns (every poll
+/// ticks at once; use [`MissedTickBehavior::Delay`] or a real period to avoid
+/// a busy loop) — it does not panic.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// futures::executor::block_on(async {
+///     let start = Instant::now();
+///     let mut interval = tickless::interval(Duration::from_millis(10));
+///     interval.tick().await; // at once
+///     interval.tick().await; // 10 ms later
+///     interval.tick().await; // 20 ms later
+///     assert!(start.elapsed() >= Duration::from_millis(20));
+/// });
+/// ```
+#[track_caller]
+pub fn interval(period: Duration) -> Interval {
+    let handle = Handle::current();
+    let start = handle.now();
+    Interval::new(handle, start, period, Location::caller())
+}
+
+/// A stream of ticks every `period`, the first at `start`.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+///
+/// let start = Instant::now() + Duration::from_millis(5);
+/// let mut interval = tickless::interval_at(start, Duration::from_millis(5));
+/// let first = futures::executor::block_on(interval.tick());
+/// assert_eq!(first, start);
+/// ```
+#[track_caller]
+pub fn interval_at(start: Instant, period: Duration) -> Interval {
+    Interval::new(Handle::current(), start, period, Location::caller())
+}
+
+/// What an [`Interval`] does when ticks were missed (the consumer was slower
+/// than the period). The names and semantics are tokio's.
+///
+/// Take a 10 ms interval started at 0 whose consumer stalls from 25 ms to 47 ms:
+///
+/// | behaviour | ticks returned after the stall | then |
+/// |---|---|---|
+/// | `Burst` (default) | 30, 40 at once | 50, 60, … (catches up on the original schedule) |
+/// | `Delay` | 47 (one tick, at once) | 57, 67, … (schedule shifted to now) |
+/// | `Skip` | 47 (one tick, at once) | 50, 60, … (the missed ones are skipped) |
+///
+/// A tick counts as missed when it is more than 5 ms late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MissedTickBehavior {
+    /// Fire the missed ticks as fast as possible until caught up.
+    #[default]
+    Burst,
+    /// Fire once now, then continue `period` after each tick actually taken.
+    Delay,
+    /// Fire once now, then continue on the original schedule's next tick.
+    Skip,
+}
+
+impl MissedTickBehavior {
+    /// When the next tick is due, after the tick scheduled at `timeout` was taken at `now`.
+    fn next_timeout(self, timeout: Instant, now: Instant, period: Duration) -> Instant {
+        match self {
+            MissedTickBehavior::Burst => saturating_add(timeout, period),
+            MissedTickBehavior::Delay => saturating_add(now, period),
+            MissedTickBehavior::Skip => {
+                let late = now.saturating_duration_since(timeout).as_nanos();
+                let period_ns = period.as_nanos().max(1);
+                let into_period = u64::try_from(late % period_ns).unwrap_or(0);
+                saturating_add(
+                    now,
+                    period.saturating_sub(Duration::from_nanos(into_period)),
+                )
+            }
+        }
+    }
+}
+
+/// Ticks at a fixed period; created by [`interval`] and [`interval_at`].
+///
+/// Also a [`futures_core::Stream`] of tick instants that never ends. Dropping
+/// it cancels its timer.
+pub struct Interval {
+    sleep: Sleep,
+    period: Duration,
+    missed: MissedTickBehavior,
+}
+
+/// How late a tick may be before it counts as missed (tokio's threshold).
+const MISSED_AFTER: Duration = Duration::from_millis(5);
+
+impl Interval {
+    pub(crate) fn new(
+        handle: Handle,
+        start: Instant,
+        period: Duration,
+        site: &'static Location<'static>,
+    ) -> Self {
+        Interval {
+            sleep: Sleep::new(handle, Some(start), Duration::ZERO, site),
+            period: period.max(Duration::from_nanos(1)),
+            missed: MissedTickBehavior::default(),
+        }
+    }
+
+    /// Completes at the next tick, returning the instant it was scheduled for.
+    pub async fn tick(&mut self) -> Instant {
+        std::future::poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Polls for the next tick; returns the instant it was scheduled for.
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        if self.sleep.poll_sleep(cx).is_pending() {
+            return Poll::Pending;
+        }
+        let timeout = self.sleep.deadline();
+        let now = self.sleep.handle_now();
+        let next = if now > saturating_add(timeout, MISSED_AFTER) {
+            self.missed.next_timeout(timeout, now, self.period)
+        } else {
+            saturating_add(timeout, self.period)
+        };
+        self.sleep.reset(next);
+        Poll::Ready(timeout)
+    }
+
+    /// Restarts the schedule: the next tick is one period from now.
+    pub fn reset(&mut self) {
+        let now = self.sleep.handle_now();
+        self.sleep.reset(saturating_add(now, self.period));
+    }
+
+    /// Restarts the schedule: the next tick completes at once.
+    pub fn reset_immediately(&mut self) {
+        let now = self.sleep.handle_now();
+        self.sleep.reset(now);
+    }
+
+    /// Restarts the schedule: the next tick is at `deadline`.
+    pub fn reset_at(&mut self, deadline: Instant) {
+        self.sleep.reset(deadline);
+    }
+
+    /// The behaviour on missed ticks.
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.missed
+    }
+
+    /// Sets the behaviour on missed ticks.
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.missed = behavior;
+    }
+
+    /// The period.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+}
+
+impl futures_core::Stream for Interval {
+    type Item = Instant;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
+        self.get_mut().poll_tick(cx).map(Some)
+    }
+}
+
+impl fmt::Debug for Interval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Interval")
+            .field("next", &self.sleep.deadline())
+            .field("period", &self.period)
+            .field("missed_tick_behavior", &self.missed)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_timeout_per_behaviour() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let (timeout, now, period) = (t0 + ms(30), t0 + ms(47), ms(10));
+        assert_eq!(
+            MissedTickBehavior::Burst.next_timeout(timeout, now, period),
+            t0 + ms(40)
+        );
+        assert_eq!(
+            MissedTickBehavior::Delay.next_timeout(timeout, now, period),
+            t0 + ms(57)
+        );
+        assert_eq!(
+            MissedTickBehavior::Skip.next_timeout(timeout, now, period),
+            t0 + ms(50)
+        );
+        // Exactly on a period boundary: Skip goes a whole period on.
+        assert_eq!(
+            MissedTickBehavior::Skip.next_timeout(t0, t0 + ms(20), period),
+            t0 + ms(30)
+        );
+    }
+}
