@@ -203,6 +203,7 @@ impl Builder {
                 thread_name: self.thread_name,
                 wake_panics: AtomicU64::new(0),
                 crash: AtomicBool::new(false),
+                wakeups: AtomicU64::new(0),
             }
         });
         if !inner.manual {
@@ -404,6 +405,13 @@ impl Handle {
         self.inner().wake_panics.load(Ordering::Relaxed)
     }
 
+    /// How many times the timer thread has woken up (every cycle of its loop).
+    /// Idle — no timer pending — it does not wake at all.
+    pub fn timer_thread_wakeups(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.inner().wakeups.load(Ordering::Relaxed)
+    }
+
     /// Makes the timer thread panic on its next cycle, to test that the next
     /// timer operation restarts it. Not part of the API.
     #[doc(hidden)]
@@ -478,6 +486,8 @@ pub(crate) struct Inner {
     wake_panics: AtomicU64,
     /// Test hook: the timer thread panics on its next cycle.
     crash: AtomicBool,
+    /// Timer-thread cycles (wakeups), including the first.
+    wakeups: AtomicU64,
 }
 
 impl Inner {
@@ -680,6 +690,8 @@ impl Inner {
             if self.crash.swap(false, Ordering::Relaxed) {
                 panic!("tickless: timer thread crashed on request (debug_crash_timer_thread)");
             }
+            // Relaxed: a statistic.
+            self.wakeups.fetch_add(1, Ordering::Relaxed);
             self.wakeup.begin_scan();
             let now = self.clock.now();
             let next = self.expire_all(now, &mut wakers);

@@ -1,0 +1,138 @@
+//! The driver's thread: idle without wakeups, robust to panicking wakers and
+//! to its own death, correct under concurrent churn.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Wake, Waker};
+use std::time::{Duration, Instant};
+
+use support::{poll_once, CountingWaker};
+use tickless::Driver;
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn idle_driver_makes_no_wakeups() {
+    let driver = Driver::builder().build().unwrap();
+    let (_, waker) = CountingWaker::new();
+    let mut sleep = driver.sleep(Duration::from_millis(5));
+    assert!(poll_once(&mut sleep, &waker).is_pending());
+    wait_until("the sleep to fire", || driver.pending_timers() == 0);
+    std::thread::sleep(Duration::from_millis(20));
+    let before = driver.timer_thread_wakeups();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        driver.timer_thread_wakeups(),
+        before,
+        "an idle driver woke up"
+    );
+
+    // A far timer: the thread sleeps until it, it does not tick.
+    let mut far = driver.sleep(Duration::from_secs(3600));
+    assert!(poll_once(&mut far, &waker).is_pending());
+    std::thread::sleep(Duration::from_millis(20));
+    let before = driver.timer_thread_wakeups();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        driver.timer_thread_wakeups() <= before + 1,
+        "ticking while waiting for a far timer"
+    );
+}
+
+struct Panicking;
+impl Wake for Panicking {
+    fn wake(self: Arc<Self>) {
+        panic!("this waker panics on purpose");
+    }
+}
+
+#[test]
+fn panicking_waker_does_not_kill_the_thread() {
+    let driver = Driver::builder().build().unwrap();
+    let bad = Waker::from(Arc::new(Panicking));
+    let (good_count, good) = CountingWaker::new();
+    let mut a = driver.sleep(Duration::from_millis(2));
+    let mut b = driver.sleep(Duration::from_millis(2));
+    assert!(poll_once(&mut a, &bad).is_pending());
+    assert!(poll_once(&mut b, &good).is_pending());
+    wait_until("the healthy waker", || good_count.count() == 1);
+    wait_until("the panic to be counted", || driver.waker_panics() == 1);
+    // The thread still serves new timers.
+    let mut c = driver.sleep(Duration::from_millis(2));
+    assert!(poll_once(&mut c, &good).is_pending());
+    wait_until("a timer after the panic", || good_count.count() == 2);
+    assert!(driver.debug_timer_thread_alive());
+}
+
+#[test]
+fn dead_timer_thread_is_restarted_by_the_next_timer() {
+    let driver = Driver::builder().build().unwrap();
+    assert!(driver.debug_timer_thread_alive());
+    driver.debug_crash_timer_thread();
+    wait_until("the thread to die", || !driver.debug_timer_thread_alive());
+
+    let (count, waker) = CountingWaker::new();
+    let mut sleep = driver.sleep(Duration::from_millis(3));
+    assert!(poll_once(&mut sleep, &waker).is_pending()); // restarts it
+    assert!(driver.debug_timer_thread_alive());
+    wait_until("the timer to fire", || count.count() == 1);
+    assert!(poll_once(&mut sleep, &waker).is_ready());
+}
+
+/// Threads churn timers (most cancelled, some awaited) for a bounded time:
+/// nothing fires early, nothing is lost, nothing is left behind.
+#[test]
+fn concurrent_churn_stress() {
+    let driver = Arc::new(Driver::builder().shards(2).build().unwrap());
+    let fired = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (driver, fired) = (driver.clone(), fired.clone());
+            std::thread::spawn(move || {
+                let mut x: u64 = 0x9E37_79B9 + t;
+                let mut waited = Vec::new();
+                for i in 0..20_000u64 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let (count, waker) = CountingWaker::new();
+                    let d = Duration::from_micros(x % 3000);
+                    let deadline = Instant::now() + d;
+                    let mut sleep = driver.sleep_until(deadline);
+                    if poll_once(&mut sleep, &waker).is_ready() {
+                        assert!(Instant::now() >= deadline, "completed early");
+                        continue;
+                    }
+                    if i % 64 == 0 {
+                        waited.push((sleep, count, waker, deadline)); // awaited below
+                    } else if i % 3 == 0 {
+                        // Dropped on another thread (a migrating task).
+                        std::thread::spawn(move || drop(sleep)).join().unwrap();
+                    } // else dropped here: cancelled
+                }
+                for (mut sleep, count, waker, deadline) in waited {
+                    wait_until("an awaited timer", || count.count() > 0);
+                    assert!(Instant::now() >= deadline);
+                    assert!(poll_once(&mut sleep, &waker).is_ready());
+                    fired.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(fired.load(Ordering::Relaxed) > 0);
+    assert_eq!(driver.pending_timers(), 0, "live timers left behind");
+}

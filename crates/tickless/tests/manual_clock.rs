@@ -1,0 +1,364 @@
+//! The async API on a driver whose time moves only by hand: every behaviour
+//! deterministic, no test sleeps.
+
+mod support;
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures::StreamExt;
+use support::{poll_once, CountingWaker};
+use tickless::clock::{Clock, ManualClock};
+use tickless::{Driver, Elapsed, MissedTickBehavior};
+
+const MS: Duration = Duration::from_millis(1);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn driver() -> (ManualClock, Driver) {
+    let clock = ManualClock::new();
+    let driver = Driver::builder().clock(clock.clone()).build().unwrap();
+    (clock, driver)
+}
+
+#[test]
+fn sleep_fires_at_its_deadline_never_before() {
+    let (clock, driver) = driver();
+    let (count, waker) = CountingWaker::new();
+    let mut sleep = driver.sleep(ms(100));
+    assert_eq!(poll_once(&mut sleep, &waker), Poll::Pending);
+    assert_eq!(driver.pending_timers(), 1);
+
+    clock.advance(ms(100) - Duration::from_nanos(1));
+    assert_eq!(count.count(), 0, "woken early");
+    assert_eq!(poll_once(&mut sleep, &waker), Poll::Pending);
+    assert!(!sleep.is_elapsed());
+
+    clock.advance(Duration::from_nanos(1));
+    assert_eq!(count.count(), 1, "woken exactly once, inside advance");
+    assert!(sleep.is_elapsed());
+    assert_eq!(poll_once(&mut sleep, &waker), Poll::Ready(()));
+    assert_eq!(
+        poll_once(&mut sleep, &waker),
+        Poll::Ready(()),
+        "stays complete"
+    );
+    assert_eq!(driver.pending_timers(), 0);
+}
+
+#[test]
+fn deadline_rounds_up_to_the_resolution() {
+    let clock = ManualClock::new();
+    let driver = Driver::builder()
+        .clock(clock.clone())
+        .resolution(ms(10))
+        .build()
+        .unwrap();
+    let (count, waker) = CountingWaker::new();
+    let mut sleep = driver.sleep(ms(12));
+    assert!(poll_once(&mut sleep, &waker).is_pending());
+    clock.advance(ms(15));
+    assert_eq!(count.count(), 0, "12 ms rounds up to the 20 ms tick");
+    clock.advance(ms(5));
+    assert_eq!(count.count(), 1);
+}
+
+#[test]
+fn drop_before_poll_registers_nothing() {
+    let (_clock, driver) = driver();
+    let sleep = driver.sleep(ms(5));
+    assert_eq!(driver.pending_timers(), 0);
+    drop(sleep);
+    assert_eq!(driver.pending_timers(), 0);
+}
+
+#[test]
+fn drop_after_register_frees_at_once() {
+    let (clock, driver) = driver();
+    let (count, waker) = CountingWaker::new();
+    let mut sleeps: Vec<_> = (0..100).map(|i| driver.sleep(ms(10 + i))).collect();
+    for s in &mut sleeps {
+        assert!(poll_once(s, &waker).is_pending());
+    }
+    assert_eq!(driver.pending_timers(), 100);
+    sleeps.truncate(40);
+    assert_eq!(driver.pending_timers(), 40);
+    clock.advance(ms(500));
+    assert_eq!(count.count(), 40, "dropped sleeps never wake anyone");
+}
+
+#[test]
+fn drop_on_another_thread() {
+    let (clock, driver) = driver();
+    let (count, waker) = CountingWaker::new();
+    let mut sleep = driver.sleep(ms(10));
+    assert!(poll_once(&mut sleep, &waker).is_pending());
+    std::thread::spawn(move || drop(sleep)).join().unwrap();
+    assert_eq!(driver.pending_timers(), 0);
+    clock.advance(ms(10));
+    assert_eq!(count.count(), 0);
+}
+
+#[test]
+fn reset_earlier_and_later() {
+    let (clock, driver) = driver();
+    let (count, waker) = CountingWaker::new();
+    let t0 = clock.now();
+    let mut sleep = driver.sleep(ms(100));
+    assert!(poll_once(&mut sleep, &waker).is_pending());
+
+    sleep.reset(t0 + ms(20)); // earlier
+    assert_eq!(sleep.deadline(), t0 + ms(20));
+    clock.advance(ms(20));
+    assert_eq!(
+        count.count(),
+        1,
+        "the registered waker fires at the new deadline"
+    );
+    assert!(poll_once(&mut sleep, &waker).is_ready());
+
+    sleep.reset(t0 + ms(50)); // a completed sleep re-arms
+    assert!(poll_once(&mut sleep, &waker).is_pending());
+    sleep.reset(t0 + ms(80)); // later, while pending
+    clock.advance(ms(30)); // t0 + 50
+    assert_eq!(count.count(), 1, "not at the old deadline");
+    clock.advance(ms(30)); // t0 + 80
+    assert_eq!(count.count(), 2);
+    assert!(poll_once(&mut sleep, &waker).is_ready());
+    assert_eq!(driver.pending_timers(), 0);
+}
+
+#[test]
+fn past_zero_and_max_deadlines() {
+    let (clock, driver) = driver();
+    let (_, waker) = CountingWaker::new();
+    clock.advance(ms(1000));
+    let mut past = driver.sleep_until(clock.now() - ms(500));
+    assert_eq!(
+        poll_once(&mut past, &waker),
+        Poll::Ready(()),
+        "a past deadline completes on first poll"
+    );
+    let mut zero = driver.sleep(Duration::ZERO);
+    assert!(zero.is_elapsed());
+    assert_eq!(poll_once(&mut zero, &waker), Poll::Ready(()));
+    let mut forever = driver.sleep(Duration::MAX);
+    assert_eq!(poll_once(&mut forever, &waker), Poll::Pending);
+    assert_eq!(
+        driver.pending_timers(),
+        0,
+        "Duration::MAX registers no timer"
+    );
+    clock.advance(Duration::from_secs(86_400 * 365 * 100));
+    assert_eq!(poll_once(&mut forever, &waker), Poll::Pending);
+}
+
+#[test]
+fn timeout_ok_on_first_poll_registers_nothing() {
+    let (_clock, driver) = driver();
+    let (_, waker) = CountingWaker::new();
+    let mut t = pin!(driver.timeout(ms(10), async { 7 }));
+    assert_eq!(
+        t.as_mut().poll(&mut std::task::Context::from_waker(&waker)),
+        Poll::Ready(Ok(7))
+    );
+    assert_eq!(driver.pending_timers(), 0);
+}
+
+#[test]
+fn timeout_ok_after_pending_cancels_its_timer() {
+    let (_clock, driver) = driver();
+    let (_, waker) = CountingWaker::new();
+    let (tx, rx) = futures::channel::oneshot::channel::<u8>();
+    let mut t = Box::pin(driver.timeout(ms(10), rx));
+    assert!(poll_once(&mut t, &waker).is_pending());
+    assert_eq!(driver.pending_timers(), 1);
+    tx.send(3).unwrap();
+    assert_eq!(poll_once(&mut t, &waker), Poll::Ready(Ok(Ok(3))));
+    drop(t);
+    assert_eq!(driver.pending_timers(), 0);
+}
+
+#[test]
+fn timeout_elapses() {
+    let (clock, driver) = driver();
+    let (count, waker) = CountingWaker::new();
+    let mut t = Box::pin(driver.timeout(ms(10), std::future::pending::<()>()));
+    assert!(poll_once(&mut t, &waker).is_pending());
+    clock.advance(ms(9));
+    assert!(poll_once(&mut t, &waker).is_pending());
+    clock.advance(MS);
+    assert_eq!(count.count(), 1);
+    assert_eq!(poll_once(&mut t, &waker), Poll::Ready(Err(Elapsed::new())));
+    assert_eq!(Elapsed::new().to_string(), "deadline has elapsed");
+}
+
+/// Drives an interval through a stall and returns the tick instants (as ms offsets).
+fn ticks_through_stall(behavior: MissedTickBehavior) -> Vec<u64> {
+    let (clock, driver) = driver();
+    let (_, waker) = CountingWaker::new();
+    let t0 = clock.now();
+    let mut interval = driver.interval(ms(10));
+    interval.set_missed_tick_behavior(behavior);
+    let mut ticks = Vec::new();
+    let take = |interval: &mut tickless::Interval, ticks: &mut Vec<u64>| {
+        while let Poll::Ready(t) = interval.poll_tick(&mut std::task::Context::from_waker(&waker)) {
+            ticks.push((t - t0).as_millis() as u64);
+        }
+    };
+    take(&mut interval, &mut ticks); // 0
+    clock.advance(ms(10));
+    take(&mut interval, &mut ticks); // 10
+    clock.advance(ms(10));
+    take(&mut interval, &mut ticks); // 20
+    clock.advance(ms(27)); // stall: now 47
+    take(&mut interval, &mut ticks);
+    for _ in 0..3 {
+        clock.advance(ms(10));
+        take(&mut interval, &mut ticks);
+    }
+    ticks
+}
+
+#[test]
+fn missed_tick_burst() {
+    // At 47: the ticks of 30 and 40 at once; then 50 (at 57), 60 (at 67), 70 (at 77).
+    assert_eq!(
+        ticks_through_stall(MissedTickBehavior::Burst),
+        vec![0, 10, 20, 30, 40, 50, 60, 70]
+    );
+}
+
+#[test]
+fn missed_tick_delay() {
+    // At 47: the tick of 30; then every 10 ms from 47.
+    assert_eq!(
+        ticks_through_stall(MissedTickBehavior::Delay),
+        vec![0, 10, 20, 30, 57, 67, 77]
+    );
+}
+
+#[test]
+fn missed_tick_skip() {
+    // At 47: the tick of 30; then back on the 10 ms grid: 50, 60, 70.
+    assert_eq!(
+        ticks_through_stall(MissedTickBehavior::Skip),
+        vec![0, 10, 20, 30, 50, 60, 70]
+    );
+}
+
+#[test]
+fn interval_reset_and_stream() {
+    let (clock, driver) = driver();
+    let (_, waker) = CountingWaker::new();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let t0 = clock.now();
+    let mut interval = driver.interval_at(t0 + ms(5), ms(10));
+    assert!(interval.poll_tick(&mut cx).is_pending());
+    clock.advance(ms(5));
+    assert_eq!(
+        interval.poll_next_unpin(&mut cx),
+        Poll::Ready(Some(t0 + ms(5)))
+    );
+    interval.reset(); // next tick one period from now (t0+5)
+    clock.advance(ms(9));
+    assert!(interval.poll_tick(&mut cx).is_pending());
+    clock.advance(MS);
+    assert_eq!(interval.poll_tick(&mut cx), Poll::Ready(t0 + ms(15)));
+    interval.reset_immediately();
+    assert_eq!(interval.poll_tick(&mut cx), Poll::Ready(t0 + ms(15)));
+    interval.reset_at(t0 + ms(100));
+    clock.advance(ms(84));
+    assert!(interval.poll_tick(&mut cx).is_pending());
+    clock.advance(MS);
+    assert_eq!(interval.poll_tick(&mut cx), Poll::Ready(t0 + ms(100)));
+    assert_eq!(interval.period(), ms(10));
+}
+
+#[test]
+fn zero_period_interval_does_not_panic() {
+    let (_clock, driver) = driver();
+    let (_, waker) = CountingWaker::new();
+    let mut interval = driver.interval(Duration::ZERO);
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert!(interval.poll_tick(&mut cx).is_ready());
+    assert_eq!(interval.period(), Duration::from_nanos(1));
+}
+
+#[test]
+fn dropping_the_driver_completes_pending_timers() {
+    let (_clock, driver) = driver();
+    let handle = driver.handle().clone();
+    let (count, waker) = CountingWaker::new();
+    let mut sleep = handle.sleep(Duration::from_secs(3600));
+    let mut t = Box::pin(handle.timeout(Duration::from_secs(3600), std::future::pending::<()>()));
+    assert!(poll_once(&mut sleep, &waker).is_pending());
+    assert!(poll_once(&mut t, &waker).is_pending());
+    drop(driver);
+    assert_eq!(
+        count.count(),
+        2,
+        "pending tasks are woken, not left hanging"
+    );
+    assert_eq!(poll_once(&mut sleep, &waker), Poll::Ready(()));
+    assert_eq!(poll_once(&mut t, &waker), Poll::Ready(Err(Elapsed::new())));
+    let mut late = handle.sleep(Duration::from_secs(3600));
+    assert_eq!(
+        poll_once(&mut late, &waker),
+        Poll::Ready(()),
+        "timers of a dropped driver complete at once"
+    );
+    assert_eq!(handle.pending_timers(), 0);
+}
+
+#[test]
+fn system_clock_driver_shuts_down_cleanly() {
+    let driver = Driver::builder()
+        .thread_name("tickless-test")
+        .build()
+        .unwrap();
+    let handle = driver.handle().clone();
+    let (count, waker) = CountingWaker::new();
+    let mut sleep = handle.sleep(Duration::from_secs(3600));
+    assert!(poll_once(&mut sleep, &waker).is_pending());
+    drop(driver); // joins the thread; must not hang
+    assert_eq!(count.count(), 1);
+    assert!(poll_once(&mut sleep, &waker).is_ready());
+}
+
+#[test]
+fn call_sites_are_recorded() {
+    let (_clock, driver) = driver();
+    let (_, waker) = CountingWaker::new();
+    let line = line!() + 1;
+    let mut a = driver.sleep(ms(5));
+    let mut b = Box::pin(driver.timeout(ms(5), std::future::pending::<()>()));
+    assert!(poll_once(&mut a, &waker).is_pending());
+    assert!(poll_once(&mut b, &waker).is_pending());
+    assert_eq!(a.call_site().line(), line);
+    let sites = driver.pending_call_sites();
+    let lines: Vec<u32> = sites.iter().map(|(l, _)| l.line()).collect();
+    assert!(
+        lines.contains(&line) && lines.contains(&(line + 1)),
+        "{sites:?}"
+    );
+    assert!(sites
+        .iter()
+        .all(|(l, n)| l.file().ends_with("manual_clock.rs") && *n == 1));
+}
+
+#[test]
+fn waker_update_between_polls() {
+    let (clock, driver) = driver();
+    let (first, w1) = CountingWaker::new();
+    let (second, w2) = CountingWaker::new();
+    let mut sleep = driver.sleep(ms(10));
+    assert!(poll_once(&mut sleep, &w1).is_pending());
+    assert!(poll_once(&mut sleep, &w2).is_pending()); // moved to another task
+    clock.advance(ms(10));
+    assert_eq!((first.count(), second.count()), (0, 1));
+}
