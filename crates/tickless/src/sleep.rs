@@ -14,8 +14,8 @@ use crate::queue::Key;
 /// Waits until `duration` has elapsed, on the global driver.
 ///
 /// Equivalent to `sleep_until(now + duration)`. A zero duration completes on
-/// first poll; `Duration::MAX` (or anything beyond the driver's 139-year
-/// range) never completes and registers no timer. Works under any executor:
+/// first poll; `Duration::MAX` (or anything beyond the driver's range, 13.9
+/// years at the default resolution) never completes and registers no timer. Works under any executor:
 /// the future needs only the [`Waker`](std::task::Waker) it is polled with.
 ///
 /// # Examples
@@ -63,7 +63,7 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// `Sleep` is `Unpin`, so it can be polled without pinning it to the heap.
 ///
 /// **Guarantee:** it never completes before its deadline, and completes at
-/// most one driver resolution (default 1 ms) plus the driver's slack after it,
+/// most one driver resolution (default 100 µs) plus the driver's slack after it,
 /// plus scheduling latency. The one exception: when an explicitly built
 /// [`Driver`](crate::Driver) is dropped, its pending sleeps complete at once.
 #[must_use = "futures do nothing unless polled"]

@@ -136,3 +136,43 @@ fn concurrent_churn_stress() {
     assert!(fired.load(Ordering::Relaxed) > 0);
     assert_eq!(driver.pending_timers(), 0, "live timers left behind");
 }
+
+struct Stamp(std::sync::Mutex<Option<Instant>>);
+impl Wake for Stamp {
+    fn wake(self: Arc<Self>) {
+        self.0.lock().unwrap().get_or_insert_with(Instant::now);
+    }
+}
+
+#[test]
+fn slack_coalesces_nearby_deadlines_into_one_wakeup() {
+    let driver = Driver::builder()
+        .slack(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let (a_at, b_at) = (
+        start + Duration::from_millis(30),
+        start + Duration::from_millis(40),
+    );
+    let stamps: Vec<Arc<Stamp>> = (0..2)
+        .map(|_| Arc::new(Stamp(std::sync::Mutex::new(None))))
+        .collect();
+    let mut a = driver.sleep_until(a_at);
+    let mut b = driver.sleep_until(b_at);
+    assert!(poll_once(&mut a, &Waker::from(stamps[0].clone())).is_pending());
+    assert!(poll_once(&mut b, &Waker::from(stamps[1].clone())).is_pending());
+    wait_until("both timers", || {
+        stamps.iter().all(|s| s.0.lock().unwrap().is_some())
+    });
+    let (ta, tb) = (
+        stamps[0].0.lock().unwrap().unwrap(),
+        stamps[1].0.lock().unwrap().unwrap(),
+    );
+    assert!(ta >= a_at && tb >= b_at, "never early, even with slack");
+    assert!(
+        ta.max(tb) - ta.min(tb) < Duration::from_millis(5),
+        "fired {:?} apart: not coalesced",
+        ta.max(tb) - ta.min(tb)
+    );
+}

@@ -39,14 +39,20 @@ impl Shard {
         lock(&self.wheel)
     }
 
-    /// Inserts unless the wheel already counts `deadline` as due.
+    /// Inserts unless the wheel already counts `deadline` as due; returns the
+    /// key and the tick the timer fires at.
     #[inline]
-    pub(crate) fn insert(&self, deadline: Instant, registration: Registration) -> Option<Key> {
+    pub(crate) fn insert(
+        &self,
+        deadline: Instant,
+        registration: Registration,
+    ) -> Option<(Key, u64)> {
         let mut wheel = self.lock();
-        if wheel.is_due(deadline) {
+        let tick = wheel.tick_for(deadline);
+        if tick <= wheel.elapsed_ticks() {
             return None;
         }
-        Some(wheel.insert(deadline, registration))
+        Some((wheel.insert_at_tick(tick, registration), tick))
     }
 
     /// Stores `waker` if the timer is still pending; `false` once it fired.
@@ -76,9 +82,10 @@ impl Shard {
         self.lock().cancel(key)
     }
 
-    /// Moves a pending timer; `false` once it fired.
-    pub(crate) fn reset(&self, key: Key, deadline: Instant) -> bool {
-        self.lock().reset(key, deadline)
+    /// Moves a pending timer; the tick it now fires at, `None` once it fired.
+    pub(crate) fn reset(&self, key: Key, deadline: Instant) -> Option<u64> {
+        let mut wheel = self.lock();
+        wheel.reset(key, deadline).then(|| wheel.tick_for(deadline))
     }
 
     /// Takes every timer due at `now`, pushing their wakers; returns the

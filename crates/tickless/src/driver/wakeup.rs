@@ -30,7 +30,7 @@ const AWAKE: u64 = 0;
 pub(crate) const IDLE: u64 = u64::MAX;
 
 pub(crate) struct Wakeup {
-    /// Nanoseconds since the driver's origin, `AWAKE`, or `IDLE`.
+    /// Ticks of the driver's wheels, `AWAKE`, or `IDLE`.
     planned: AtomicU64,
 }
 
@@ -48,7 +48,7 @@ impl Wakeup {
         self.planned.store(AWAKE, Ordering::Release);
     }
 
-    /// The timer thread will next look at `at` (nanoseconds since the origin) or,
+    /// The timer thread will next look at `at` (ticks of the driver's wheels) or,
     /// with `IDLE`, only when woken.
     pub(crate) fn publish(&self, at: u64) {
         // Release: see `begin_scan`. `max(1)` keeps a real time apart from AWAKE.
@@ -56,7 +56,7 @@ impl Wakeup {
     }
 
     /// Must a timer whose latest acceptable firing time is `latest`
-    /// (nanoseconds since the origin) wake the timer thread?
+    /// (ticks of the driver's wheels) wake the timer thread?
     #[inline]
     pub(crate) fn must_wake(&self, latest: u64) -> bool {
         // Acquire: see the module docs.

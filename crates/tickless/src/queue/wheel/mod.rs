@@ -58,7 +58,7 @@ use super::{Key, TimerQueue};
 use crate::clock::saturating_add;
 use level::{level_for, level_range, next_occupied, slot_for, slot_range, SPAN};
 pub use level::{LEVELS, SLOTS};
-use tick::TickMath;
+pub(crate) use tick::TickMath;
 
 /// Index of the list of timers that were already due when filed.
 const DUE: usize = LEVELS * SLOTS;
@@ -292,7 +292,35 @@ impl<T> Wheel<T> {
     /// deadline that is past by the clock but not yet by the wheel.)
     #[inline]
     pub fn is_due(&self, deadline: Instant) -> bool {
-        self.deadline_tick(deadline) <= self.elapsed
+        self.tick_for(deadline) <= self.elapsed
+    }
+
+    /// The tick `deadline` fires at: ticks since the origin, rounded up.
+    #[inline]
+    pub fn tick_for(&self, deadline: Instant) -> u64 {
+        self.deadline_tick(deadline)
+    }
+
+    /// The tick of the last poll: every timer due at or before it has fired.
+    #[inline]
+    pub fn elapsed_ticks(&self) -> u64 {
+        self.elapsed
+    }
+
+    /// [`insert`](TimerQueue::insert) for a deadline already converted with
+    /// [`tick_for`](Wheel::tick_for), so callers that also need the tick
+    /// convert once.
+    #[inline]
+    pub fn insert_at_tick(&mut self, tick: u64, value: T) -> Key {
+        let key = self.slab.insert(Entry {
+            when: tick,
+            prev: NIL,
+            next: NIL,
+            list: list_tag(DUE),
+            value,
+        });
+        self.link(key.index, tick);
+        key
     }
 
     /// Checks every structural invariant; panics with the offending values.
@@ -414,16 +442,7 @@ fn human(d: Duration) -> String {
 impl<T> TimerQueue<T> for Wheel<T> {
     #[inline]
     fn insert(&mut self, deadline: Instant, value: T) -> Key {
-        let when = self.deadline_tick(deadline);
-        let key = self.slab.insert(Entry {
-            when,
-            prev: NIL,
-            next: NIL,
-            list: list_tag(DUE),
-            value,
-        });
-        self.link(key.index, when);
-        key
+        self.insert_at_tick(self.deadline_tick(deadline), value)
     }
 
     #[inline]

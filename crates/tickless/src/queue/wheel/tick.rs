@@ -21,6 +21,12 @@ pub(crate) struct TickMath {
 }
 
 impl TickMath {
+    /// Ticks from `origin` to `t`, rounded up (0 before the origin).
+    #[inline]
+    pub(crate) fn ceil_since(&self, origin: std::time::Instant, t: std::time::Instant) -> u64 {
+        self.ceil(t.saturating_duration_since(origin))
+    }
+
     /// A zero tick means 1 ns; ticks beyond `u64::MAX` ns are capped there.
     pub(crate) fn new(tick: Duration) -> Self {
         let tick_nanos = u64::try_from(tick.as_nanos()).unwrap_or(u64::MAX).max(1);

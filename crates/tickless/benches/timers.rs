@@ -1,0 +1,105 @@
+//! Async timers side by side: tickless vs tokio vs async-io vs futures-timer.
+//!
+//! `cargo bench -p tickless --bench timers`. Criterion times the per-op
+//! scenarios (churn with 10k other pending timers, timeout around a future
+//! pending once); memory, expiry, two-thread scaling and lateness are
+//! measured once each and printed first, with ratios to tickless.
+
+#[path = "support/queues.rs"]
+mod queues;
+#[path = "support/timers.rs"]
+mod timers;
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use queues::{live_bytes, CountingAlloc};
+use timers::*;
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+fn report() {
+    let rt = runtime();
+    let _guard = rt.enter();
+
+    println!(
+        "\n== bytes per pending timer, 1M pending (future + registration, counting allocator)"
+    );
+    for imp in Impl::ALL {
+        let before = live_bytes();
+        let held = hold_pending(imp, 1_000_000);
+        let bytes = live_bytes().saturating_sub(before) as f64 / 1e6;
+        drop(held);
+        println!("{:>14}: {bytes:.1} B", imp.name());
+    }
+
+    println!("\n== expiry: 100k tasks sleep until one instant; last wakes after (current-thread tokio runtime)");
+    for imp in Impl::ALL {
+        println!("{:>14}: {:?}", imp.name(), expiry(imp, 100_000));
+    }
+
+    println!("\n== churn scaling: 2M create+poll+drop per thread");
+    for imp in Impl::ALL {
+        let one = churn_threads(imp, 1, 2_000_000);
+        let two = churn_threads(imp, 2, 2_000_000);
+        println!(
+            "{:>14}: 1 thread {:.1} ns/op, 2 threads {:.1} ns/op each; throughput ×{:.2}",
+            imp.name(),
+            one.as_nanos() as f64 / 2e6,
+            two.as_nanos() as f64 / 2e6,
+            2.0 * one.as_secs_f64() / two.as_secs_f64()
+        );
+    }
+
+    println!("\n== lateness of sleep(d), 1000 sequential sleeps (p50 / p99 / max)");
+    for d in [Duration::from_millis(1), Duration::from_millis(10)] {
+        for imp in Impl::ALL {
+            let late = lateness(imp, d, 1000);
+            println!(
+                "{:>14} {d:?}: {:?} / {:?} / {:?}",
+                imp.name(),
+                quantile(&late, 0.5),
+                quantile(&late, 0.99),
+                late.last().unwrap()
+            );
+        }
+    }
+    println!();
+}
+
+fn benches(c: &mut Criterion) {
+    report();
+    let rt = runtime();
+    let _guard = rt.enter();
+    // 10k other timers pending in every implementation, as a server would have.
+    let _background: Vec<_> = Impl::ALL
+        .iter()
+        .map(|&imp| hold_pending(imp, 10_000))
+        .collect();
+
+    let mut group = c.benchmark_group("churn (create, poll, drop; 10k pending)");
+    group.throughput(Throughput::Elements(1));
+    for imp in Impl::ALL {
+        group.bench_function(BenchmarkId::from_parameter(imp.name()), |b| {
+            b.iter_custom(|iters| churn(imp, iters))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("timeout around a future pending once");
+    group.throughput(Throughput::Elements(1));
+    for imp in Impl::ALL {
+        group.bench_function(BenchmarkId::from_parameter(imp.name()), |b| {
+            b.iter_custom(|iters| timeout_pending_once(imp, iters))
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = timer_benches;
+    config = Criterion::default().warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(2));
+    targets = benches
+}
+criterion_main!(timer_benches);
