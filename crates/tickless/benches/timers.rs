@@ -38,7 +38,13 @@ fn report() {
     for imp in Impl::ALL {
         let mut runs: Vec<Duration> = (0..5).map(|_| expiry(imp, 100_000)).collect();
         runs.sort();
-        println!("{:>14}: {:?} (min {:?}, max {:?})", imp.name(), runs[2], runs[0], runs[4]);
+        println!(
+            "{:>14}: {:?} (min {:?}, max {:?})",
+            imp.name(),
+            runs[2],
+            runs[0],
+            runs[4]
+        );
     }
 
     println!("\n== churn scaling: 2M create+poll+drop per thread");
