@@ -1,17 +1,17 @@
 //! The synchronisation primitives shared with loom.
 //!
-//! Under `--cfg loom` the shard lock and the wake-up word come from loom, so
+//! Under `--cfg tickless_loom` the shard lock and the wake-up word come from loom, so
 //! the concurrency models in `driver::models` run the production code paths
-//! (`RUSTFLAGS="--cfg loom" cargo test -p tickless --lib --release models`).
+//! (`RUSTFLAGS="--cfg tickless_loom" cargo test -p tickless --lib --release models`).
 
-#[cfg(loom)]
+#[cfg(tickless_loom)]
 pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
-#[cfg(loom)]
+#[cfg(tickless_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
-#[cfg(not(loom))]
+#[cfg(not(tickless_loom))]
 pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
-#[cfg(not(loom))]
+#[cfg(not(tickless_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 /// Locks `m`, ignoring poisoning: no user code runs under tickless's locks,

@@ -44,7 +44,7 @@
 //! deadline. The global driver behind [`sleep`](crate::sleep) lives for the
 //! whole process.
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, tickless_loom))]
 mod models;
 mod shard;
 mod wakeup;

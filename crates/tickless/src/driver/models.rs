@@ -1,7 +1,7 @@
 //! loom models of the driver's races, run against the production `Shard` and
-//! `Wakeup` (their lock and atomic come from loom under `--cfg loom`):
+//! `Wakeup` (their lock and atomic come from loom under `--cfg tickless_loom`):
 //!
-//! `RUSTFLAGS="--cfg loom" cargo test -p tickless --lib --release models`
+//! `RUSTFLAGS="--cfg tickless_loom" cargo test -p tickless --lib --release models`
 
 use std::panic::Location;
 use std::sync::Arc;

@@ -65,7 +65,7 @@ impl Wakeup {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(tickless_loom)))]
 mod tests {
     use super::*;
 
