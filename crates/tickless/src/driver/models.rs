@@ -53,12 +53,13 @@ fn registration_vs_scan_never_loses_a_wakeup() {
         wakeup.begin_scan();
         let mut wakers = Vec::new();
         let next = shard.expire(origin, &mut wakers);
-        let plan = next.map_or(IDLE, |t| nanos(origin, t));
+        let ticks = Wheel::<()>::new(origin);
+        let plan = next.map_or(IDLE, |t| ticks.tick_for(t));
         wakeup.publish(plan);
 
         let woken = registering.join().unwrap();
         assert!(
-            woken || plan <= nanos(origin, deadline),
+            woken || plan <= ticks.tick_for(deadline),
             "lost wakeup: plan {plan}, not woken"
         );
     });
