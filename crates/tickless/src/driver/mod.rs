@@ -3,11 +3,11 @@
 //!
 //! # Shape
 //!
-//! A driver owns `N` [shards](shard) — each a [`Wheel`] behind its own mutex —
+//! A driver owns `N` shards — each a [`Wheel`] behind its own mutex —
 //! and one timer thread. A timer registers in the calling thread's shard (no
 //! global lock) and remembers the shard, so it can be cancelled from any
 //! thread in O(1). The timer thread scans the shards, fires what is due,
-//! publishes when it next needs to look ([`wakeup`]), wakes the fired tasks
+//! publishes when it next needs to look (`driver/wakeup.rs`), wakes the fired tasks
 //! (outside every lock) and parks until that time. It is **tickless**: with no
 //! timer pending it parks without a timeout and makes no wakeups at all.
 //!
@@ -687,7 +687,7 @@ impl Inner {
         }
     }
 
-    /// The timer thread's loop; see the module docs and [`wakeup`].
+    /// The timer thread's loop; see the module docs and `wakeup.rs`.
     fn run_timer_thread(self: Arc<Self>) {
         struct Alive<'a>(&'a AtomicBool);
         impl Drop for Alive<'_> {
