@@ -11,12 +11,14 @@ use support::{poll_once, CountingWaker};
 
 struct Counting;
 static LIVE: AtomicIsize = AtomicIsize::new(0);
+static ALLOCATIONS: AtomicIsize = AtomicIsize::new(0);
 
 // SAFETY: forwards to the system allocator unchanged; only counts sizes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         // Relaxed: a counter read after the work, on the same thread.
         LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: the caller upholds GlobalAlloc's contract.
         unsafe { System.alloc(l) }
     }
@@ -38,6 +40,7 @@ fn ten_million_dropped_sleeps_leave_nothing_behind() {
     assert!(poll_once(&mut warm, &waker).is_pending());
     drop(warm);
     let baseline = LIVE.load(Ordering::Relaxed);
+    let allocations = ALLOCATIONS.load(Ordering::Relaxed);
     let handle = tickless::Handle::current();
     for i in 0..10_000_000u32 {
         let mut sleep = tickless::sleep(Duration::from_secs(3600));
