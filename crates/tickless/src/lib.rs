@@ -13,6 +13,9 @@
 //!   global lock, no syscall, no allocation once warm, no clock read.
 //! - **Tickless**: one timer thread sleeps exactly until the earliest deadline;
 //!   idle, it makes no wakeups at all ([`driver`]).
+//! - **Go-style timers for threads**: [`blocking`] has `Timer`, `Ticker`,
+//!   `after`, `at`, `tick` and `after_func`, with crossbeam-channel receivers
+//!   for `select!` and Go 1.23's no-stale-value semantics.
 //! - **Deterministic tests**: a [`Driver`] built on a
 //!   [`ManualClock`](clock::ManualClock) fires timers when the test moves time.
 //!
@@ -33,6 +36,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod blocking;
 pub mod clock;
 pub mod driver;
 mod interval;

@@ -212,6 +212,7 @@ impl Builder {
                 wake_panics: AtomicU64::new(0),
                 crash: AtomicBool::new(false),
                 wakeups: AtomicU64::new(0),
+                callbacks: OnceLock::new(),
             }
         });
         if !inner.manual {
@@ -374,6 +375,55 @@ impl Handle {
         crate::Interval::new(self.clone(), start, period, Location::caller())
     }
 
+    /// A [`Timer`](crate::blocking::Timer) on this driver, firing `duration` from now.
+    #[track_caller]
+    pub fn timer(&self, duration: Duration) -> crate::blocking::Timer {
+        let now = self.now();
+        if duration.is_zero() {
+            return crate::blocking::Timer::fired(self.clone(), now, Location::caller());
+        }
+        crate::blocking::Timer::armed(
+            self.clone(),
+            saturating_add(now, duration),
+            Location::caller(),
+        )
+    }
+
+    /// A [`Timer`](crate::blocking::Timer) on this driver, firing at `deadline`.
+    #[track_caller]
+    pub fn timer_at(&self, deadline: Instant) -> crate::blocking::Timer {
+        crate::blocking::Timer::armed(self.clone(), deadline, Location::caller())
+    }
+
+    /// A [`Ticker`](crate::blocking::Ticker) on this driver.
+    #[track_caller]
+    pub fn ticker(
+        &self,
+        period: Duration,
+    ) -> Result<crate::blocking::Ticker, crate::blocking::TimerError> {
+        crate::blocking::Ticker::armed(self.clone(), period, Location::caller())
+    }
+
+    /// [`after_func`](crate::blocking::after_func) on this driver.
+    #[track_caller]
+    pub fn after_func<F: FnOnce() + Send + 'static>(
+        &self,
+        duration: Duration,
+        callback: F,
+    ) -> crate::blocking::TimerHandle {
+        let now = self.now();
+        let site = Location::caller();
+        if duration.is_zero() {
+            return crate::blocking::TimerHandle::run_now(self.clone(), Box::new(callback), site);
+        }
+        crate::blocking::TimerHandle::armed(
+            self.clone(),
+            saturating_add(now, duration),
+            Box::new(callback),
+            site,
+        )
+    }
+
     /// Number of timers pending on this driver (locks every shard).
     pub fn pending_timers(&self) -> usize {
         self.inner().shards.iter().map(Shard::len).sum()
@@ -412,6 +462,14 @@ impl Handle {
                 .then_with(|| a.0.to_string().cmp(&b.0.to_string()))
         });
         sites
+    }
+
+    /// [`after_func`](crate::blocking::after_func) callbacks that panicked (caught and counted).
+    pub fn callback_panics(&self) -> u64 {
+        self.inner()
+            .callbacks
+            .get()
+            .map_or(0, crate::blocking::Executor::panics)
     }
 
     /// Wakers that panicked when the timer thread woke them (caught and counted).
@@ -507,6 +565,7 @@ pub(crate) struct Inner {
     crash: AtomicBool,
     /// Timer-thread cycles (wakeups), including the first.
     wakeups: AtomicU64,
+    callbacks: OnceLock<crate::blocking::Executor>,
 }
 
 impl Inner {
@@ -589,10 +648,25 @@ impl Inner {
         self.shards[shard as usize].refresh(key, waker)
     }
 
+    /// `true` while the timer is still in its wheel (not fired, not cancelled).
+    pub(crate) fn is_registered(&self, shard: u32, key: Key) -> bool {
+        self.shards[shard as usize].contains(key)
+    }
+
+    /// Cancels a pending timer; `false` if it had already fired.
     #[inline]
-    pub(crate) fn cancel(&self, shard: u32, key: Key) {
+    pub(crate) fn cancel(&self, shard: u32, key: Key) -> bool {
         let registration = self.shards[shard as usize].cancel(key);
+        let was_pending = registration.is_some();
         drop(registration); // after the lock: see `Shard::refresh`
+        was_pending
+    }
+
+    /// The executor `after_func` callbacks run on (started on first use).
+    pub(crate) fn callbacks(&self) -> &crate::blocking::Executor {
+        self.callbacks.get_or_init(|| {
+            crate::blocking::Executor::new(format!("{}-callback", self.thread_name))
+        })
     }
 
     /// Moves a pending timer; `false` once it fired.

@@ -96,6 +96,11 @@ impl Shard {
         wheel.next_deadline()
     }
 
+    /// `true` while `key` is pending in this shard.
+    pub(crate) fn contains(&self, key: Key) -> bool {
+        self.lock().get(key).is_some()
+    }
+
     /// Visits every pending registration under the lock.
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Registration)) {
         self.lock().for_each(|_, r| f(r));

@@ -1,0 +1,63 @@
+// Go anchor for tickless's blocking-timer benchmarks: the same scenarios in
+// Go, printed as TSV lines "name<TAB>ns_per_op<TAB>heap_bytes_per_op".
+// Built and run by `cargo bench -p tickless --bench blocking` when `go` is on
+// PATH. With Go < 1.23 the After loop keeps every timer until it fires.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"runtime"
+	"time"
+)
+
+func heap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+func report(name string, n int, start time.Time, before uint64) {
+	ns := float64(time.Since(start).Nanoseconds()) / float64(n)
+	after := heap()
+	grown := 0.0
+	if after > before {
+		grown = float64(after-before) / float64(n)
+	}
+	fmt.Printf("%s\t%.1f\t%.1f\n", name, ns, grown)
+}
+
+func main() {
+	n := flag.Int("n", 1000000, "iterations per scenario")
+	flag.Parse()
+
+	before := heap()
+	start := time.Now()
+	for i := 0; i < *n; i++ {
+		t := time.NewTimer(time.Hour)
+		t.Stop()
+	}
+	report("NewTimer+Stop", *n, start, before)
+
+	before = heap()
+	start = time.Now()
+	for i := 0; i < *n; i++ {
+		t := time.AfterFunc(time.Hour, func() {})
+		t.Stop()
+	}
+	report("AfterFunc+Stop", *n, start, before)
+
+	work := make(chan int, 1)
+	before = heap()
+	start = time.Now()
+	for i := 0; i < *n; i++ {
+		work <- i
+		select {
+		case <-work:
+		case <-time.After(time.Hour):
+		}
+	}
+	report("After in select loop", *n, start, before)
+	fmt.Printf("go-version\t%s\t0\n", runtime.Version())
+}

@@ -1,0 +1,171 @@
+//! An armable, stoppable driver timer with an action: the machinery behind
+//! [`Timer`](super::Timer), [`Ticker`](super::Ticker) and
+//! [`after_func`](super::after_func).
+//!
+//! # States and locks
+//!
+//! An `Alarm` is *armed* (`pending` holds its driver registration) or *idle*.
+//! Its state lives behind its own mutex; the lock order is alarm → shard (the
+//! driver never holds a shard lock while waking, so a fire takes the alarm
+//! lock with no shard lock held).
+//!
+//! The alarm is its own waker. A wake acts only if it belongs to the current
+//! registration: `pending` must be set (a `stop` clears it) and the driver
+//! must no longer hold that registration (a wake left in flight by an
+//! earlier, since reset, registration finds the current one still in its
+//! wheel and is ignored; if the current one has fired too, firing now is on
+//! time). `stop` and `reset` change `pending` under the same lock, so once
+//! they return, no fire of the old arming can act: Go 1.23's "no stale value
+//! after Stop/Reset".
+//!
+//! The driver's registration holds a strong reference to the alarm (its
+//! waker); the owner (`Timer`, `Ticker`, `TimerHandle`) stops the alarm when
+//! dropped, which removes the registration and so frees the alarm at once.
+
+use std::panic::Location;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Wake, Waker};
+use std::time::Instant;
+
+use crate::driver::{Handle, Registered};
+use crate::queue::Key;
+use crate::sync::lock_std as lock;
+
+/// What an alarm does when it fires.
+pub(crate) trait Action: Send + Sync + 'static {
+    /// The alarm, armed for `deadline`, fired at `now` (under the alarm lock;
+    /// must not block). Returns the deadline to re-arm for (tickers).
+    fn fire(&self, deadline: Instant, now: Instant) -> Option<Instant>;
+
+    /// Takes back a fire the receiver has not seen yet; `true` if there was one.
+    fn drain(&self) -> bool {
+        false
+    }
+}
+
+pub(crate) struct Alarm<A: Action> {
+    handle: Handle,
+    site: &'static Location<'static>,
+    state: Mutex<State<A>>,
+    pub(crate) action: A,
+}
+
+struct State<A: Action> {
+    /// The driver registration while armed.
+    pending: Option<(u32, Key)>,
+    /// The deadline of the current arming (`None` before the first).
+    deadline: Option<Instant>,
+    /// Set by `detach`: keeps the alarm alive until its one fire.
+    keep: Option<Arc<Alarm<A>>>,
+}
+
+impl<A: Action> Alarm<A> {
+    pub(crate) fn new(handle: Handle, site: &'static Location<'static>, action: A) -> Arc<Self> {
+        Arc::new(Alarm {
+            handle,
+            site,
+            state: Mutex::new(State {
+                pending: None,
+                deadline: None,
+                keep: None,
+            }),
+            action,
+        })
+    }
+
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Arms for `deadline`, replacing any earlier arming. `true` if the alarm
+    /// was pending (or had an unreceived fire), as Go's `Reset` reports.
+    pub(crate) fn reset(self: &Arc<Self>, deadline: Instant) -> bool {
+        let mut st = lock(&self.state);
+        let was_active = self.disarm(&mut st);
+        self.arm(&mut st, deadline);
+        was_active
+    }
+
+    /// Disarms. `true` if that prevented a fire (it was pending, or its fire
+    /// had not been received yet).
+    pub(crate) fn stop(&self) -> bool {
+        let mut st = lock(&self.state);
+        self.disarm(&mut st)
+    }
+
+    /// Lets a pending one-shot alarm outlive its owner until it fires. An
+    /// alarm that is not pending is left to be dropped (nothing would release it).
+    pub(crate) fn detach(self: &Arc<Self>) {
+        let mut st = lock(&self.state);
+        if st.pending.is_some() {
+            st.keep = Some(self.clone());
+        }
+    }
+
+    /// `true` while a fire is scheduled.
+    pub(crate) fn is_pending(&self) -> bool {
+        lock(&self.state).pending.is_some()
+    }
+
+    fn disarm(&self, st: &mut State<A>) -> bool {
+        // Pending until its fire runs (which clears it under this lock): if
+        // the driver has already taken it off the wheel, the fire is in
+        // flight and clearing `pending` just prevented it. Either way this
+        // stop prevented a fire, as Go 1.23 reports it.
+        let prevented = match st.pending.take() {
+            Some((shard, key)) => {
+                self.handle.inner().cancel(shard, key);
+                true
+            }
+            None => false,
+        };
+        let drained = self.action.drain();
+        prevented || drained
+    }
+
+    /// Registers for `deadline` with the driver; fires inline if already due.
+    fn arm(self: &Arc<Self>, st: &mut MutexGuard<'_, State<A>>, mut deadline: Instant) {
+        loop {
+            st.deadline = Some(deadline);
+            let waker = Waker::from(self.clone());
+            match self.handle.inner().register(deadline, &waker, self.site) {
+                Registered::Pending { shard, key } => {
+                    st.pending = Some((shard, key));
+                    return;
+                }
+                Registered::Never => return,
+                Registered::Due => match self.action.fire(deadline, self.handle.now()) {
+                    Some(next) => deadline = next,
+                    None => return,
+                },
+            }
+        }
+    }
+}
+
+impl<A: Action> Wake for Alarm<A> {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut st = lock(&self.state);
+        let Some((shard, key)) = st.pending else {
+            return; // stopped since: this fire is stale
+        };
+        if self.handle.inner().is_registered(shard, key) {
+            return; // a wake of an earlier arming; the current one is still due later
+        }
+        st.pending = None;
+        let now = self.handle.now();
+        let deadline = st.deadline.unwrap_or(now);
+        match self.action.fire(deadline, now) {
+            Some(next) => self.arm(&mut st, next),
+            None => {
+                let keep = st.keep.take();
+                drop(st);
+                drop(keep); // may be the last reference: drop it unlocked
+            }
+        }
+    }
+}
