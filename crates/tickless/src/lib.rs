@@ -40,6 +40,7 @@ pub mod blocking;
 pub mod clock;
 pub mod driver;
 mod interval;
+pub mod observe;
 pub mod queue;
 mod sleep;
 mod sync;

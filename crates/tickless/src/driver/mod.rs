@@ -47,6 +47,7 @@
 #[cfg(all(test, tickless_loom))]
 mod models;
 mod shard;
+pub(crate) mod stats;
 mod wakeup;
 
 use std::fmt;
@@ -213,6 +214,7 @@ impl Builder {
                 crash: AtomicBool::new(false),
                 wakeups: AtomicU64::new(0),
                 callbacks: OnceLock::new(),
+                history: Mutex::new(crate::observe::History::default()),
             }
         });
         if !inner.manual {
@@ -454,7 +456,7 @@ impl Handle {
         let mut counts: std::collections::HashMap<&'static Location<'static>, usize> =
             Default::default();
         for shard in self.inner().shards.iter() {
-            shard.for_each(|r| *counts.entry(r.site).or_default() += 1);
+            shard.for_each(|_, r| *counts.entry(r.site).or_default() += 1);
         }
         let mut sites: Vec<_> = counts.into_iter().collect();
         sites.sort_by(|a, b| {
@@ -566,6 +568,8 @@ pub(crate) struct Inner {
     /// Timer-thread cycles (wakeups), including the first.
     wakeups: AtomicU64,
     callbacks: OnceLock<crate::blocking::Executor>,
+    /// Live counts per call site of recent snapshots, for leak suspects.
+    history: Mutex<crate::observe::History>,
 }
 
 impl Inner {
@@ -573,6 +577,53 @@ impl Inner {
         // Relaxed: a test hook; the unpark below delivers it.
         self.crash.store(true, Ordering::Relaxed);
         self.unpark_thread();
+    }
+
+    /// Milliseconds on a cheap clock, for timer ages: the kernel's coarse
+    /// monotonic clock (~5 ns to read here, 1–4 ms resolution), or the
+    /// driver's own clock when it is moved by hand.
+    #[inline]
+    pub(crate) fn coarse_ms(&self) -> u64 {
+        if self.manual {
+            return crate::clock::nanos_since(self.origin, self.clock.now()) / 1_000_000;
+        }
+        coarse_clock_ms()
+    }
+
+    pub(crate) fn shards(&self) -> &[Shard] {
+        &self.shards
+    }
+
+    pub(crate) fn origin(&self) -> Instant {
+        self.origin
+    }
+
+    pub(crate) fn clock_now(&self) -> Instant {
+        self.clock.now()
+    }
+
+    pub(crate) fn wakeups(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.wakeups.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn waker_panics(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.wake_panics.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn callback_panics(&self) -> u64 {
+        self.callbacks
+            .get()
+            .map_or(0, crate::blocking::Executor::panics)
+    }
+
+    pub(crate) fn resolution(&self) -> Duration {
+        Duration::from_nanos(self.ticks.tick_nanos)
+    }
+
+    pub(crate) fn history(&self) -> &Mutex<crate::observe::History> {
+        &self.history
     }
 
     /// The wheel tick `t` falls in, rounded up (every shard shares origin and tick).
@@ -603,6 +654,7 @@ impl Inner {
         }
         let shard = shard::current(self.shards.len());
         let registration = Registration {
+            created_ms: self.coarse_ms(),
             waker: Some(waker.clone()),
             site,
         };
@@ -835,6 +887,25 @@ impl TimeListener for Inner {
     fn time_moved(&self, now: Instant) {
         let mut wakers = Vec::new();
         self.fire_due(now, &mut wakers);
+    }
+}
+
+/// The switch for per-call-site counting (see `observe::set_call_sites`).
+pub(crate) fn shard_call_sites() -> &'static std::sync::atomic::AtomicBool {
+    &shard::CALL_SITES
+}
+
+/// Milliseconds of `CLOCK_MONOTONIC_COARSE` (Linux), else of `Instant`.
+fn coarse_clock_ms() -> u64 {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+        (t.tv_sec as u64).saturating_mul(1000) + (t.tv_nsec as u64) / 1_000_000
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        static BASE: OnceLock<Instant> = OnceLock::new();
+        BASE.get_or_init(Instant::now).elapsed().as_millis() as u64
     }
 }
 

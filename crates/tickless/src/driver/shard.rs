@@ -1,4 +1,5 @@
-//! One shard: a timing wheel behind its own lock, and the thread → shard map.
+//! One shard: a timing wheel and its counters behind their own lock, and the
+//! thread → shard map.
 //!
 //! Each OS thread registers its timers in "its" shard (a per-thread number
 //! modulo the shard count), so threads rarely contend on a lock. A timer
@@ -7,36 +8,58 @@
 
 use std::cell::Cell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::Waker;
 use std::time::Instant;
 
+use super::stats::ShardStats;
 use crate::queue::{Key, TimerQueue, Wheel};
 use crate::sync::{lock, Mutex, MutexGuard};
 
-/// What the wheel holds per pending timer: who to wake, and who created it.
+/// What the wheel holds per pending timer: who to wake, who created it, when.
 pub(crate) struct Registration {
     /// `None` only for timers no task waits on yet.
     pub(crate) waker: Option<Waker>,
     pub(crate) site: &'static Location<'static>,
+    /// Creation time, milliseconds on the driver's coarse clock.
+    pub(crate) created_ms: u64,
 }
 
-/// A wheel and its lock, on its own cache lines so shards do not false-share.
+pub(crate) struct ShardState {
+    pub(crate) wheel: Wheel<Registration>,
+    pub(crate) stats: ShardStats,
+}
+
+/// A wheel, its counters and its lock, on their own cache lines so shards do
+/// not false-share.
 #[repr(align(128))]
 pub(crate) struct Shard {
-    wheel: Mutex<Wheel<Registration>>,
+    state: Mutex<ShardState>,
+}
+
+/// Per-call-site counters on (default) or off; see `observe::set_call_sites`.
+pub(crate) static CALL_SITES: AtomicBool = AtomicBool::new(true);
+
+#[inline]
+fn call_sites() -> bool {
+    // Relaxed: a switch read once per operation; a stale value only means one
+    // more or one fewer event counted per site around the switch.
+    CALL_SITES.load(Ordering::Relaxed)
 }
 
 impl Shard {
     pub(crate) fn new(wheel: Wheel<Registration>) -> Self {
         Shard {
-            wheel: Mutex::new(wheel),
+            state: Mutex::new(ShardState {
+                wheel,
+                stats: ShardStats::default(),
+            }),
         }
     }
 
     #[inline]
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Wheel<Registration>> {
-        lock(&self.wheel)
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ShardState> {
+        lock(&self.state)
     }
 
     /// Inserts unless the wheel already counts `deadline` as due; returns the
@@ -47,12 +70,16 @@ impl Shard {
         deadline: Instant,
         registration: Registration,
     ) -> Option<(Key, u64)> {
-        let mut wheel = self.lock();
-        let tick = wheel.tick_for(deadline);
-        if tick <= wheel.elapsed_ticks() {
+        let mut st = self.lock();
+        let tick = st.wheel.tick_for(deadline);
+        if tick <= st.wheel.elapsed_ticks() {
             return None;
         }
-        Some((wheel.insert_at_tick(tick, registration), tick))
+        st.stats.created += 1;
+        if call_sites() {
+            st.stats.sites.counts(registration.site).created += 1;
+        }
+        Some((st.wheel.insert_at_tick(tick, registration), tick))
     }
 
     /// Stores `waker` if the timer is still pending; `false` once it fired.
@@ -60,8 +87,8 @@ impl Shard {
     pub(crate) fn refresh(&self, key: Key, waker: &Waker) -> bool {
         let replaced;
         {
-            let mut wheel = self.lock();
-            let Some(registration) = wheel.get_mut(key) else {
+            let mut st = self.lock();
+            let Some(registration) = st.wheel.get_mut(key) else {
                 return false;
             };
             match &registration.waker {
@@ -79,35 +106,66 @@ impl Shard {
     /// waker) after the lock is released.
     #[inline]
     pub(crate) fn cancel(&self, key: Key) -> Option<Registration> {
-        self.lock().cancel(key)
+        let mut st = self.lock();
+        let registration = st.wheel.cancel(key)?;
+        st.stats.cancelled += 1;
+        if call_sites() {
+            st.stats.sites.counts(registration.site).cancelled += 1;
+        }
+        Some(registration)
     }
 
     /// Moves a pending timer; the tick it now fires at, `None` once it fired.
     pub(crate) fn reset(&self, key: Key, deadline: Instant) -> Option<u64> {
-        let mut wheel = self.lock();
-        wheel.reset(key, deadline).then(|| wheel.tick_for(deadline))
+        let mut st = self.lock();
+        if !st.wheel.reset(key, deadline) {
+            return None;
+        }
+        st.stats.reset += 1;
+        Some(st.wheel.tick_for(deadline))
     }
 
     /// Takes every timer due at `now`, pushing their wakers; returns the
     /// shard's next deadline.
     pub(crate) fn expire(&self, now: Instant, wakers: &mut Vec<Waker>) -> Option<Instant> {
-        let mut wheel = self.lock();
-        wheel.poll_expired(now, |_, r| wakers.extend(r.waker));
+        let mut st = self.lock();
+        let ShardState { wheel, stats } = &mut *st;
+        let sites = call_sites();
+        let origin = wheel.origin();
+        let now_nanos = crate::clock::nanos_since(origin, now);
+        let tick_nanos = wheel.tick().as_nanos() as u64;
+        wheel.poll_expired_with_ticks(now, |_, tick, r| {
+            stats.fired += 1;
+            stats
+                .lateness
+                .record(now_nanos.saturating_sub(tick.saturating_mul(tick_nanos)));
+            if sites {
+                stats.sites.counts(r.site).fired += 1;
+            }
+            wakers.extend(r.waker);
+        });
         wheel.next_deadline()
     }
 
     /// `true` while `key` is pending in this shard.
     pub(crate) fn contains(&self, key: Key) -> bool {
-        self.lock().get(key).is_some()
+        self.lock().wheel.get(key).is_some()
     }
 
-    /// Visits every pending registration under the lock.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&Registration)) {
-        self.lock().for_each(|_, r| f(r));
+    /// Visits every pending registration (and its tick) under the lock.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(u64, &Registration)) {
+        self.lock()
+            .wheel
+            .for_each_with_tick(|_, tick, r| f(tick, r));
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().wheel.len()
+    }
+
+    /// A copy of the counters (for a snapshot).
+    pub(crate) fn stats(&self) -> ShardStats {
+        self.lock().stats.clone()
     }
 }
 

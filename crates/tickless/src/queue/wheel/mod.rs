@@ -179,7 +179,7 @@ impl<T> Wheel<T> {
         self.ticks.floor(now.saturating_duration_since(self.origin))
     }
 
-    fn tick_instant(&self, tick: u64) -> Instant {
+    fn tick_instant_inner(&self, tick: u64) -> Instant {
         saturating_add(
             self.origin,
             Duration::from_nanos(tick.saturating_mul(self.ticks.tick_nanos)),
@@ -261,7 +261,7 @@ impl<T> Wheel<T> {
 
     /// Hands out every entry of list `list`: fires those due at `now_tick`,
     /// re-files the rest relative to `self.elapsed`.
-    fn drain_list<F: FnMut(Key, T)>(
+    fn drain_list<F: FnMut(Key, u64, T)>(
         &mut self,
         list: usize,
         now_tick: u64,
@@ -278,13 +278,52 @@ impl<T> Wheel<T> {
             if when <= now_tick {
                 let (key, entry) = self.slab.remove_at(index);
                 fired += 1;
-                on_expired(key, entry.value);
+                on_expired(key, when, entry.value);
             } else {
                 self.link(index, when);
             }
             index = next;
         }
         fired
+    }
+
+    /// [`poll_expired`](TimerQueue::poll_expired) that also hands out each
+    /// timer's tick (for lateness accounting).
+    pub fn poll_expired_with_ticks<F: FnMut(Key, u64, T)>(
+        &mut self,
+        now: Instant,
+        mut on_expired: F,
+    ) -> usize {
+        let now_tick = self.now_tick(now);
+        let mut fired = self.drain_list(DUE, now_tick, &mut on_expired);
+        while let Some((level, slot, tick)) = self.next_expiration() {
+            if tick > now_tick {
+                break;
+            }
+            debug_assert!(
+                tick >= self.elapsed,
+                "slot tick {tick} behind elapsed {}",
+                self.elapsed
+            );
+            // Timers due by `now` fire straight from a coarse slot instead of
+            // cascading through every finer level first.
+            self.elapsed = tick;
+            fired += self.drain_list(level * SLOTS + slot, now_tick, &mut on_expired);
+        }
+        self.elapsed = self.elapsed.max(now_tick);
+        fired
+    }
+
+    /// [`for_each`](TimerQueue::for_each) that also gives each timer's tick.
+    pub fn for_each_with_tick<F: FnMut(Key, u64, &T)>(&self, mut f: F) {
+        for (key, entry) in self.slab.iter() {
+            f(key, entry.when, &entry.value);
+        }
+    }
+
+    /// The instant tick `tick` starts at (saturating).
+    pub fn tick_instant(&self, tick: u64) -> Instant {
+        self.tick_instant_inner(tick)
     }
 
     /// `true` when `deadline` is at or before the tick of the last poll: the
@@ -472,37 +511,18 @@ impl<T> TimerQueue<T> for Wheel<T> {
 
     fn next_deadline(&self) -> Option<Instant> {
         if self.heads[DUE] != NIL {
-            return Some(self.tick_instant(self.elapsed));
+            return Some(self.tick_instant_inner(self.elapsed));
         }
         self.next_expiration()
-            .map(|(_, _, tick)| self.tick_instant(tick))
+            .map(|(_, _, tick)| self.tick_instant_inner(tick))
     }
 
     fn poll_expired<F: FnMut(Key, T)>(&mut self, now: Instant, mut on_expired: F) -> usize {
-        let now_tick = self.now_tick(now);
-        let mut fired = self.drain_list(DUE, now_tick, &mut on_expired);
-        while let Some((level, slot, tick)) = self.next_expiration() {
-            if tick > now_tick {
-                break;
-            }
-            debug_assert!(
-                tick >= self.elapsed,
-                "slot tick {tick} behind elapsed {}",
-                self.elapsed
-            );
-            // Timers due by `now` fire straight from a coarse slot instead of
-            // cascading through every finer level first.
-            self.elapsed = tick;
-            fired += self.drain_list(level * SLOTS + slot, now_tick, &mut on_expired);
-        }
-        self.elapsed = self.elapsed.max(now_tick);
-        fired
+        self.poll_expired_with_ticks(now, |key, _, value| on_expired(key, value))
     }
 
     fn for_each<F: FnMut(Key, &T)>(&self, mut f: F) {
-        for (key, entry) in self.slab.iter() {
-            f(key, &entry.value);
-        }
+        self.for_each_with_tick(|key, _, value| f(key, value));
     }
 
     fn len(&self) -> usize {

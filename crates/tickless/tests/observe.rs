@@ -1,0 +1,208 @@
+//! Counters, call sites, leak suspects and exporters, on ManualClock drivers.
+
+use std::io::Read as _;
+use std::time::Duration;
+
+use tickless::clock::ManualClock;
+use tickless::observe::SuspectReason;
+use tickless::Driver;
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn driver() -> (ManualClock, Driver) {
+    let clock = ManualClock::new();
+    let driver = Driver::builder().clock(clock.clone()).build().unwrap();
+    (clock, driver)
+}
+
+#[test]
+fn counters_and_call_sites() {
+    let (clock, driver) = driver();
+    let line = line!() + 1;
+    let timers: Vec<_> = (0..10).map(|i| driver.timer(secs(10 + i))).collect();
+    clock.advance(secs(5));
+    let mut timers = timers;
+    timers.truncate(7); // 3 cancelled
+    clock.advance(secs(6)); // t=11: the 10 s and 11 s timers fire
+    let s = driver.snapshot();
+    assert_eq!(s.counters.created, 10);
+    assert_eq!(s.counters.cancelled, 3);
+    assert_eq!(s.counters.fired, 2);
+    assert_eq!(s.counters.live, 5);
+    assert_eq!(s.lateness.iter().map(|b| b.count).sum::<u64>(), 2);
+    let site = s
+        .sites
+        .iter()
+        .find(|x| x.line == line)
+        .expect("the call site is listed");
+    assert!(site.file.ends_with("observe.rs"));
+    assert_eq!(
+        (site.live, site.created, site.fired, site.cancelled),
+        (5, 10, 2, 3)
+    );
+    assert_eq!(site.oldest_live_age, Some(secs(11)));
+    assert_eq!(
+        site.farthest_deadline,
+        Some(secs(5)),
+        "the 16 s timer, 5 s from now"
+    );
+    drop(timers);
+}
+
+#[test]
+fn planted_leak_is_named_and_healthy_code_is_not() {
+    let (clock, driver) = driver();
+    let leak_line = line!() + 4;
+    for round in 0..4 {
+        // The leak: detached one-hour callbacks, created in a loop.
+        for _ in 0..500 {
+            driver.after_func(secs(3600), || {}).detach();
+        }
+        // Healthy: timeouts created and dropped (cancelled) every round.
+        let healthy: Vec<_> = (0..500).map(|_| driver.timer(secs(30))).collect();
+        drop(healthy);
+        let s = driver.snapshot();
+        let suspects = s.leak_suspects();
+        assert!(
+            suspects.iter().all(|x| x.site.line == leak_line),
+            "healthy code suspected: {suspects:?}"
+        );
+        match round {
+            0 => assert!(
+                suspects.is_empty(),
+                "500 timers, one snapshot: too early to tell"
+            ),
+            // 1000 live, all an hour out: the far-future shape.
+            1 => assert!(matches!(
+                suspects[0].reason,
+                SuspectReason::FarFuture {
+                    far: 1000,
+                    live: 1000
+                }
+            )),
+            // Three or more snapshots, never falling: growing.
+            _ => assert!(
+                matches!(suspects[0].reason, SuspectReason::Growing { from: 500, .. }),
+                "{:?}",
+                suspects[0].reason
+            ),
+        }
+        clock.advance(secs(1));
+    }
+}
+
+#[test]
+fn far_future_bulk_is_suspected() {
+    let (_clock, driver) = driver();
+    let line = line!() + 1;
+    let far: Vec<_> = (0..1500).map(|_| driver.timer(secs(3600))).collect();
+    let near: Vec<_> = (0..1500).map(|_| driver.timer(secs(5))).collect();
+    let s = driver.snapshot();
+    let suspects = s.leak_suspects();
+    assert_eq!(suspects.len(), 1, "{suspects:?}");
+    assert_eq!(suspects[0].site.line, line);
+    assert_eq!(
+        suspects[0].reason,
+        SuspectReason::FarFuture {
+            far: 1500,
+            live: 1500
+        }
+    );
+    drop((far, near));
+}
+
+#[test]
+fn prometheus_text_parses_back() {
+    let (clock, driver) = driver();
+    let line = line!() + 1;
+    let timers: Vec<_> = (0..4).map(|_| driver.timer(secs(60))).collect();
+    let _fired = driver.timer(secs(1));
+    clock.advance(secs(1));
+    let text = driver.snapshot().to_prometheus();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("valid exposition");
+    let value = |name: &str| -> f64 {
+        match scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name)
+            .map(|s| &s.value)
+        {
+            Some(
+                prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Untyped(v),
+            ) => *v,
+            other => panic!("{name}: {other:?}"),
+        }
+    };
+    assert_eq!(value("tickless_timers_live"), 4.0);
+    assert_eq!(value("tickless_timers_created_total"), 5.0);
+    assert_eq!(value("tickless_timers_fired_total"), 1.0);
+    let site = scrape
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "tickless_call_site_live_timers"
+                && s.labels.get("line") == Some(&line.to_string())
+        })
+        .expect("call site series");
+    assert!(site.labels.get("file").unwrap().ends_with("observe.rs"));
+    assert!(matches!(site.value, prometheus_parse::Value::Gauge(v) if v == 4.0));
+    let hist = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == "tickless_fire_lateness_seconds")
+        .expect("histogram");
+    match &hist.value {
+        prometheus_parse::Value::Histogram(buckets) => {
+            assert_eq!(buckets.last().unwrap().count, 1.0)
+        }
+        other => panic!("{other:?}"),
+    }
+    drop(timers);
+}
+
+#[test]
+fn pprof_profile_lists_the_call_site() {
+    let (_clock, driver) = driver();
+    let line = line!() + 1;
+    let timers: Vec<_> = (0..7).map(|_| driver.timer(secs(60))).collect();
+    let gz = driver.snapshot().to_pprof();
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut raw)
+        .expect("gzip");
+    assert!(raw
+        .windows(b"live_timers".len())
+        .any(|w| w == b"live_timers"));
+    if std::process::Command::new("go")
+        .arg("version")
+        .output()
+        .is_err()
+    {
+        eprintln!("go not installed: skipping `go tool pprof -top` (apt-get install golang-go)");
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("tickless-timers-{}.pb.gz", std::process::id()));
+    std::fs::write(&path, &gz).unwrap();
+    let out = std::process::Command::new("go")
+        .args(["tool", "pprof", "-top", "-sample_index=live_timers"])
+        .arg(&path)
+        .output()
+        .expect("run go tool pprof");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("observe.rs:{line}")),
+        "pprof -top does not list the call site:\n{text}"
+    );
+    let _ = std::fs::remove_file(path);
+    drop(timers);
+}
