@@ -60,6 +60,24 @@ fn report() {
         );
     }
 
+    println!("\n== call-site accounting: tickless churn, 2M ops, median of 5 alternating runs");
+    let (mut on, mut off) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        tickless::observe::set_call_sites(true);
+        on.push(churn(Impl::Tickless, 2_000_000));
+        tickless::observe::set_call_sites(false);
+        off.push(churn(Impl::Tickless, 2_000_000));
+    }
+    tickless::observe::set_call_sites(true);
+    on.sort();
+    off.sort();
+    println!(
+        "on {:.1} ns/op, off {:.1} ns/op: overhead {:+.1}%",
+        on[2].as_nanos() as f64 / 2e6,
+        off[2].as_nanos() as f64 / 2e6,
+        (on[2].as_secs_f64() / off[2].as_secs_f64() - 1.0) * 100.0
+    );
+
     println!("\n== lateness of sleep(d), 1000 sequential sleeps (p50 / p99 / max)");
     for d in [Duration::from_millis(1), Duration::from_millis(10)] {
         for imp in Impl::ALL {

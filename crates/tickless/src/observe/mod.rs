@@ -127,6 +127,7 @@ pub const FAR: Duration = Duration::from_secs(600);
 
 /// Why a call site is suspected of leaking timers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SuspectReason {
     /// Its live count never fell and grew by `to - from` over the last
     /// `snapshots` snapshots.

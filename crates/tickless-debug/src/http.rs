@@ -1,0 +1,170 @@
+//! Just enough HTTP/1.1 for a debug page: one request per connection, GET
+//! and HEAD, bounded reads with timeouts.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use crate::{page, Shared};
+
+/// Read and write timeout per connection.
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(3);
+/// Largest request head accepted.
+const MAX_HEAD: usize = 16 * 1024;
+
+pub(crate) struct Response {
+    status: u16,
+    content_type: &'static str,
+    extra: Vec<(&'static str, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    pub(crate) fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Self {
+        Response {
+            status,
+            content_type,
+            extra: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    pub(crate) fn text(status: u16, body: &str) -> Self {
+        Response::new(status, "text/plain; charset=utf-8", body)
+    }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.extra.push((name, value.into()));
+        self
+    }
+
+    pub(crate) fn write_to(&self, out: &mut impl Write, head_only: bool) -> io::Result<()> {
+        let reason = match self.status {
+            200 => "OK",
+            400 => "Bad Request",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            408 => "Request Timeout",
+            431 => "Request Header Fields Too Large",
+            503 => "Service Unavailable",
+            _ => "Error",
+        };
+        let mut head = format!(
+            "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n",
+            self.status,
+            self.content_type,
+            self.body.len()
+        );
+        for (name, value) in &self.extra {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        out.write_all(head.as_bytes())?;
+        if !head_only {
+            out.write_all(&self.body)?;
+        }
+        out.flush()
+    }
+}
+
+/// Reads the request head: `Ok(None)` when the client sent nothing useful.
+fn read_head(stream: &mut TcpStream) -> Result<String, u16> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        if buf.windows(4).any(|w| w == b"\r\n\r\n") || buf.windows(2).any(|w| w == b"\n\n") {
+            break;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(431);
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) => break, // closed: parse what we have
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(408)
+            }
+            Err(_) => return Err(400),
+        }
+    }
+    String::from_utf8(buf).map_err(|_| 400)
+}
+
+pub(crate) fn serve_connection(mut stream: TcpStream, shared: &Shared) {
+    let _ = stream.set_read_timeout(Some(TIMEOUT));
+    let _ = stream.set_write_timeout(Some(TIMEOUT));
+    let (response, head_only) = match read_head(&mut stream) {
+        Err(status) => (Response::text(status, "bad request\n"), false),
+        Ok(head) => route(&head, shared),
+    };
+    let _ = response.write_to(&mut stream, head_only);
+    // Closing with unread input makes the kernel send a reset, which can
+    // destroy the response before the client reads it: half-close, then
+    // drain briefly (bounded in bytes and time).
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut sink = [0u8; 4096];
+    let mut drained = 0;
+    while drained < 256 * 1024 {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
+}
+
+/// The response to a request head, and whether to omit the body (HEAD).
+pub(crate) fn route(head: &str, shared: &Shared) -> (Response, bool) {
+    let line = head.lines().next().unwrap_or("");
+    let mut parts = line.split(' ');
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return (Response::text(400, "malformed request line\n"), false);
+    };
+    if parts.next().is_some() || !version.starts_with("HTTP/1.") || !target.starts_with('/') {
+        return (Response::text(400, "malformed request line\n"), false);
+    }
+    let path = target.split('?').next().unwrap_or(target);
+    let known = matches!(
+        path,
+        "/metrics" | "/debug/pprof/timers" | "/debug/timers" | "/debug/timers.json" | "/"
+    );
+    if !known {
+        return (Response::text(404, "not found\n"), false);
+    }
+    let head_only = method == "HEAD";
+    if method != "GET" && !head_only {
+        return (
+            Response::text(405, "method not allowed\n").header("Allow", "GET, HEAD"),
+            false,
+        );
+    }
+    let response = match path {
+        "/" => Response::text(
+            200,
+            "tickless debug server: /debug/timers /metrics /debug/pprof/timers\n",
+        ),
+        "/metrics" => Response::new(
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            shared.handle.snapshot().to_prometheus(),
+        ),
+        "/debug/pprof/timers" => Response::new(
+            200,
+            "application/octet-stream",
+            shared.handle.snapshot().to_pprof(),
+        )
+        .header(
+            "Content-Disposition",
+            "attachment; filename=\"timers.pb.gz\"",
+        ),
+        "/debug/timers.json" => Response::new(200, "application/json", page::json(shared)),
+        _ => Response::new(200, "text/html; charset=utf-8", page::html(shared)),
+    };
+    (response, head_only)
+}

@@ -1,0 +1,232 @@
+//! A debug HTTP server for tickless: see every timer from a browser.
+//!
+//! ```no_run
+//! let server = tickless_debug::serve("127.0.0.1:6060")?;
+//! println!("open http://{}/debug/timers", server.local_addr());
+//! # Ok::<(), tickless_debug::ServeError>(())
+//! ```
+//!
+//! | path | what |
+//! |---|---|
+//! | `/debug/timers` | HTML: live timers by call site, sortable, refreshing itself, leak suspects highlighted, live count over the last minutes |
+//! | `/debug/timers.json` | the same data as JSON (the page's feed) |
+//! | `/metrics` | Prometheus text exposition ([`Snapshot::to_prometheus`](tickless::observe::Snapshot::to_prometheus)) |
+//! | `/debug/pprof/timers` | gzip'd pprof profile: `go tool pprof -top http://HOST/debug/pprof/timers` |
+//!
+//! Binds to loopback unless [`Options::allow_non_loopback`] says otherwise:
+//! the page names source files and lines. Unknown paths answer 404, other
+//! methods than GET/HEAD 405, malformed requests 400; a slow or silent client
+//! is cut off after a few seconds and never stalls the server; at most
+//! [`MAX_CONNECTIONS`] requests are served at once (503 beyond).
+
+mod http;
+mod page;
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tickless::Handle;
+
+/// Requests served at once; more get 503.
+pub const MAX_CONNECTIONS: usize = 32;
+/// Samples of the live count kept for the page's chart (one a second: 5 min).
+pub const HISTORY: usize = 300;
+
+/// Why the server could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The address did not resolve.
+    Resolve(io::Error),
+    /// The address is not loopback and [`Options::allow_non_loopback`] is off.
+    NotLoopback(SocketAddr),
+    /// Binding or starting the server thread failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for ServeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServeError::Resolve(e) => write!(f, "cannot resolve the debug server address: {e}"),
+            ServeError::NotLoopback(a) => write!(
+                f,
+                "refusing to serve timer internals on non-loopback {a}; set Options::allow_non_loopback to opt in"
+            ),
+            ServeError::Io(e) => write!(f, "cannot start the debug server: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServeError::Resolve(e) | ServeError::Io(e) => Some(e),
+            ServeError::NotLoopback(_) => None,
+        }
+    }
+}
+
+/// Server options.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The driver to show. Default: the global driver.
+    pub handle: Handle,
+    /// Allow binding to a non-loopback address. Default `false`.
+    pub allow_non_loopback: bool,
+    /// How often the live count is sampled for the chart. Default 1 s.
+    pub sample_every: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            handle: Handle::current(),
+            allow_non_loopback: false,
+            sample_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Serves the global driver's timers on `addr` (loopback only).
+pub fn serve(addr: impl ToSocketAddrs) -> Result<DebugServer, ServeError> {
+    serve_with(addr, Options::default())
+}
+
+/// Serves with explicit [`Options`].
+pub fn serve_with(addr: impl ToSocketAddrs, options: Options) -> Result<DebugServer, ServeError> {
+    let addr = addr
+        .to_socket_addrs()
+        .map_err(ServeError::Resolve)?
+        .next()
+        .ok_or_else(|| {
+            ServeError::Resolve(io::Error::new(io::ErrorKind::NotFound, "no address"))
+        })?;
+    if !addr.ip().is_loopback() && !options.allow_non_loopback {
+        return Err(ServeError::NotLoopback(addr));
+    }
+    let listener = TcpListener::bind(addr).map_err(ServeError::Io)?;
+    let local = listener.local_addr().map_err(ServeError::Io)?;
+    let shared = Arc::new(Shared {
+        handle: options.handle,
+        stop: AtomicBool::new(false),
+        active: AtomicUsize::new(0),
+        history: Mutex::new(Vec::new()),
+        started: Instant::now(),
+    });
+    let sampler = {
+        let shared = shared.clone();
+        let every = options.sample_every.max(Duration::from_millis(10));
+        std::thread::Builder::new()
+            .name("tickless-debug-sampler".into())
+            .spawn(move || sample(&shared, every))
+            .map_err(ServeError::Io)?
+    };
+    let acceptor = {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name("tickless-debug".into())
+            .spawn(move || accept(&listener, &shared))
+            .map_err(ServeError::Io)?
+    };
+    Ok(DebugServer {
+        local,
+        shared,
+        threads: vec![acceptor, sampler],
+    })
+}
+
+/// A running debug server; dropping it stops it.
+pub struct DebugServer {
+    local: SocketAddr,
+    shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl DebugServer {
+    /// The address it listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+}
+
+impl Drop for DebugServer {
+    fn drop(&mut self) {
+        // SeqCst: a flag read by two threads after they wake; ordering is moot.
+        self.shared.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect_timeout(&self.local, Duration::from_secs(1)); // unblock accept
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+impl fmt::Debug for DebugServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DebugServer")
+            .field("local_addr", &self.local)
+            .finish()
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) handle: Handle,
+    stop: AtomicBool,
+    active: AtomicUsize,
+    /// (seconds since start, live timers), oldest first.
+    pub(crate) history: Mutex<Vec<(f64, u64)>>,
+    started: Instant,
+}
+
+impl Shared {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+fn sample(shared: &Shared, every: Duration) {
+    while !shared.stopped() {
+        let live = shared.handle.snapshot().counters.live;
+        {
+            let mut h = shared.history.lock().unwrap_or_else(|p| p.into_inner());
+            h.push((shared.started.elapsed().as_secs_f64(), live));
+            let excess = h.len().saturating_sub(HISTORY);
+            h.drain(..excess);
+        }
+        let until = Instant::now() + every;
+        while !shared.stopped() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10).min(every));
+        }
+    }
+}
+
+fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
+    for stream in listener.incoming() {
+        if shared.stopped() {
+            return;
+        }
+        let Ok(mut stream) = stream else { continue };
+        // SeqCst: a simple admission counter.
+        if shared.active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            shared.active.fetch_sub(1, Ordering::SeqCst);
+            let _ = stream.set_write_timeout(Some(http::TIMEOUT));
+            let _ = http::Response::text(503, "too many requests\n").write_to(&mut stream, false);
+            continue;
+        }
+        let conn = shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("tickless-debug-conn".into())
+            .spawn(move || {
+                http::serve_connection(stream, &conn);
+                conn.active.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            // Out of threads: the connection is dropped with the closure.
+            shared.active.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Drives `/debug/timers` in headless Chromium: the page loads, lists the
+//! call sites of this program, and highlights a planted leak. Skipped with a
+//! message when Chromium is not installed (`.ci/run` installs Debian's).
+
+use std::process::Command;
+use std::time::Duration;
+
+use tickless::Driver;
+use tickless_debug::{serve_with, Options};
+
+fn chromium() -> Option<&'static str> {
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+}
+
+#[test]
+fn page_lists_call_sites_and_highlights_a_planted_leak() {
+    let Some(browser) = chromium() else {
+        eprintln!("chromium not installed: skipping the browser test (apt-get install chromium)");
+        return;
+    };
+    let driver = Driver::builder().build().unwrap();
+    let options = Options {
+        handle: driver.handle().clone(),
+        sample_every: Duration::from_millis(200),
+        ..Options::default()
+    };
+    let srv = serve_with("127.0.0.1:0", options).unwrap();
+
+    let healthy_line = line!() + 1;
+    let healthy: Vec<_> = (0..20)
+        .map(|_| driver.timer(Duration::from_secs(30)))
+        .collect();
+    let leak_line = line!() + 4;
+    // The planted leak: detached one-hour callbacks, more every 400 ms. The
+    // page samples history at most once a second, so grow for 3.5 s.
+    for _ in 0..9 {
+        for _ in 0..200 {
+            driver.after_func(Duration::from_secs(3600), || {}).detach();
+        }
+        let _ = driver.snapshot(); // a snapshot at least every second feeds the trend
+        std::thread::sleep(Duration::from_millis(400));
+    }
+
+    let url = format!("http://{}/debug/timers", srv.local_addr());
+    let profile = std::env::temp_dir().join(format!("tickless-chromium-{}", std::process::id()));
+    let out = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(&url)
+        .output()
+        .expect("run chromium");
+    let _ = std::fs::remove_dir_all(&profile);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("<h1>tickless timers</h1>"),
+        "page did not load:\n{}\n{}",
+        dom,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        dom.contains(&format!("browser.rs:{healthy_line}:")),
+        "healthy call site not listed:\n{dom}"
+    );
+    let leak_row = dom
+        .split("<tr")
+        .find(|row| row.contains(&format!("browser.rs:{leak_line}:")))
+        .unwrap_or_else(|| panic!("leak call site not listed:\n{dom}"));
+    assert!(
+        leak_row.starts_with(" class=\"suspect\""),
+        "the planted leak is not highlighted: <tr{leak_row}"
+    );
+    assert!(leak_row.contains("leak suspect"));
+    let healthy_row = dom
+        .split("<tr")
+        .find(|row| row.contains(&format!("browser.rs:{healthy_line}:")))
+        .unwrap();
+    assert!(
+        !healthy_row.starts_with(" class=\"suspect\""),
+        "healthy code highlighted"
+    );
+    drop(healthy);
+}
