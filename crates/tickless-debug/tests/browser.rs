@@ -32,11 +32,11 @@ fn page_lists_call_sites_and_highlights_a_planted_leak() {
     };
     let srv = serve_with("127.0.0.1:0", options).unwrap();
 
-    let healthy_line = line!() + 1;
+    let healthy_line = line!() + 2;
     let healthy: Vec<_> = (0..20)
         .map(|_| driver.timer(Duration::from_secs(30)))
         .collect();
-    let leak_line = line!() + 4;
+    let leak_line = line!() + 5;
     // The planted leak: detached one-hour callbacks, more every 400 ms. The
     // page samples history at most once a second, so grow for 3.5 s.
     for _ in 0..9 {

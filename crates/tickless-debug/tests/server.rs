@@ -41,7 +41,7 @@ fn server(driver: &Driver) -> tickless_debug::DebugServer {
 #[test]
 fn serves_every_route() {
     let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
-    let line = line!() + 1;
+    let line = line!() + 2;
     let timers: Vec<_> = (0..3)
         .map(|_| driver.timer(Duration::from_secs(60)))
         .collect();

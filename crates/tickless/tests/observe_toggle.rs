@@ -10,7 +10,7 @@ fn call_site_counting_can_be_switched_off() {
     let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
     assert!(tickless::observe::call_sites(), "on by default");
     tickless::observe::set_call_sites(false);
-    let line = line!() + 1;
+    let line = line!() + 2;
     let timers: Vec<_> = (0..3)
         .map(|_| driver.timer(Duration::from_secs(9)))
         .collect();

@@ -183,10 +183,11 @@ impl Snapshot {
     /// Call sites that look like leaks, strongest evidence first.
     ///
     /// The heuristic, and its false positives:
-    /// - **Growing**: across at least 3 recent snapshots (taken at least a
-    ///   second apart) the site's live count never fell and rose by at least
-    ///   [`GROWTH_SUSPECT`]. Traffic ramping up, or a cache warming, looks the
-    ///   same for a while; a leak keeps going.
+    /// - **Growing**: across the recent snapshots (at least 3, taken at least
+    ///   a second apart) the site's live count never fell, rose in each of the
+    ///   last two, and rose by at least [`GROWTH_SUSPECT`] in all. A plateau
+    ///   clears it at once; traffic ramping up, or a cache warming, looks the
+    ///   same while it lasts — a leak keeps going.
     /// - **FarFuture**: at least [`FAR_SUSPECT_MIN_LIVE`] live timers, 90% of
     ///   them due more than [`FAR`] away — the shape of the seed's
     ///   one-hour timeouts abandoned in a loop. Legitimately long timers in
@@ -197,9 +198,12 @@ impl Snapshot {
             .iter()
             .filter_map(|site| {
                 let h = &site.live_history;
-                let growing = h.len() >= 3
+                let n = h.len();
+                let growing = n >= 3
                     && h.windows(2).all(|w| w[1] >= w[0])
-                    && h[h.len() - 1] >= h[0] + GROWTH_SUSPECT;
+                    && h[n - 3] < h[n - 2]
+                    && h[n - 2] < h[n - 1]
+                    && h[n - 1] >= h[0] + GROWTH_SUSPECT;
                 if growing {
                     let reason = SuspectReason::Growing {
                         snapshots: h.len(),
