@@ -27,6 +27,7 @@ fn registration(waker: &Waker) -> Registration {
     Registration {
         waker: Some(waker.clone()),
         site: Location::caller(),
+        created_ms: 0,
     }
 }
 
