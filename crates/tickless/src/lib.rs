@@ -16,6 +16,8 @@
 //! - **Go-style timers for threads**: [`blocking`] has `Timer`, `Ticker`,
 //!   `after`, `at`, `tick` and `after_func`, with crossbeam-channel receivers
 //!   for `select!` and Go 1.23's no-stale-value semantics.
+//! - **Deadlines that propagate**: [`Context`] — Go's `context` with a guard
+//!   whose drop cancels, for async code and threads alike.
 //! - **Deterministic tests**: a [`Driver`] built on a
 //!   [`ManualClock`](clock::ManualClock) fires timers when the test moves time.
 //!
@@ -38,6 +40,7 @@
 
 pub mod blocking;
 pub mod clock;
+pub mod context;
 pub mod driver;
 mod interval;
 pub mod observe;
@@ -46,6 +49,7 @@ mod sleep;
 mod sync;
 mod timeout;
 
+pub use context::{CancelGuard, Context, ContextError};
 pub use driver::{Builder, Driver, DriverError, Handle};
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};

@@ -5,12 +5,12 @@
 //! (`RUSTFLAGS="--cfg tickless_loom" cargo test -p tickless --lib --release models`).
 
 #[cfg(tickless_loom)]
-pub(crate) use loom::sync::atomic::{AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 #[cfg(tickless_loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 
 #[cfg(not(tickless_loom))]
-pub(crate) use std::sync::atomic::{AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 #[cfg(not(tickless_loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 

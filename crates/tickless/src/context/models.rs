@@ -1,0 +1,67 @@
+//! loom models of a context's races: parent cancel vs child guard drop vs
+//! the child's deadline firing, and child creation vs parent cancel.
+//!
+//! `RUSTFLAGS="--cfg tickless_loom" cargo test -p tickless --lib --release models`
+
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::Duration;
+
+use loom::thread;
+
+use super::{Context, ContextError};
+use crate::clock::{Clock, ManualClock};
+use crate::Driver;
+
+#[test]
+fn cancel_vs_drop_vs_deadline() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let driver = Driver::builder().clock(clock.clone()).build().unwrap();
+        let root = Context::background_on(driver.handle().clone());
+        let (parent, parent_guard) = root.with_cancel();
+        let (child, child_guard) = parent.with_deadline(clock.now() + Duration::from_secs(1));
+        let node = child.node.clone();
+
+        let a = thread::spawn(move || drop(parent_guard));
+        let b = thread::spawn(move || drop(child_guard));
+        // The deadline timer firing, as the driver would wake it.
+        Waker::from(Arc::clone(&node)).wake();
+        a.join().unwrap();
+        b.join().unwrap();
+
+        assert!(child.is_done() && parent.is_done());
+        assert!(matches!(
+            child.err(),
+            Some(ContextError::Canceled | ContextError::DeadlineExceeded)
+        ));
+        assert_eq!(parent.children(), 0);
+        assert_eq!(
+            driver.pending_timers(),
+            0,
+            "the deadline timer is never left behind"
+        );
+    });
+}
+
+#[test]
+fn child_creation_vs_parent_cancel() {
+    loom::model(|| {
+        let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
+        let root = Context::background_on(driver.handle().clone());
+        let (parent, parent_guard) = root.with_cancel();
+        let deriving = {
+            let parent = parent.clone();
+            thread::spawn(move || parent.with_timeout(Duration::from_secs(5)))
+        };
+        drop(parent_guard);
+        let (child, child_guard) = deriving.join().unwrap();
+        assert!(
+            child.is_done(),
+            "a child derived around its parent's cancel still ends"
+        );
+        assert_eq!(parent.children(), 0);
+        drop(child_guard);
+        assert_eq!(driver.pending_timers(), 0);
+    });
+}

@@ -1,0 +1,263 @@
+//! Context: trees, deadlines, propagation, drop orders, threads, memory.
+
+use std::task::Poll;
+use std::time::Duration;
+
+use tickless::clock::{Clock, ManualClock};
+use tickless::{Context, ContextError, Driver};
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn manual() -> (ManualClock, Driver, Context) {
+    let clock = ManualClock::new();
+    let driver = Driver::builder().clock(clock.clone()).build().unwrap();
+    let root = Context::background_on(driver.handle().clone());
+    (clock, driver, root)
+}
+
+fn poll<F: std::future::Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+    let waker = std::task::Waker::noop();
+    std::pin::Pin::new(f).poll(&mut std::task::Context::from_waker(waker))
+}
+
+#[test]
+fn deadline_is_the_earlier_of_own_and_parent() {
+    let (clock, driver, root) = manual();
+    let t0 = clock.now();
+    assert_eq!(root.deadline(), None);
+    let (a, _ga) = root.with_timeout(secs(10));
+    let (b, _gb) = a.with_timeout(secs(60)); // later than the parent's: no timer of its own
+    let (c, _gc) = b.with_deadline(t0 + secs(3)); // earlier: its own timer
+    assert_eq!(a.deadline(), Some(t0 + secs(10)));
+    assert_eq!(b.deadline(), Some(t0 + secs(10)));
+    assert_eq!(c.deadline(), Some(t0 + secs(3)));
+    assert_eq!(
+        driver.pending_timers(),
+        2,
+        "one timer per context with its own, earlier deadline"
+    );
+    clock.advance(secs(1));
+    assert_eq!(c.remaining(), Some(secs(2)));
+    clock.advance(secs(2));
+    assert_eq!(c.err(), Some(ContextError::DeadlineExceeded));
+    assert_eq!(
+        (a.err(), b.err()),
+        (None, None),
+        "a child's deadline does not end its parent"
+    );
+    clock.advance(secs(7));
+    assert_eq!(a.err(), Some(ContextError::DeadlineExceeded));
+    assert_eq!(
+        b.err(),
+        Some(ContextError::DeadlineExceeded),
+        "propagated from the parent"
+    );
+    assert_eq!(driver.pending_timers(), 0);
+}
+
+#[test]
+fn guard_drop_cancels_and_unlinks() {
+    let (_clock, driver, root) = manual();
+    let (parent, _pg) = root.with_cancel();
+    let (child, guard) = parent.with_timeout(secs(5));
+    assert_eq!(parent.children(), 1);
+    assert_eq!(driver.pending_timers(), 1);
+    drop(guard);
+    assert_eq!(child.err(), Some(ContextError::Canceled));
+    assert_eq!(parent.children(), 0, "a finished child is unlinked");
+    assert_eq!(
+        driver.pending_timers(),
+        0,
+        "its deadline timer is cancelled"
+    );
+    assert_eq!(parent.err(), None);
+}
+
+#[test]
+fn done_receivers_disconnect_and_futures_complete() {
+    let (clock, _driver, root) = manual();
+    let (ctx, _g) = root.with_timeout(secs(1));
+    let before = ctx.done();
+    let mut cancelled = ctx.cancelled();
+    let mut run = Box::pin(ctx.run(std::future::pending::<()>()));
+    let mut sleep = Box::pin(ctx.sleep(secs(60)));
+    assert!(before.try_recv().is_err() && !ctx.is_done());
+    assert!(poll(&mut cancelled).is_pending());
+    assert!(poll(&mut run).is_pending());
+    assert!(poll(&mut sleep).is_pending());
+    clock.advance(secs(1));
+    assert_eq!(
+        before.try_recv(),
+        Err(crossbeam_channel::TryRecvError::Disconnected)
+    );
+    assert_eq!(
+        ctx.done().try_recv(),
+        Err(crossbeam_channel::TryRecvError::Disconnected),
+        "after, too"
+    );
+    assert_eq!(
+        poll(&mut cancelled),
+        Poll::Ready(ContextError::DeadlineExceeded)
+    );
+    assert_eq!(
+        poll(&mut run),
+        Poll::Ready(Err(ContextError::DeadlineExceeded))
+    );
+    assert_eq!(
+        poll(&mut sleep),
+        Poll::Ready(Err(ContextError::DeadlineExceeded))
+    );
+    let (live, _g2) = root.with_cancel();
+    let mut quick = Box::pin(live.run(async { 5 }));
+    assert_eq!(
+        poll(&mut quick),
+        Poll::Ready(Ok(5)),
+        "the future is polled first"
+    );
+}
+
+#[derive(Debug)]
+struct ClientGone;
+impl std::fmt::Display for ClientGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("client went away")
+    }
+}
+impl std::error::Error for ClientGone {}
+
+#[test]
+fn cancel_with_cause_reaches_descendants() {
+    let (_clock, _driver, root) = manual();
+    let (parent, guard) = root.with_cancel();
+    let (child, _cg) = parent.with_cancel();
+    guard.cancel_with(ClientGone);
+    assert_eq!(child.err(), Some(ContextError::Canceled));
+    assert_eq!(child.cause().unwrap().to_string(), "client went away");
+    assert_eq!(
+        ContextError::DeadlineExceeded.to_string(),
+        "context deadline exceeded"
+    );
+    let (late, _lg) = parent.with_timeout(secs(5));
+    assert_eq!(
+        late.err(),
+        Some(ContextError::Canceled),
+        "a child of an ended context starts ended"
+    );
+    assert!(late.cause().is_some());
+}
+
+#[test]
+fn deep_and_wide_trees() {
+    let (_clock, driver, root) = manual();
+    let (top, top_guard) = root.with_cancel();
+    // 100k deep: cancellation is iterative, not recursive.
+    let mut chain = Vec::new();
+    let mut ctx = top.clone();
+    for _ in 0..100_000 {
+        let (c, g) = ctx.with_cancel();
+        chain.push(g);
+        ctx = c;
+    }
+    let deepest = ctx;
+    // 10k wide, each with a deadline.
+    let wide: Vec<_> = (0..10_000)
+        .map(|i| top.with_timeout(secs(100 + i)))
+        .collect();
+    assert_eq!(driver.pending_timers(), 10_000);
+    drop(top_guard);
+    assert_eq!(deepest.err(), Some(ContextError::Canceled));
+    assert!(wide
+        .iter()
+        .all(|(c, _)| c.err() == Some(ContextError::Canceled)));
+    assert_eq!(driver.pending_timers(), 0);
+    drop(chain); // child guards after the parent's: harmless
+}
+
+#[test]
+fn drop_orders() {
+    let (_clock, _driver, root) = manual();
+    // Parent guard first, then child guard.
+    let (p, pg) = root.with_cancel();
+    let (c, cg) = p.with_cancel();
+    drop(pg);
+    assert!(c.is_done());
+    drop(cg);
+    // Child guard first, then parent guard; contexts outlive their guards.
+    let (p, pg) = root.with_cancel();
+    let (c, cg) = p.with_cancel();
+    drop(cg);
+    assert_eq!(p.children(), 0);
+    drop(pg);
+    assert!(p.is_done() && c.is_done());
+    // Contexts dropped before their guards.
+    let (p, pg) = root.with_cancel();
+    let (c, cg) = p.with_cancel();
+    drop((p, c));
+    drop(pg);
+    drop(cg);
+}
+
+#[test]
+fn cancel_from_many_threads_at_once() {
+    let (_clock, _driver, root) = manual();
+    for _ in 0..50 {
+        let (top, top_guard) = root.with_cancel();
+        let mut guards = Vec::new();
+        let mut leaves = Vec::new();
+        for _ in 0..8 {
+            let (mid, mg) = top.with_cancel();
+            let (leaf, lg) = mid.with_timeout(secs(30));
+            guards.push((mg, lg));
+            leaves.push(leaf);
+        }
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(guards.len() + 1));
+        let threads: Vec<_> = guards
+            .into_iter()
+            .map(|(mg, lg)| {
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    drop(lg);
+                    drop(mg);
+                })
+            })
+            .collect();
+        barrier.wait();
+        drop(top_guard);
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert!(leaves.iter().all(Context::is_done));
+        assert_eq!(top.children(), 0);
+    }
+}
+
+#[test]
+fn thread_waits_on_done_in_select() {
+    let (_clock, _driver, root) = manual();
+    let (ctx, guard) = root.with_cancel();
+    let worker = std::thread::spawn(move || {
+        let (_tx, work) = crossbeam_channel::unbounded::<u32>();
+        crossbeam_channel::select! {
+            recv(work) -> _ => unreachable!(),
+            recv(ctx.done()) -> _ => ctx.err(),
+        }
+    });
+    std::thread::sleep(Duration::from_millis(5));
+    drop(guard);
+    assert_eq!(worker.join().unwrap(), Some(ContextError::Canceled));
+}
+
+#[test]
+fn sleep_blocking_wakes_early_on_cancel() {
+    let (_clock, _driver, root) = manual();
+    let (ctx, guard) = root.with_cancel();
+    let sleeper = std::thread::spawn(move || ctx.sleep_blocking(secs(3600)));
+    std::thread::sleep(Duration::from_millis(5));
+    drop(guard);
+    assert_eq!(sleeper.join().unwrap(), Err(ContextError::Canceled));
+    let (ctx, _g) = Context::background().with_cancel();
+    assert_eq!(ctx.sleep_blocking(Duration::from_millis(2)), Ok(()));
+}
