@@ -1,34 +1,16 @@
 //! A long-lived parent deriving a million short-lived children keeps memory
 //! flat (alone in its binary: the counting allocator sees every thread).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+mod support;
+
 use std::task::Poll;
 use std::time::Duration;
 
 use tickless::clock::ManualClock;
 use tickless::{Context, Driver};
 
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        // Relaxed: a counter read between phases of one test.
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller upholds GlobalAlloc's contract.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static A: support::alloc::Counting = support::alloc::Counting;
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -53,17 +35,17 @@ fn a_long_lived_parent_with_a_million_children_stays_flat() {
     for _ in 0..1000 {
         drop(parent.with_timeout(secs(30))); // warm up
     }
-    let baseline = LIVE.load(Ordering::Relaxed);
+    let baseline = support::alloc::live();
     for i in 0..1_000_000 {
         let (child, _guard) = parent.with_timeout(secs(30));
         let mut c = child.cancelled();
         assert!(poll(&mut c).is_pending()); // a waiter, removed when dropped
         if i % 100_000 == 0 {
-            let grown = LIVE.load(Ordering::Relaxed) - baseline;
+            let grown = support::alloc::live() - baseline;
             assert!(grown < 64 * 1024, "grew {grown} bytes after {i} children");
         }
     }
-    let grown = LIVE.load(Ordering::Relaxed) - baseline;
+    let grown = support::alloc::live() - baseline;
     assert!(grown < 64 * 1024, "grew {grown} bytes over 1M children");
     assert_eq!(parent.children(), 0);
     assert_eq!(driver.pending_timers(), 0);

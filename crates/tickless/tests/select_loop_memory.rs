@@ -3,32 +3,14 @@
 //! (1M turns kept ~200 MiB). Here memory stays flat, for `after` and for a
 //! `Timer` dropped every turn.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+mod support;
+
 use std::time::Duration;
 
 use crossbeam_channel::{select, unbounded};
 
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; only counts sizes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        // Relaxed: a counter read between phases on the same thread.
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller upholds GlobalAlloc's contract.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.dealloc(p, l) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static A: support::alloc::Counting = support::alloc::Counting;
 
 const HOUR: Duration = Duration::from_secs(3600);
 const TURNS: usize = 1_000_000;
@@ -37,18 +19,18 @@ fn assert_flat(what: &str, mut turn: impl FnMut(usize)) {
     for i in 0..1000 {
         turn(i); // warm up: channels, driver, slabs
     }
-    let baseline = LIVE.load(Ordering::Relaxed);
+    let baseline = support::alloc::live();
     for i in 0..TURNS {
         turn(i);
         if i % 100_000 == 0 {
-            let grown = LIVE.load(Ordering::Relaxed) - baseline;
+            let grown = support::alloc::live() - baseline;
             assert!(
                 grown < 64 * 1024,
                 "{what}: heap grew {grown} bytes after {i} turns"
             );
         }
     }
-    let grown = LIVE.load(Ordering::Relaxed) - baseline;
+    let grown = support::alloc::live() - baseline;
     assert!(
         grown < 64 * 1024,
         "{what}: heap grew {grown} bytes over {TURNS} turns"

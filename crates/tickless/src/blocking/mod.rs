@@ -421,6 +421,15 @@ struct RunOnce {
     handle: Handle,
 }
 
+impl RunOnce {
+    fn new(handle: &Handle, callback: Callback) -> Self {
+        RunOnce {
+            callback: Mutex::new(Some(callback)),
+            handle: handle.clone(),
+        }
+    }
+}
+
 impl Action for RunOnce {
     fn fire(&self, _deadline: Instant, _now: Instant) -> Option<Instant> {
         if let Some(callback) = lock(&self.callback).take() {
@@ -466,11 +475,7 @@ impl TimerHandle {
         callback: Callback,
         site: &'static Location<'static>,
     ) -> TimerHandle {
-        let action = RunOnce {
-            callback: Mutex::new(Some(callback)),
-            handle: handle.clone(),
-        };
-        let alarm = Alarm::new(handle, site, action);
+        let alarm = Alarm::new(handle.clone(), site, RunOnce::new(&handle, callback));
         alarm.reset(deadline);
         TimerHandle {
             alarm,
@@ -484,10 +489,7 @@ impl TimerHandle {
         callback: Callback,
         site: &'static Location<'static>,
     ) -> TimerHandle {
-        let action = RunOnce {
-            callback: Mutex::new(Some(callback)),
-            handle: handle.clone(),
-        };
+        let action = RunOnce::new(&handle, callback);
         let now = handle.now();
         action.fire(now, now);
         TimerHandle {
