@@ -28,9 +28,41 @@ func report(name string, n int, start time.Time, before uint64) {
 	fmt.Printf("%s\t%.1f\t%.1f\n", name, ns, grown)
 }
 
+// series runs only the After loop, printing "sample<TAB>iteration<TAB>heap bytes"
+// at 20 points: the leak case study of `tickless demo`.
+func series(n int) {
+	work := make(chan int, 1)
+	base := heap()
+	step := n / 20
+	if step == 0 {
+		step = 1
+	}
+	for i := 1; i <= n; i++ {
+		work <- i
+		select {
+		case <-work:
+		case <-time.After(time.Hour):
+		}
+		if i%step == 0 {
+			h := heap() // after a GC: what the loop retains
+			grown := uint64(0)
+			if h > base {
+				grown = h - base
+			}
+			fmt.Printf("sample\t%d\t%d\n", i, grown)
+		}
+	}
+	fmt.Printf("go-version\t%s\t0\n", runtime.Version())
+}
+
 func main() {
 	n := flag.Int("n", 1000000, "iterations per scenario")
+	seriesMode := flag.Bool("series", false, "only the After loop, sampled")
 	flag.Parse()
+	if *seriesMode {
+		series(*n)
+		return
+	}
 
 	before := heap()
 	start := time.Now()

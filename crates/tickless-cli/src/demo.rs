@@ -1,30 +1,51 @@
-//! `tickless demo`: the queue benchmark summary, measured in this run.
+//! `tickless demo`: the leak case study, the churn summary and the queue
+//! summary, all measured in this run, and a self-contained HTML report.
 //!
-//! Uses the same workloads as `cargo bench -p tickless --bench queue` (the file
-//! is shared with `#[path]`), timed with plain `Instant`s instead of criterion.
-
-#[path = "../../tickless/benches/support/queues.rs"]
-mod queues;
+//! Uses the same workloads as the criterion benches (the files are shared
+//! with `#[path]`), timed with plain `Instant`s instead of criterion.
 
 use std::hint::black_box;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use queues::*;
 use tickless::queue::{QuadHeap, Wheel};
 
-#[global_allocator]
-static ALLOC: CountingAlloc = CountingAlloc;
+use crate::leak;
+use crate::progress::Progress;
+use crate::queues::*;
+use crate::report;
+use crate::timers::{self, Impl};
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
     /// Small sizes and short runs (seconds): for smoke tests.
     #[arg(long)]
     quick: bool,
-    /// Live timer counts to measure at (comma-separated).
+    /// Iterations of the leak case study's select loop.
+    #[arg(long, default_value_t = 2_000_000)]
+    iterations: u64,
+    /// Live timer counts to measure the queues at (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
     live: Vec<usize>,
+    /// Where to write the HTML report.
+    #[arg(long, default_value = "target/tickless-report/index.html")]
+    report: std::path::PathBuf,
+}
+
+/// Prints a line and keeps it for the report.
+struct Out(String);
+
+impl Out {
+    fn line(&mut self, s: impl AsRef<str>) {
+        use std::io::Write as _;
+        // A closed pipe (`| head`) must not panic the demo mid-measurement.
+        let _ = writeln!(std::io::stdout(), "{}", s.as_ref());
+        self.0.push_str(s.as_ref());
+        self.0.push('\n');
+    }
 }
 
 /// One measured row: a value per structure, `None` where it does not apply.
@@ -46,17 +67,170 @@ pub fn run(args: &DemoArgs) -> ExitCode {
     } else {
         args.live.clone()
     };
-    if live.contains(&0) {
-        eprintln!("error: --live values must be at least 1");
+    if live.contains(&0) || args.iterations == 0 {
+        eprintln!("error: --live and --iterations must be at least 1");
         return ExitCode::from(2);
     }
-    let ops = if args.quick { 20_000 } else { 1_000_000 };
-    println!(
-        "tickless {} — timer queue summary, measured now on this machine",
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // Ctrl-C: finish the current phase's sample, skip the rest, still report.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
+    }
+    let iterations = if args.quick { 20_000 } else { args.iterations };
+    let mut out = Out(String::new());
+    out.line(format!(
+        "tickless {} demo — everything below is measured now, on this machine",
         env!("CARGO_PKG_VERSION")
-    );
-    println!("(full criterion suite: cargo bench -p tickless --bench queue)\n");
+    ));
+    out.line("");
 
+    // 1. The leak case study.
+    out.line(format!(
+        "1. The seed's loop: `select {{ work, after(1h) }}`, {iterations} iterations"
+    ));
+    let mut series = leak::run_rust(iterations, &stop);
+    let go_note = match leak::run_go(iterations) {
+        Ok(go) => {
+            series.push(go);
+            None
+        }
+        Err(note) => Some(note),
+    };
+    out.line("| implementation | ns/iter | heap retained | bytes/iter | RSS growth | live tickless timers |");
+    out.line("|---|---:|---:|---:|---:|---:|");
+    for s in &series {
+        out.line(format!(
+            "| {} | {:.0} | {:.1} MiB | {:.1} | {} | {} |",
+            s.name,
+            s.ns_per_iter,
+            s.retained() / (1 << 20) as f64,
+            s.retained() / s.iterations.max(1) as f64,
+            s.rss_grown.map_or("n/a".to_string(), |b| format!(
+                "{:.1} MiB",
+                b as f64 / (1 << 20) as f64
+            )),
+            s.live_timers.map_or("n/a".to_string(), |n| n.to_string())
+        ));
+    }
+    if let Some(note) = &go_note {
+        out.line(note);
+    }
+    out.line("");
+
+    // 2. The planted leak, named.
+    let mut planted_lines = Vec::new();
+    if !stop.load(Ordering::Relaxed) {
+        let planted = leak::plant(if args.quick { 5_000 } else { 200_000 });
+        out.line(
+            "2. A planted leak (detached one-hour after_func in a loop); tickless::observe says:",
+        );
+        for l in &planted.report {
+            out.line(format!("   leak suspect: {l}"));
+        }
+        match &planted.named_line {
+            Some((file, line)) if *line == planted.expected_line => {
+                out.line(format!("   → the exact line: {file}:{line}"))
+            }
+            other => out.line(format!(
+                "   → expected line {}, got {other:?}",
+                planted.expected_line
+            )),
+        }
+        planted_lines = planted.report;
+        out.line("");
+    }
+
+    // 3. Churn summary against the peers.
+    let mut churn_rows = Vec::new();
+    if !stop.load(Ordering::Relaxed) {
+        let ops = if args.quick { 20_000 } else { 1_000_000 };
+        let held = if args.quick { 10_000 } else { 1_000_000 };
+        let rt = timers::runtime();
+        let _guard = rt.enter();
+        let mut progress = Progress::new("churn vs peers", Impl::ALL.len() as u64);
+        for (i, imp) in Impl::ALL.into_iter().enumerate() {
+            timers::churn(imp, ops / 10);
+            let ns = timers::churn(imp, ops).as_nanos() as f64 / ops as f64;
+            let before = live_bytes();
+            let holding = timers::hold_pending(imp, held);
+            let bytes = live_bytes().saturating_sub(before) as f64 / held as f64;
+            drop(holding);
+            churn_rows.push((imp.name().to_string(), ns, bytes));
+            progress.set(i as u64 + 1);
+        }
+        progress.finish();
+        out.line(format!("3. Timer churn (create, first poll, drop; {ops} ops) and bytes per pending timer ({held} pending)"));
+        out.line("| implementation | ns/op | vs tickless | bytes/timer | vs tickless |");
+        out.line("|---|---:|---:|---:|---:|");
+        let (base_ns, base_bytes) = (churn_rows[0].1, churn_rows[0].2);
+        for (name, ns, bytes) in &churn_rows {
+            out.line(format!(
+                "| {name} | {ns:.0} | {:.2}× | {bytes:.0} | {:.2}× |",
+                ns / base_ns,
+                bytes / base_bytes
+            ));
+        }
+        out.line("");
+    }
+
+    // 4. The queues underneath.
+    if !stop.load(Ordering::Relaxed) {
+        out.line(
+            "4. The timer queues underneath (full suite: cargo bench -p tickless --bench queue)",
+        );
+        queue_summary(&live, if args.quick { 20_000 } else { 1_000_000 }, &mut out);
+    }
+
+    // 5. Lateness histogram for the report.
+    let lateness = lateness_histogram(if args.quick { 20 } else { 300 });
+
+    let html = report::render(&report::Report {
+        series: &series,
+        go_note: go_note.as_deref(),
+        planted: &planted_lines,
+        churn_rows: &churn_rows,
+        lateness: &lateness,
+        text_summary: &out.0,
+    });
+    if let Some(dir) = args.report.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    match std::fs::write(&args.report, html) {
+        Ok(()) => out.line(format!("report: {}", args.report.display())),
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", args.report.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    if stop.load(Ordering::Relaxed) {
+        out.line("interrupted: the phases above are what was measured");
+    }
+    ExitCode::SUCCESS
+}
+
+/// Sleeps of 1 ms on a fresh driver; its fire-lateness histogram.
+fn lateness_histogram(sleeps: usize) -> Vec<(String, u64)> {
+    let driver = tickless::Driver::builder()
+        .thread_name("demo-lateness")
+        .build()
+        .expect("driver");
+    let mut progress = Progress::new("lateness of 1 ms sleeps", sleeps as u64);
+    for i in 0..sleeps {
+        futures_lite::future::block_on(driver.sleep(Duration::from_millis(1)));
+        progress.set(i as u64 + 1);
+    }
+    progress.finish();
+    driver
+        .snapshot()
+        .lateness
+        .iter()
+        .take(24)
+        .map(|b| (format!("<{:?}", b.below), b.count))
+        .collect()
+}
+
+fn queue_summary(live: &[usize], ops: usize, out: &mut Out) {
     let rows: Vec<Row> = live
         .iter()
         .map(|&n| Row {
@@ -69,7 +243,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
             ],
         })
         .collect();
-    table("timeout churn (cancel the oldest in-flight timeout, start a new one), ns/op — lower is better", "ns", &rows, false);
+    table(out, "timeout churn (cancel the oldest in-flight timeout, start a new one), ns/op — lower is better", "ns", &rows, false);
 
     let rows: Vec<Row> = live
         .iter()
@@ -90,6 +264,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         })
         .collect();
     table(
+        out,
         "expiry throughput, million timers/s — higher is better",
         "M/s",
         &rows,
@@ -110,13 +285,14 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         })
         .collect();
     table(
+        out,
         "heap bytes per pending timer (u64 value) — lower is better",
         "B",
         &rows,
         false,
     );
-    println!("BinaryHeap cannot cancel a timer: a stopped timer stays until its deadline (Go's heap before 1.23).");
-    ExitCode::SUCCESS
+    out.line("BinaryHeap cannot cancel a timer: a stopped timer stays until its deadline (Go's heap before 1.23).");
+    out.line("");
 }
 
 /// Median ns per churn step (cancel the oldest timeout, start a new one) over five batches.
@@ -152,10 +328,10 @@ fn expiry_rate<Q: BenchQueue>(live: usize, bulk: bool) -> f64 {
     live as f64 / took.max(Duration::from_nanos(1)).as_secs_f64() / 1e6
 }
 
-fn table(title: &str, unit: &str, rows: &[Row], higher_is_better: bool) {
-    println!("{title}");
-    println!("| | {} |", NAMES.join(" | "));
-    println!("|---|{}", "---:|".repeat(NAMES.len()));
+fn table(out: &mut Out, title: &str, unit: &str, rows: &[Row], higher_is_better: bool) {
+    out.line(title);
+    out.line(format!("| | {} |", NAMES.join(" | ")));
+    out.line(format!("|---|{}", "---:|".repeat(NAMES.len())));
     for row in rows {
         let base = row.values[0].unwrap_or(f64::NAN);
         let cells: Vec<String> = row
@@ -171,9 +347,9 @@ fn table(title: &str, unit: &str, rows: &[Row], higher_is_better: bool) {
                 }
             })
             .collect();
-        println!("| {} | {} |", row.label, cells.join(" | "));
+        out.line(format!("| {} | {} |", row.label, cells.join(" | ")));
     }
-    println!();
+    out.line("");
 }
 
 fn num(v: f64) -> String {

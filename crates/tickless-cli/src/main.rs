@@ -5,6 +5,17 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod leak;
+mod progress;
+mod report;
+
+#[path = "../../tickless/benches/support/queues.rs"]
+mod queues;
+#[path = "../../tickless/benches/support/timers.rs"]
+mod timers;
+
+#[global_allocator]
+static ALLOC: queues::CountingAlloc = queues::CountingAlloc;
 
 /// Timers that cannot leak, cost almost nothing when cancelled, and can be seen.
 #[derive(Parser, Debug)]
@@ -16,7 +27,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Measure the timer queues on this machine and print a side-by-side summary.
+    /// The leak case study, churn against the peers, the queues, and an HTML report.
     Demo(demo::DemoArgs),
 }
 

@@ -47,7 +47,8 @@ fn bad_flags_exit_with_usage_error() {
 
 #[test]
 fn quick_demo_prints_every_table() {
-    let o = tickless(&["demo", "--quick"]);
+    let report = std::env::temp_dir().join(format!("tickless-report-{}.html", std::process::id()));
+    let o = tickless(&["demo", "--quick", "--report", report.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = stdout(&o);
     for needle in [
