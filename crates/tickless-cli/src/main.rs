@@ -4,8 +4,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod demo;
 mod leak;
+mod precision;
 mod progress;
 mod report;
 
@@ -29,11 +31,17 @@ struct Cli {
 enum Command {
     /// The leak case study, churn against the peers, the queues, and an HTML report.
     Demo(demo::DemoArgs),
+    /// The full side-by-side benchmark suite, as a markdown table (and JSON).
+    Bench(bench::BenchArgs),
+    /// Wakeup lateness and CPU per wakeup: nanosleep, futex, timerfd, tickless, tokio.
+    Precision(precision::PrecisionArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Precision(args) => precision::run(&args),
     }
 }

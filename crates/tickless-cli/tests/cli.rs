@@ -18,7 +18,10 @@ fn stdout(o: &Output) -> String {
 fn help_lists_demo() {
     let o = tickless(&["--help"]);
     assert!(o.status.success());
-    assert!(stdout(&o).contains("demo"), "{}", stdout(&o));
+    for sub in ["demo", "bench", "precision"] {
+        assert!(stdout(&o).contains(sub), "{}", stdout(&o));
+        assert!(tickless(&[sub, "--help"]).status.success());
+    }
     let o = tickless(&["demo", "--help"]);
     assert!(o.status.success());
     assert!(stdout(&o).contains("--quick"));
@@ -81,5 +84,67 @@ fn quick_demo_prints_every_table() {
     assert!(
         wheel_cells.iter().all(|v| v.is_finite() && *v > 0.0),
         "{wheel_cells:?}"
+    );
+}
+
+#[test]
+fn quick_bench_prints_ratios_and_json() {
+    let json = std::env::temp_dir().join(format!("tickless-bench-{}.json", std::process::id()));
+    let o = tickless(&[
+        "bench",
+        "--quick",
+        "--only",
+        "churn",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(
+        out.contains("| churn: create, first poll, drop | ns/op | lower |"),
+        "{out}"
+    );
+    for peer in ["tickless:", "tokio:", "async-io:", "futures-timer:"] {
+        assert!(out.contains(peer), "missing {peer}:\n{out}");
+    }
+    assert!(out.contains("×)"), "ratios to the first column:\n{out}");
+    let text = std::fs::read_to_string(&json).unwrap();
+    assert!(
+        text.starts_with("[{\"scenario\":\"churn: create, first poll, drop\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"tokio\":") && text.ends_with("}}]"),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(json);
+    assert_eq!(
+        tickless(&["bench", "--only", "no-such-scenario"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn quick_precision_measures_every_mechanism() {
+    let o = tickless(&["precision", "--hz", "200", "--secs", "0.02"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("| 200 |")).collect();
+    assert_eq!(rows.len(), 10, "5 mechanisms × 2 slack settings:\n{out}");
+    for m in [
+        "nanosleep",
+        "futex",
+        "timerfd + epoll_wait",
+        "tickless",
+        "tokio interval",
+    ] {
+        assert!(out.contains(m), "missing {m}:\n{out}");
+    }
+    assert_eq!(tickless(&["precision", "--hz", "0"]).status.code(), Some(2));
+    assert_eq!(
+        tickless(&["precision", "--secs", "-1"]).status.code(),
+        Some(2)
     );
 }

@@ -1,0 +1,243 @@
+//! `tickless bench`: the side-by-side suite of the criterion benches, run
+//! without criterion, as a markdown table with ratios (and optionally JSON).
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::progress::Progress;
+use crate::queues::{live_bytes, BTreeQueue, BenchQueue, Churn};
+use crate::timers::{self, Impl};
+use tickless::queue::{QuadHeap, Wheel};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Small sizes and short runs (seconds): for smoke tests.
+    #[arg(long)]
+    quick: bool,
+    /// Also write the results as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    json: Option<std::path::PathBuf>,
+    /// Run only the scenarios whose name contains NAME.
+    #[arg(long, value_name = "NAME")]
+    only: Option<String>,
+}
+
+/// One scenario: a value per implementation (`None` where it does not apply).
+struct Scenario {
+    name: &'static str,
+    unit: &'static str,
+    lower_is_better: bool,
+    columns: Vec<(&'static str, Option<f64>)>,
+}
+
+pub fn run(args: &BenchArgs) -> ExitCode {
+    let q = args.quick;
+    let wanted = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));
+    let rt = timers::runtime();
+    let _guard = rt.enter();
+    let mut results: Vec<Scenario> = Vec::new();
+    let per_impl = |f: &mut dyn FnMut(Impl) -> f64| -> Vec<(&'static str, Option<f64>)> {
+        Impl::ALL
+            .iter()
+            .map(|&imp| (imp.name(), Some(f(imp))))
+            .collect()
+    };
+
+    let ops = if q { 20_000 } else { 1_000_000 };
+    if wanted("churn") {
+        let mut p = Progress::new("churn", 1);
+        let columns = per_impl(&mut |imp| {
+            timers::churn(imp, ops / 10);
+            timers::churn(imp, ops).as_nanos() as f64 / ops as f64
+        });
+        p.set(1);
+        p.finish();
+        results.push(Scenario {
+            name: "churn: create, first poll, drop",
+            unit: "ns/op",
+            lower_is_better: true,
+            columns,
+        });
+    }
+    if wanted("timeout") {
+        let p = Progress::new("timeout", 1);
+        let columns = per_impl(&mut |imp| {
+            timers::timeout_pending_once(imp, ops).as_nanos() as f64 / ops as f64
+        });
+        p.finish();
+        results.push(Scenario {
+            name: "timeout around a future pending once",
+            unit: "ns/op",
+            lower_is_better: true,
+            columns,
+        });
+    }
+    if wanted("bytes") {
+        let n = if q { 10_000 } else { 1_000_000 };
+        let p = Progress::new("bytes per pending timer", 1);
+        let columns = per_impl(&mut |imp| {
+            let before = live_bytes();
+            let held = timers::hold_pending(imp, n);
+            let bytes = live_bytes().saturating_sub(before) as f64 / n as f64;
+            drop(held);
+            bytes
+        });
+        p.finish();
+        results.push(Scenario {
+            name: "bytes per pending timer",
+            unit: "B",
+            lower_is_better: true,
+            columns,
+        });
+    }
+    if wanted("expiry") {
+        let tasks = if q { 2_000 } else { 100_000 };
+        let p = Progress::new("expiry", 1);
+        let columns = per_impl(&mut |imp| timers::expiry(imp, tasks).as_secs_f64() * 1e3);
+        p.finish();
+        results.push(Scenario {
+            name: "expiry: tasks sleeping until one instant",
+            unit: "ms",
+            lower_is_better: true,
+            columns,
+        });
+    }
+    if wanted("threads") {
+        let n = if q { 20_000 } else { 2_000_000 };
+        let p = Progress::new("churn scaling", 1);
+        let columns = per_impl(&mut |imp| {
+            let one = timers::churn_threads(imp, 1, n);
+            let two = timers::churn_threads(imp, 2, n);
+            2.0 * one.as_secs_f64() / two.as_secs_f64()
+        });
+        p.finish();
+        results.push(Scenario {
+            name: "churn throughput, 2 threads vs 1",
+            unit: "×",
+            lower_is_better: false,
+            columns,
+        });
+    }
+    if wanted("lateness") {
+        let samples = if q { 20 } else { 1000 };
+        let p = Progress::new("lateness", 1);
+        let mut p99 = Vec::new();
+        let columns = per_impl(&mut |imp| {
+            let late = timers::lateness(imp, Duration::from_millis(1), samples);
+            p99.push((
+                imp.name(),
+                Some(timers::quantile(&late, 0.99).as_secs_f64() * 1e6),
+            ));
+            timers::quantile(&late, 0.5).as_secs_f64() * 1e6
+        });
+        p.finish();
+        results.push(Scenario {
+            name: "sleep(1ms) lateness p50",
+            unit: "µs",
+            lower_is_better: true,
+            columns,
+        });
+        results.push(Scenario {
+            name: "sleep(1ms) lateness p99",
+            unit: "µs",
+            lower_is_better: true,
+            columns: p99,
+        });
+    }
+    if wanted("queue") {
+        let live = if q { 1_000 } else { 1_000_000 };
+        let p = Progress::new("queues", 1);
+        let step = |f: &mut dyn FnMut()| {
+            let start = std::time::Instant::now();
+            for _ in 0..ops {
+                f();
+            }
+            start.elapsed().as_nanos() as f64 / ops as f64
+        };
+        let mut wheel = Churn::<Wheel<u64>>::new(live);
+        let mut heap = Churn::<QuadHeap<u64>>::new(live);
+        let mut btree = Churn::<BTreeQueue>::new(live);
+        let columns = vec![
+            (
+                <Wheel<u64> as BenchQueue>::NAME,
+                Some(step(&mut || wheel.step())),
+            ),
+            (
+                <QuadHeap<u64> as BenchQueue>::NAME,
+                Some(step(&mut || heap.step())),
+            ),
+            (BTreeQueue::NAME, Some(step(&mut || btree.step()))),
+        ];
+        p.finish();
+        results.push(Scenario {
+            name: "queue churn (cancel oldest, insert)",
+            unit: "ns/op",
+            lower_is_better: true,
+            columns,
+        });
+    }
+    if results.is_empty() {
+        eprintln!("error: --only {:?} matches no scenario (churn, timeout, bytes, expiry, threads, lateness, queue)", args.only.as_deref().unwrap_or(""));
+        return ExitCode::from(2);
+    }
+    print_table(&results);
+    if let Some(path) = &args.json {
+        if let Err(e) = std::fs::write(path, json(&results)) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+        println!("json: {}", path.display());
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_table(results: &[Scenario]) {
+    println!("| scenario | unit | better | results (ratio to the first) |");
+    println!("|---|---|---|---|");
+    for s in results {
+        let base = s.columns.first().and_then(|c| c.1).unwrap_or(f64::NAN);
+        let cells: Vec<String> = s
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, (name, v))| match v {
+                None => format!("{name}: n/a"),
+                Some(v) if i == 0 => format!("{name}: {v:.1}"),
+                Some(v) => format!("{name}: {v:.1} ({:.2}×)", v / base),
+            })
+            .collect();
+        let better = if s.lower_is_better { "lower" } else { "higher" };
+        println!(
+            "| {} | {} | {better} | {} |",
+            s.name,
+            s.unit,
+            cells.join(" · ")
+        );
+    }
+}
+
+fn json(results: &[Scenario]) -> String {
+    let mut out = String::from("[");
+    for (i, s) in results.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}{{\"scenario\":\"{}\",\"unit\":\"{}\",\"lower_is_better\":{},\"results\":{{",
+            if i == 0 { "" } else { "," },
+            s.name,
+            s.unit,
+            s.lower_is_better
+        );
+        for (j, (name, v)) in s.columns.iter().enumerate() {
+            let value = v
+                .filter(|v| v.is_finite())
+                .map_or("null".to_string(), |v| format!("{v}"));
+            let _ = write!(out, "{}\"{name}\":{value}", if j == 0 { "" } else { "," });
+        }
+        out.push_str("}}");
+    }
+    out.push(']');
+    out
+}

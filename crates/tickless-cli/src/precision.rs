@@ -1,0 +1,238 @@
+//! `tickless precision`: what a wakeup costs, by mechanism and frequency.
+//!
+//! For each frequency, each mechanism waits for the ticks of an absolute
+//! schedule (`start + k × period`) for `--secs`, on a fresh thread, with the
+//! thread's kernel timer slack at its default (50 µs) and at 1 ns
+//! (`PR_SET_TIMERSLACK`). Reported: lateness p50 / p99 / max against the
+//! schedule, and process CPU time per wakeup (`CLOCK_PROCESS_CPUTIME_ID`,
+//! the user + system time `getrusage` reports, so work on helper threads —
+//! tickless's timer thread, tokio's driver — counts too).
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::progress::Progress;
+
+#[derive(Args, Debug)]
+pub struct PrecisionArgs {
+    /// Wakeup frequencies to measure, in Hz (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "10,1000,10000")]
+    hz: Vec<u32>,
+    /// Seconds per mechanism and frequency.
+    #[arg(long, default_value_t = 1.0)]
+    secs: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mechanism {
+    Nanosleep,
+    Futex,
+    TimerfdEpoll,
+    Tickless,
+    TokioInterval,
+}
+
+impl Mechanism {
+    const ALL: [Mechanism; 5] = [
+        Mechanism::Nanosleep,
+        Mechanism::Futex,
+        Mechanism::TimerfdEpoll,
+        Mechanism::Tickless,
+        Mechanism::TokioInterval,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mechanism::Nanosleep => "thread::sleep (nanosleep)",
+            Mechanism::Futex => "park_timeout (futex)",
+            Mechanism::TimerfdEpoll => "timerfd + epoll_wait",
+            Mechanism::Tickless => "tickless sleep_until",
+            Mechanism::TokioInterval => "tokio interval",
+        }
+    }
+}
+
+struct Measured {
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    cpu_per_wakeup: Duration,
+    wakeups: usize,
+}
+
+fn process_cpu() -> Duration {
+    #[cfg(target_os = "linux")]
+    {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Duration::ZERO
+    }
+}
+
+fn set_slack(precise: bool) {
+    #[cfg(target_os = "linux")]
+    {
+        let value = if precise {
+            std::num::NonZeroU64::new(1)
+        } else {
+            None
+        }; // None: the default
+        let _ = rustix::thread::set_current_timer_slack(value);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = precise;
+}
+
+/// Waits for every tick of the schedule with `mechanism`; lateness per tick.
+fn wait_ticks(mechanism: Mechanism, period: Duration, ticks: u32) -> Vec<Duration> {
+    let start = Instant::now() + period;
+    let target = |k: u32| start + period * k;
+    let mut late = Vec::with_capacity(ticks as usize);
+    match mechanism {
+        Mechanism::Nanosleep => {
+            for k in 0..ticks {
+                let t = target(k);
+                std::thread::sleep(t.saturating_duration_since(Instant::now()));
+                late.push(Instant::now().saturating_duration_since(t));
+            }
+        }
+        Mechanism::Futex => {
+            for k in 0..ticks {
+                let t = target(k);
+                while Instant::now() < t {
+                    std::thread::park_timeout(t.saturating_duration_since(Instant::now()));
+                }
+                late.push(Instant::now().saturating_duration_since(t));
+            }
+        }
+        Mechanism::TimerfdEpoll => {
+            #[cfg(target_os = "linux")]
+            {
+                use rustix::event::epoll;
+                use rustix::time::{
+                    timerfd_create, timerfd_settime, Itimerspec, TimerfdClockId, TimerfdFlags,
+                    TimerfdTimerFlags, Timespec,
+                };
+                let tfd = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC)
+                    .expect("timerfd");
+                let ep = epoll::create(epoll::CreateFlags::CLOEXEC).expect("epoll");
+                epoll::add(
+                    &ep,
+                    &tfd,
+                    epoll::EventData::new_u64(1),
+                    epoll::EventFlags::IN,
+                )
+                .expect("epoll add");
+                let mut events = [epoll::Event {
+                    flags: epoll::EventFlags::empty(),
+                    data: epoll::EventData::new_u64(0),
+                }; 4];
+                for k in 0..ticks {
+                    let t = target(k);
+                    let d = t
+                        .saturating_duration_since(Instant::now())
+                        .max(Duration::from_nanos(1));
+                    let spec = Itimerspec {
+                        it_interval: Timespec {
+                            tv_sec: 0,
+                            tv_nsec: 0,
+                        },
+                        it_value: Timespec {
+                            tv_sec: d.as_secs() as i64,
+                            tv_nsec: d.subsec_nanos() as i64,
+                        },
+                    };
+                    timerfd_settime(&tfd, TimerfdTimerFlags::empty(), &spec)
+                        .expect("timerfd_settime");
+                    let _ = epoll::wait(&ep, &mut events[..], None);
+                    let mut buf = [0u8; 8];
+                    let _ = rustix::io::read(&tfd, &mut buf);
+                    late.push(Instant::now().saturating_duration_since(t));
+                }
+            }
+        }
+        Mechanism::Tickless => {
+            for k in 0..ticks {
+                let t = target(k);
+                futures_lite::future::block_on(tickless::sleep_until(t));
+                late.push(Instant::now().saturating_duration_since(t));
+            }
+        }
+        Mechanism::TokioInterval => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .expect("tokio");
+            rt.block_on(async {
+                let mut interval = tokio::time::interval_at(start.into(), period);
+                for _ in 0..ticks {
+                    let scheduled: Instant = interval.tick().await.into();
+                    late.push(Instant::now().saturating_duration_since(scheduled));
+                }
+            });
+        }
+    }
+    late
+}
+
+fn measure(mechanism: Mechanism, hz: u32, secs: f64, precise_slack: bool) -> Measured {
+    let period = Duration::from_secs_f64(1.0 / f64::from(hz.max(1)));
+    let ticks = ((secs * f64::from(hz)).ceil() as u32).max(3);
+    std::thread::spawn(move || {
+        set_slack(precise_slack);
+        let cpu0 = process_cpu();
+        let mut late = wait_ticks(mechanism, period, ticks);
+        let cpu = process_cpu().saturating_sub(cpu0);
+        late.sort();
+        let q = |p: f64| late[((late.len() - 1) as f64 * p).round() as usize];
+        Measured {
+            p50: q(0.5),
+            p99: q(0.99),
+            max: *late.last().unwrap_or(&Duration::ZERO),
+            cpu_per_wakeup: cpu / late.len().max(1) as u32,
+            wakeups: late.len(),
+        }
+    })
+    .join()
+    .expect("measurement thread")
+}
+
+pub fn run(args: &PrecisionArgs) -> ExitCode {
+    if args.hz.contains(&0) || !(args.secs > 0.0 && args.secs <= 600.0) {
+        eprintln!("error: --hz values must be positive and --secs in (0, 600]");
+        return ExitCode::from(2);
+    }
+    println!(
+        "| Hz | mechanism | timer slack | lateness p50 | p99 | max | CPU / wakeup | wakeups |"
+    );
+    println!("|---:|---|---|---:|---:|---:|---:|---:|");
+    let total = (args.hz.len() * Mechanism::ALL.len() * 2) as u64;
+    let mut progress = Progress::new("wakeup precision", total);
+    let mut done = 0;
+    for &hz in &args.hz {
+        for mechanism in Mechanism::ALL {
+            for precise in [false, true] {
+                let m = measure(mechanism, hz, args.secs, precise);
+                done += 1;
+                progress.set(done);
+                println!(
+                    "| {hz} | {} | {} | {:.1?} | {:.1?} | {:.1?} | {:.2?} | {} |",
+                    mechanism.name(),
+                    if precise { "1 ns" } else { "default" },
+                    m.p50,
+                    m.p99,
+                    m.max,
+                    m.cpu_per_wakeup,
+                    m.wakeups
+                );
+            }
+        }
+    }
+    progress.finish();
+    ExitCode::SUCCESS
+}
