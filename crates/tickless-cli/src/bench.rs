@@ -35,7 +35,9 @@ struct Scenario {
 
 pub fn run(args: &BenchArgs) -> ExitCode {
     let q = args.quick;
-    let wanted = |name: &str| args.only.as_deref().is_none_or(|o| name.contains(o));
+    // Ctrl-C skips the scenarios not started yet; the table shows the rest.
+    let wanted =
+        |name: &str| !crate::stopped() && args.only.as_deref().is_none_or(|o| name.contains(o));
     let rt = timers::runtime();
     let _guard = rt.enter();
     let mut results: Vec<Scenario> = Vec::new();
@@ -179,7 +181,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
             columns,
         });
     }
-    if results.is_empty() {
+    if results.is_empty() && !crate::stopped() {
         eprintln!("error: --only {:?} matches no scenario (churn, timeout, bytes, expiry, threads, lateness, queue)", args.only.as_deref().unwrap_or(""));
         return ExitCode::from(2);
     }
@@ -189,14 +191,14 @@ pub fn run(args: &BenchArgs) -> ExitCode {
             eprintln!("error: cannot write {}: {e}", path.display());
             return ExitCode::FAILURE;
         }
-        println!("json: {}", path.display());
+        crate::say(format!("json: {}", path.display()));
     }
     ExitCode::SUCCESS
 }
 
 fn print_table(results: &[Scenario]) {
-    println!("| scenario | unit | better | results (ratio to the first) |");
-    println!("|---|---|---|---|");
+    crate::say("| scenario | unit | better | results (ratio to the first) |");
+    crate::say("|---|---|---|---|");
     for s in results {
         let base = s.columns.first().and_then(|c| c.1).unwrap_or(f64::NAN);
         let cells: Vec<String> = s
@@ -210,12 +212,12 @@ fn print_table(results: &[Scenario]) {
             })
             .collect();
         let better = if s.lower_is_better { "lower" } else { "higher" };
-        println!(
+        crate::say(format!(
             "| {} | {} | {better} | {} |",
             s.name,
             s.unit,
             cells.join(" · ")
-        );
+        ));
     }
 }
 

@@ -6,8 +6,7 @@
 
 use std::hint::black_box;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -40,9 +39,7 @@ struct Out(String);
 
 impl Out {
     fn line(&mut self, s: impl AsRef<str>) {
-        use std::io::Write as _;
-        // A closed pipe (`| head`) must not panic the demo mid-measurement.
-        let _ = writeln!(std::io::stdout(), "{}", s.as_ref());
+        crate::say(s.as_ref());
         self.0.push_str(s.as_ref());
         self.0.push('\n');
     }
@@ -71,12 +68,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         eprintln!("error: --live and --iterations must be at least 1");
         return ExitCode::from(2);
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // Ctrl-C: finish the current phase's sample, skip the rest, still report.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::Relaxed));
-    }
+    let stop = &crate::STOP;
     let iterations = if args.quick { 20_000 } else { args.iterations };
     let mut out = Out(String::new());
     out.line(format!(
@@ -89,8 +81,12 @@ pub fn run(args: &DemoArgs) -> ExitCode {
     out.line(format!(
         "1. The seed's loop: `select {{ work, after(1h) }}`, {iterations} iterations"
     ));
-    let mut series = leak::run_rust(iterations, &stop);
-    let go_note = match leak::run_go(iterations) {
+    let mut series = leak::run_rust(iterations, stop);
+    let go_note = match if crate::stopped() {
+        Err("Go column skipped: interrupted".into())
+    } else {
+        leak::run_go(iterations)
+    } {
         Ok(go) => {
             series.push(go);
             None

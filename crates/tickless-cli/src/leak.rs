@@ -49,6 +49,17 @@ fn rss_bytes() -> i64 {
 
 /// Runs `turn` `n` times, sampling the heap; stops early on Ctrl-C.
 fn measure(name: &str, n: u64, stop: &AtomicBool, mut turn: impl FnMut(u64)) -> Series {
+    if stop.load(Ordering::Relaxed) {
+        let (points, ns_per_iter, live_timers, rss_grown) = (vec![(0, 0.0)], 0.0, None, None);
+        return Series {
+            name: name.to_string(),
+            points,
+            iterations: 0,
+            ns_per_iter,
+            live_timers,
+            rss_grown,
+        };
+    }
     let mut progress = Progress::new(format!("leak loop: {name}"), n);
     for i in 0..1000 {
         turn(i); // warm up
@@ -81,6 +92,7 @@ fn measure(name: &str, n: u64, stop: &AtomicBool, mut turn: impl FnMut(u64)) -> 
     }
 }
 
+/// Every Rust implementation's run (those skipped by Ctrl-C are left out).
 pub fn run_rust(n: u64, stop: &AtomicBool) -> Vec<Series> {
     let mut out = Vec::new();
     let (tx, work) = unbounded::<u64>();
@@ -140,6 +152,7 @@ pub fn run_rust(n: u64, stop: &AtomicBool) -> Vec<Series> {
             }
         });
     }));
+    out.retain(|s| s.iterations > 0);
     out
 }
 

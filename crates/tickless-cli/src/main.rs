@@ -1,6 +1,7 @@
 //! `tickless`: the command-line face of the tickless timer library.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
 
@@ -37,8 +38,24 @@ enum Command {
     Precision(precision::PrecisionArgs),
 }
 
+/// Set by Ctrl-C: every subcommand finishes the measurement in hand, skips
+/// the rest, and still prints what it measured.
+pub static STOP: AtomicBool = AtomicBool::new(false);
+
+pub fn stopped() -> bool {
+    // Relaxed: a flag polled between measurements.
+    STOP.load(Ordering::Relaxed)
+}
+
+/// Prints a line to stdout; a closed pipe (`| head`) is not an error worth a panic.
+pub fn say(line: impl AsRef<str>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stdout(), "{}", line.as_ref());
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
     match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),

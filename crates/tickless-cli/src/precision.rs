@@ -207,20 +207,23 @@ pub fn run(args: &PrecisionArgs) -> ExitCode {
         eprintln!("error: --hz values must be positive and --secs in (0, 600]");
         return ExitCode::from(2);
     }
-    println!(
-        "| Hz | mechanism | timer slack | lateness p50 | p99 | max | CPU / wakeup | wakeups |"
+    crate::say(
+        "| Hz | mechanism | timer slack | lateness p50 | p99 | max | CPU / wakeup | wakeups |",
     );
-    println!("|---:|---|---|---:|---:|---:|---:|---:|");
+    crate::say("|---:|---|---|---:|---:|---:|---:|---:|");
     let total = (args.hz.len() * Mechanism::ALL.len() * 2) as u64;
     let mut progress = Progress::new("wakeup precision", total);
     let mut done = 0;
     for &hz in &args.hz {
         for mechanism in Mechanism::ALL {
             for precise in [false, true] {
+                if crate::stopped() {
+                    break; // Ctrl-C: the rows above are what was measured
+                }
                 let m = measure(mechanism, hz, args.secs, precise);
                 done += 1;
                 progress.set(done);
-                println!(
+                crate::say(format!(
                     "| {hz} | {} | {} | {:.1?} | {:.1?} | {:.1?} | {:.2?} | {} |",
                     mechanism.name(),
                     if precise { "1 ns" } else { "default" },
@@ -229,7 +232,7 @@ pub fn run(args: &PrecisionArgs) -> ExitCode {
                     m.max,
                     m.cpu_per_wakeup,
                     m.wakeups
-                );
+                ));
             }
         }
     }

@@ -148,3 +148,45 @@ fn quick_precision_measures_every_mechanism() {
         Some(2)
     );
 }
+
+#[test]
+fn ctrl_c_stops_cleanly_and_still_reports() {
+    let report =
+        std::env::temp_dir().join(format!("tickless-interrupted-{}.html", std::process::id()));
+    let child = Command::new(env!("CARGO_BIN_EXE_tickless"))
+        .args([
+            "demo",
+            "--iterations",
+            "200000000",
+            "--report",
+            report.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("| tickless after, select! |"),
+        "the interrupted measurement is printed:\n{out}"
+    );
+    assert!(
+        out.contains("interrupted: the phases above are what was measured"),
+        "{out}"
+    );
+    assert!(report.exists(), "the report is still written");
+    let _ = std::fs::remove_file(report);
+}
