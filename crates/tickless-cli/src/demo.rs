@@ -178,8 +178,12 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         queue_summary(&live, if args.quick { 20_000 } else { 1_000_000 }, &mut out);
     }
 
-    // 5. Lateness histogram for the report.
-    let lateness = lateness_histogram(if args.quick { 20 } else { 300 });
+    // 5. Lateness histograms for the report.
+    let lateness = if crate::stopped() {
+        Vec::new()
+    } else {
+        lateness_histograms(if args.quick { 10 } else { 200 })
+    };
 
     let html = report::render(&report::Report {
         series: &series,
@@ -205,25 +209,31 @@ pub fn run(args: &DemoArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Sleeps of 1 ms on a fresh driver; its fire-lateness histogram.
-fn lateness_histogram(sleeps: usize) -> Vec<(String, u64)> {
-    let driver = tickless::Driver::builder()
-        .thread_name("demo-lateness")
-        .build()
-        .expect("driver");
-    let mut progress = Progress::new("lateness of 1 ms sleeps", sleeps as u64);
-    for i in 0..sleeps {
-        futures_lite::future::block_on(driver.sleep(Duration::from_millis(1)));
+/// Lateness of sequential 1 ms sleeps per implementation, in log₂ buckets
+/// from 1 µs (the same buckets for every implementation, so the charts compare).
+fn lateness_histograms(sleeps: usize) -> Vec<(String, Vec<(String, u64)>)> {
+    let mut progress = Progress::new("lateness of 1 ms sleeps", Impl::ALL.len() as u64);
+    let mut out = Vec::new();
+    for (i, imp) in Impl::ALL.into_iter().enumerate() {
+        let late = timers::lateness(imp, Duration::from_millis(1), sleeps);
+        let mut buckets: Vec<(String, u64)> = (0..14)
+            .map(|b| {
+                let upper = Duration::from_micros(1 << b);
+                (format!("<{upper:?}"), 0)
+            })
+            .collect();
+        buckets.push(("≥8.2ms".to_string(), 0));
+        for d in late {
+            let us = d.as_micros().max(1) as u64;
+            let b = (64 - us.leading_zeros()) as usize; // 1 µs → bucket 1
+            let last = buckets.len() - 1;
+            buckets[b.min(last)].1 += 1;
+        }
+        out.push((imp.name().to_string(), buckets));
         progress.set(i as u64 + 1);
     }
     progress.finish();
-    driver
-        .snapshot()
-        .lateness
-        .iter()
-        .take(24)
-        .map(|b| (format!("<{:?}", b.below), b.count))
-        .collect()
+    out
 }
 
 fn queue_summary(live: &[usize], ops: usize, out: &mut Out) {

@@ -78,15 +78,18 @@ fn memory_chart(series: &[Series]) -> String {
     svg
 }
 
-/// A bar chart of tickless's fire-lateness histogram (log₂ buckets).
-fn lateness_chart(buckets: &[(String, u64)]) -> String {
-    let (w, h, pad) = (760.0, 200.0, 40.0);
+/// A bar chart of one implementation's lateness histogram (log₂ buckets).
+fn lateness_chart(name: &str, buckets: &[(String, u64)]) -> String {
+    let (w, h, pad) = (760.0, 140.0, 30.0);
     let max = buckets.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64;
     let bw = (w - 2.0 * pad) / buckets.len().max(1) as f64;
     let mut svg = format!(
-        "<svg class=\"chart\" id=\"lateness\" viewBox=\"0 0 {w} {}\" width=\"{w}\" height=\"{}\">",
+        "<svg class=\"chart lateness\" data-name=\"{}\" viewBox=\"0 0 {w} {}\" width=\"{w}\" height=\"{}\">\
+<text x=\"{pad}\" y=\"16\" font-size=\"13\">{}</text>",
+        esc(name),
         h + 2.0 * pad,
-        h + 2.0 * pad
+        h + 2.0 * pad,
+        esc(name)
     );
     for (i, (label, count)) in buckets.iter().enumerate() {
         let bh = *count as f64 / max * h;
@@ -99,8 +102,8 @@ fn lateness_chart(buckets: &[(String, u64)]) -> String {
             bw - 2.0,
             esc(label),
         );
-        if i % 4 == 0 {
-            // Every fourth label: they would overlap otherwise.
+        if i % 2 == 0 {
+            // Every other label: they would overlap otherwise.
             let _ = write!(
                 svg,
                 "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
@@ -119,7 +122,7 @@ pub struct Report<'a> {
     pub go_note: Option<&'a str>,
     pub planted: &'a [String],
     pub churn_rows: &'a [(String, f64, f64)],
-    pub lateness: &'a [(String, u64)],
+    pub lateness: &'a [(String, Vec<(String, u64)>)],
     pub text_summary: &'a str,
 }
 
@@ -163,14 +166,18 @@ pub fn render(r: &Report<'_>) -> String {
 <h2>Planted leak, named by <code>tickless::observe</code></h2><ul id="planted">{planted}</ul>
 <h2>Timer churn: create, first poll, drop</h2>
 <table id="churn"><tr><th>implementation</th><th>ns / op</th><th>bytes / pending timer</th></tr>{churn}</table>
-<h2>tickless fire lateness (1 ms sleeps, log₂ buckets)</h2>
+<h2>Lateness of sequential 1 ms sleeps (log₂ buckets)</h2>
 {lateness}
 <h2>Console output</h2><pre>{text}</pre>
 </body></html>
 "#,
         memory = memory_chart(r.series),
         go = esc(r.go_note.unwrap_or("")),
-        lateness = lateness_chart(r.lateness),
+        lateness = r
+            .lateness
+            .iter()
+            .map(|(name, b)| lateness_chart(name, b))
+            .collect::<String>(),
         text = esc(r.text_summary),
     )
 }
