@@ -181,8 +181,77 @@ pub fn run(args: &BenchArgs) -> ExitCode {
             columns,
         });
     }
+    if wanted("blocking") {
+        let n = if q { 20_000 } else { 1_000_000 };
+        let p = Progress::new("blocking timers (and Go)", 1);
+        let go = crate::leak::go_scenarios(n);
+        let go_ns = |name: &str| {
+            go.as_ref()
+                .ok()
+                .and_then(|g| g.iter().find(|r| r.0 == name).map(|r| r.1))
+        };
+        let time = |f: &mut dyn FnMut()| {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            start.elapsed().as_nanos() as f64 / n as f64
+        };
+        let hour = Duration::from_secs(3600);
+        let timer = time(&mut || {
+            let t = tickless::blocking::Timer::new(hour);
+            std::hint::black_box(t.stop());
+        });
+        let func = time(&mut || {
+            let h = tickless::blocking::after_func(hour, || {});
+            std::hint::black_box(h.stop());
+        });
+        let crossbeam = time(&mut || {
+            std::hint::black_box(crossbeam_channel::after(hour));
+        });
+        let (tx, work) = crossbeam_channel::unbounded::<u64>();
+        let select = time(&mut || {
+            tx.send(1).unwrap();
+            crossbeam_channel::select! {
+                recv(work) -> m => { std::hint::black_box(m.ok()); }
+                recv(tickless::blocking::after(hour)) -> _ => unreachable!(),
+            }
+        });
+        p.finish();
+        results.push(Scenario {
+            name: "blocking: Timer::new + stop",
+            unit: "ns/op",
+            lower_is_better: true,
+            columns: vec![
+                ("tickless", Some(timer)),
+                ("crossbeam after (no stop)", Some(crossbeam)),
+                ("Go NewTimer+Stop", go_ns("NewTimer+Stop")),
+            ],
+        });
+        results.push(Scenario {
+            name: "blocking: after_func + stop",
+            unit: "ns/op",
+            lower_is_better: true,
+            columns: vec![
+                ("tickless", Some(func)),
+                ("Go AfterFunc+Stop", go_ns("AfterFunc+Stop")),
+            ],
+        });
+        results.push(Scenario {
+            name: "blocking: select loop turn with after(1h)",
+            unit: "ns/op",
+            lower_is_better: true,
+            columns: vec![
+                ("tickless", Some(select)),
+                ("Go time.After", go_ns("After in select loop")),
+            ],
+        });
+        if let Err(note) = go {
+            crate::say(note);
+        }
+    }
     if results.is_empty() && !crate::stopped() {
-        eprintln!("error: --only {:?} matches no scenario (churn, timeout, bytes, expiry, threads, lateness, queue)", args.only.as_deref().unwrap_or(""));
+        eprintln!("error: --only {:?} matches no scenario (churn, timeout, bytes, expiry, threads, lateness, queue, blocking)", args.only.as_deref().unwrap_or(""));
         return ExitCode::from(2);
     }
     print_table(&results);

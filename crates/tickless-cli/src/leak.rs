@@ -156,8 +156,9 @@ pub fn run_rust(n: u64, stop: &AtomicBool) -> Vec<Series> {
     out
 }
 
-/// Go's loop (`anchors/go/main.go -series`), or a line saying how to add it.
-pub fn run_go(n: u64) -> Result<Series, String> {
+/// Builds the Go anchor (`anchors/go/main.go`), or says why the Go column
+/// is skipped and how to add it.
+pub fn build_go_anchor() -> Result<std::path::PathBuf, String> {
     if Command::new("go").arg("version").output().is_err() {
         return Err(
             "Go column skipped: no `go` on PATH (apt-get install golang-go adds it).".into(),
@@ -166,7 +167,6 @@ pub fn run_go(n: u64) -> Result<Series, String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let source = root.join("anchors/go/main.go");
     let binary = root.join("target/anchors/go-timers");
-    let progress = Progress::new("leak loop: Go time.After, select", 1);
     std::fs::create_dir_all(root.join("target/anchors")).map_err(|e| e.to_string())?;
     let built = Command::new("go")
         .args(["build", "-o"])
@@ -181,6 +181,34 @@ pub fn run_go(n: u64) -> Result<Series, String> {
             source.display()
         ));
     }
+    Ok(binary)
+}
+
+/// The Go anchor's scenarios: (name, ns/op, heap bytes retained per op).
+pub fn go_scenarios(n: u64) -> Result<Vec<(String, f64, f64)>, String> {
+    let binary = build_go_anchor()?;
+    let out = Command::new(binary)
+        .arg(format!("-n={n}"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            match f.as_slice() {
+                [name, ns, bytes] if *name != "go-version" => {
+                    Some((name.to_string(), ns.parse().ok()?, bytes.parse().ok()?))
+                }
+                _ => None,
+            }
+        })
+        .collect())
+}
+
+/// Go's loop (`anchors/go/main.go -series`), or a line saying how to add it.
+pub fn run_go(n: u64) -> Result<Series, String> {
+    let binary = build_go_anchor()?;
+    let progress = Progress::new("leak loop: Go time.After, select", 1);
     let start = Instant::now();
     let out = Command::new(&binary)
         .args(["-series", &format!("-n={n}")])
