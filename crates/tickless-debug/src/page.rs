@@ -13,13 +13,15 @@ use crate::Shared;
 
 struct Model {
     snapshot: Snapshot,
-    suspects: Vec<(String, String)>,
+    /// Per call site, in the snapshot's order: its `file:line:column` and,
+    /// if it is a leak suspect, why.
+    rows: Vec<(String, Option<String>)>,
     history: Vec<(f64, u64)>,
 }
 
 fn model(shared: &Shared) -> Model {
     let snapshot = shared.handle.snapshot();
-    let suspects = snapshot
+    let suspects: Vec<(String, String)> = snapshot
         .leak_suspects()
         .into_iter()
         .map(|s| {
@@ -39,6 +41,18 @@ fn model(shared: &Shared) -> Model {
             (site_id(&s.site), why)
         })
         .collect();
+    let rows = snapshot
+        .sites
+        .iter()
+        .map(|site| {
+            let id = site_id(site);
+            let why = suspects
+                .iter()
+                .find(|(sid, _)| *sid == id)
+                .map(|(_, why)| why.clone());
+            (id, why)
+        })
+        .collect();
     let history = shared
         .history
         .lock()
@@ -46,7 +60,7 @@ fn model(shared: &Shared) -> Model {
         .clone();
     Model {
         snapshot,
-        suspects,
+        rows,
         history,
     }
 }
@@ -99,18 +113,13 @@ pub(crate) fn json(shared: &Shared) -> String {
         c.wakeups,
         m.snapshot.resolution.as_nanos()
     );
-    for (i, s) in m.snapshot.sites.iter().enumerate() {
-        let id = site_id(s);
-        let suspect = m
-            .suspects
-            .iter()
-            .find(|(sid, _)| *sid == id)
-            .map(|(_, why)| js(why));
+    for (i, (s, (id, why))) in m.snapshot.sites.iter().zip(&m.rows).enumerate() {
+        let suspect = why.as_deref().map(js);
         let _ = write!(
             out,
             "{}{{\"site\":{},\"file\":{},\"line\":{},\"live\":{},\"created\":{},\"fired\":{},\"cancelled\":{},\"oldest_age_s\":{},\"farthest_s\":{},\"suspect\":{}}}",
             if i == 0 { "" } else { "," },
-            js(&id),
+            js(id),
             js(s.file),
             s.line,
             s.live,
@@ -155,21 +164,19 @@ pub(crate) fn html(shared: &Shared) -> String {
     let m = model(shared);
     let c = &m.snapshot.counters;
     let mut rows = String::new();
-    for s in &m.snapshot.sites {
-        let id = site_id(s);
-        let suspect = m.suspects.iter().find(|(sid, _)| *sid == id);
+    for (s, (id, why)) in m.snapshot.sites.iter().zip(&m.rows) {
         let _ = write!(
             rows,
             "<tr{}><td class=\"site\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td></tr>",
-            if suspect.is_some() { " class=\"suspect\"" } else { "" },
-            html_escape(&id),
+            if why.is_some() { " class=\"suspect\"" } else { "" },
+            html_escape(id),
             s.live,
             s.created,
             s.fired,
             s.cancelled,
             secs(s.oldest_live_age),
             secs(s.farthest_deadline),
-            suspect.map_or(String::new(), |(_, why)| format!("<span class=\"badge\">leak suspect</span> {}", html_escape(why)))
+            why.as_deref().map_or(String::new(), |why| format!("<span class=\"badge\">leak suspect</span> {}", html_escape(why)))
         );
     }
     format!(
