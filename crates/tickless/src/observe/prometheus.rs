@@ -97,39 +97,52 @@ pub(super) fn render(s: &Snapshot) -> String {
     );
     let _ = writeln!(out, "tickless_fire_lateness_seconds_count {cumulative}");
 
+    const SUM: fn(f64, f64) -> f64 = |a, b| a + b;
     let series: [Series; 5] = [
-        (
-            "tickless_call_site_live_timers",
-            "gauge",
-            "Pending timers per creating call site.",
-            |x| x.live as f64,
-        ),
-        (
-            "tickless_call_site_created_total",
-            "counter",
-            "Timers created per call site.",
-            |x| x.created as f64,
-        ),
-        (
-            "tickless_call_site_fired_total",
-            "counter",
-            "Timers fired per call site.",
-            |x| x.fired as f64,
-        ),
-        (
-            "tickless_call_site_cancelled_total",
-            "counter",
-            "Timers cancelled per call site.",
-            |x| x.cancelled as f64,
-        ),
-        (
-            "tickless_call_site_oldest_live_age_seconds",
-            "gauge",
-            "Age of the oldest pending timer per call site.",
-            |x| x.oldest_live_age.map_or(0.0, |d| d.as_secs_f64()),
-        ),
+        Series {
+            name: "tickless_call_site_live_timers",
+            kind: "gauge",
+            help: "Pending timers per creating call site.",
+            value: |x| x.live as f64,
+            combine: SUM,
+        },
+        Series {
+            name: "tickless_call_site_created_total",
+            kind: "counter",
+            help: "Timers created per call site.",
+            value: |x| x.created as f64,
+            combine: SUM,
+        },
+        Series {
+            name: "tickless_call_site_fired_total",
+            kind: "counter",
+            help: "Timers fired per call site.",
+            value: |x| x.fired as f64,
+            combine: SUM,
+        },
+        Series {
+            name: "tickless_call_site_cancelled_total",
+            kind: "counter",
+            help: "Timers cancelled per call site.",
+            value: |x| x.cancelled as f64,
+            combine: SUM,
+        },
+        Series {
+            name: "tickless_call_site_oldest_live_age_seconds",
+            kind: "gauge",
+            help: "Age of the oldest pending timer per call site.",
+            value: |x| x.oldest_live_age.map_or(0.0, |d| d.as_secs_f64()),
+            combine: f64::max, // the oldest of the rest, not a sum of ages
+        },
     ];
-    for (name, kind, help, value) in series {
+    for Series {
+        name,
+        kind,
+        help,
+        value,
+        combine,
+    } in series
+    {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} {kind}");
         for site in s.sites.iter().take(MAX_SITES) {
@@ -143,12 +156,7 @@ pub(super) fn render(s: &Snapshot) -> String {
             );
         }
         if s.sites.len() > MAX_SITES {
-            let rest: f64 = s.sites[MAX_SITES..].iter().map(value).sum();
-            let rest = if name.ends_with("age_seconds") {
-                s.sites[MAX_SITES..].iter().map(value).fold(0.0, f64::max)
-            } else {
-                rest
-            };
+            let rest = s.sites[MAX_SITES..].iter().map(value).fold(0.0, combine);
             let _ = writeln!(
                 out,
                 "{name}{{file=\"(other)\",line=\"0\",column=\"0\"}} {rest}"
@@ -158,13 +166,15 @@ pub(super) fn render(s: &Snapshot) -> String {
     out
 }
 
-/// Name, type, help, and the value per call site.
-type Series = (
-    &'static str,
-    &'static str,
-    &'static str,
-    fn(&super::CallSite) -> f64,
-);
+/// One per-call-site metric: its name, type, help, value per site, and how
+/// the sites beyond [`MAX_SITES`] combine into the `(other)` series.
+struct Series {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    value: fn(&super::CallSite) -> f64,
+    combine: fn(f64, f64) -> f64,
+}
 
 fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
     let _ = writeln!(
@@ -182,6 +192,61 @@ fn escape(v: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{CallSite, Counters, Snapshot};
+    use std::time::Duration;
+
+    #[test]
+    fn sites_beyond_the_cap_fold_into_other() {
+        let site = |line: u32, live: u64, age: u64| CallSite {
+            file: "x.rs",
+            line,
+            column: 1,
+            live,
+            created: live,
+            fired: 0,
+            cancelled: 0,
+            oldest_live_age: Some(Duration::from_secs(age)),
+            farthest_deadline: None,
+            live_far: 0,
+            live_history: Vec::new(),
+        };
+        let mut sites: Vec<CallSite> = (0..super::MAX_SITES as u32)
+            .map(|i| site(i, 100, 1))
+            .collect();
+        sites.push(site(1000, 3, 7));
+        sites.push(site(1001, 4, 9));
+        let snapshot = Snapshot {
+            counters: Counters::default(),
+            lateness: Vec::new(),
+            lateness_sum: Duration::ZERO,
+            sites,
+            resolution: Duration::from_millis(1),
+            call_sites_enabled: true,
+        };
+        let text = super::render(&snapshot);
+        let other = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("{name}{{file=\"(other)\"")))
+                .and_then(|l| l.rsplit(' ').next())
+                .unwrap_or_else(|| panic!("no (other) series for {name}"))
+                .to_string()
+        };
+        assert_eq!(
+            other("tickless_call_site_live_timers"),
+            "7",
+            "counts are summed"
+        );
+        assert_eq!(
+            other("tickless_call_site_oldest_live_age_seconds"),
+            "9",
+            "ages take the oldest"
+        );
+        assert!(
+            !text.contains("line=\"1000\""),
+            "only MAX_SITES sites are exported one by one"
+        );
+    }
+
     #[test]
     fn escapes_label_values() {
         assert_eq!(super::escape(r#"a\b"c"#), r#"a\\b\"c"#);
