@@ -1,24 +1,22 @@
 //! Go's documented Timer / Ticker / AfterFunc behaviours (Go 1.23 form) as
 //! test cases, on a ManualClock driver unless real threads are the point.
 
+mod support;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, select, TryRecvError};
 use tickless::blocking::{self, TimerError};
-use tickless::clock::{Clock, ManualClock};
+use tickless::clock::Clock;
 use tickless::Driver;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn driver() -> (ManualClock, Driver) {
-    let clock = ManualClock::new();
-    let driver = Driver::builder().clock(clock.clone()).build().unwrap();
-    (clock, driver)
-}
+use support::manual_driver as driver;
 
 const WAIT: Duration = Duration::from_secs(10);
 

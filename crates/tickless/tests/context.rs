@@ -1,26 +1,20 @@
 //! Context: trees, deadlines, propagation, drop orders, threads, memory.
 
+mod support;
+
 use std::task::Poll;
 use std::time::Duration;
 
-use tickless::clock::{Clock, ManualClock};
-use tickless::{Context, ContextError, Driver};
+use tickless::clock::Clock;
+use tickless::{Context, ContextError};
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-fn manual() -> (ManualClock, Driver, Context) {
-    let clock = ManualClock::new();
-    let driver = Driver::builder().clock(clock.clone()).build().unwrap();
-    let root = Context::background_on(driver.handle().clone());
-    (clock, driver, root)
-}
+use support::manual_context as manual;
 
-fn poll<F: std::future::Future + Unpin>(f: &mut F) -> Poll<F::Output> {
-    let waker = std::task::Waker::noop();
-    std::pin::Pin::new(f).poll(&mut std::task::Context::from_waker(waker))
-}
+use support::poll_noop as poll;
 
 #[test]
 fn deadline_is_the_earlier_of_own_and_parent() {

@@ -3,11 +3,7 @@
 
 mod support;
 
-use std::task::Poll;
 use std::time::Duration;
-
-use tickless::clock::ManualClock;
-use tickless::{Context, Driver};
 
 #[global_allocator]
 static A: support::alloc::Counting = support::alloc::Counting;
@@ -16,17 +12,9 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-fn poll<F: std::future::Future + Unpin>(f: &mut F) -> Poll<F::Output> {
-    let waker = std::task::Waker::noop();
-    std::pin::Pin::new(f).poll(&mut std::task::Context::from_waker(waker))
-}
+use support::poll_noop as poll;
 
-fn manual() -> (ManualClock, Driver, Context) {
-    let clock = ManualClock::new();
-    let driver = Driver::builder().clock(clock.clone()).build().unwrap();
-    let root = Context::background_on(driver.handle().clone());
-    (clock, driver, root)
-}
+use support::manual_context as manual;
 
 #[test]
 fn a_long_lived_parent_with_a_million_children_stays_flat() {

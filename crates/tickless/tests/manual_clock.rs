@@ -19,11 +19,7 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn driver() -> (ManualClock, Driver) {
-    let clock = ManualClock::new();
-    let driver = Driver::builder().clock(clock.clone()).build().unwrap();
-    (clock, driver)
-}
+use support::manual_driver as driver;
 
 #[test]
 fn sleep_fires_at_its_deadline_never_before() {

@@ -1,21 +1,17 @@
 //! Counters, call sites, leak suspects and exporters, on ManualClock drivers.
 
+mod support;
+
 use std::io::Read as _;
 use std::time::Duration;
 
-use tickless::clock::ManualClock;
 use tickless::observe::SuspectReason;
-use tickless::Driver;
 
 fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-fn driver() -> (ManualClock, Driver) {
-    let clock = ManualClock::new();
-    let driver = Driver::builder().clock(clock.clone()).build().unwrap();
-    (clock, driver)
-}
+use support::manual_driver as driver;
 
 #[test]
 fn counters_and_call_sites() {

@@ -184,6 +184,7 @@ impl Builder {
     pub fn build(self) -> Result<Driver, DriverError> {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let origin = clock.now();
+        let ticks = TickMath::new(self.resolution);
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
             let manual = clock.subscribe(weak.clone() as Weak<dyn TimeListener>);
             Inner {
@@ -191,15 +192,12 @@ impl Builder {
                 shards: (0..self.shards)
                     .map(|_| Shard::new(Wheel::with_tick(origin, self.resolution)))
                     .collect(),
-                never: saturating_add(
-                    origin,
-                    Wheel::<()>::with_tick(origin, self.resolution).range(),
-                ),
+                never: saturating_add(origin, ticks.span()),
                 clock,
                 origin,
-                ticks: TickMath::new(self.resolution),
+                ticks,
                 slack: self.slack,
-                slack_ticks: TickMath::new(self.resolution).ceil(self.slack),
+                slack_ticks: ticks.ceil(self.slack),
                 slack_percent: self.slack_percent,
                 manual,
                 wakeup: Wakeup::new(),

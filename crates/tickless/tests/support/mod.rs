@@ -30,6 +30,32 @@ impl Wake for CountingWaker {
     }
 }
 
+/// A driver whose time moves only by hand, and its clock.
+pub fn manual_driver() -> (tickless::clock::ManualClock, tickless::Driver) {
+    let clock = tickless::clock::ManualClock::new();
+    let driver = tickless::Driver::builder()
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    (clock, driver)
+}
+
+/// [`manual_driver`] plus a root context on it.
+pub fn manual_context() -> (
+    tickless::clock::ManualClock,
+    tickless::Driver,
+    tickless::Context,
+) {
+    let (clock, driver) = manual_driver();
+    let root = tickless::Context::background_on(driver.handle().clone());
+    (clock, driver, root)
+}
+
+/// Polls `f` once with a waker that does nothing.
+pub fn poll_noop<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+    poll_once(f, Waker::noop())
+}
+
 /// Polls `f` once with `waker`.
 pub fn poll_once<F: Future + Unpin>(f: &mut F, waker: &Waker) -> Poll<F::Output> {
     Pin::new(f).poll(&mut Context::from_waker(waker))

@@ -144,7 +144,7 @@ impl<T> Wheel<T> {
     /// The farthest a deadline can be filed ahead of the current time before it
     /// is parked at the end of the range (see the module docs).
     pub fn range(&self) -> Duration {
-        Duration::from_nanos(SPAN.saturating_mul(self.ticks.tick_nanos))
+        self.ticks.span()
     }
 
     /// The module docs' table of level granularity and range for `tick`, as

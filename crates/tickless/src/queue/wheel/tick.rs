@@ -21,6 +21,11 @@ pub(crate) struct TickMath {
 }
 
 impl TickMath {
+    /// The wheel's whole range at this tick: 2⁴² ticks, saturating.
+    pub(crate) fn span(&self) -> Duration {
+        Duration::from_nanos(super::level::SPAN.saturating_mul(self.tick_nanos))
+    }
+
     /// Ticks from `origin` to `t`, rounded up (0 before the origin).
     #[inline]
     pub(crate) fn ceil_since(&self, origin: std::time::Instant, t: std::time::Instant) -> u64 {
