@@ -323,14 +323,7 @@ fn insert_cancel_ns<Q: BenchQueue>(live: usize, ops: usize) -> f64 {
 
 /// Million timers expired per second, `live` timers spread over an hour.
 fn expiry_rate<Q: BenchQueue>(live: usize, bulk: bool) -> f64 {
-    let origin = Instant::now();
-    let mut q: Q = filled(origin, live, 9);
-    let (took, fired) = if bulk {
-        expire_bulk(&mut q, origin)
-    } else {
-        expire_stepwise(&mut q)
-    };
-    assert_eq!(fired, live, "{} lost timers", Q::NAME);
+    let took = fill_and_expire::<Q>(live, bulk);
     live as f64 / took.max(Duration::from_nanos(1)).as_secs_f64() / 1e6
 }
 

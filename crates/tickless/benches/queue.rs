@@ -54,15 +54,7 @@ fn expire_group<Q: BenchQueue>(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        let origin = Instant::now();
-                        let mut q: Q = filled(origin, live, 9);
-                        let (took, fired) = if bulk {
-                            expire_bulk(&mut q, origin)
-                        } else {
-                            expire_stepwise(&mut q)
-                        };
-                        assert_eq!(fired, live);
-                        total += took;
+                        total += fill_and_expire::<Q>(live, bulk);
                     }
                     total
                 })

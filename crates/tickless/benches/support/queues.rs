@@ -291,6 +291,20 @@ pub fn expire_bulk<Q: BenchQueue>(q: &mut Q, origin: Instant) -> (Duration, usiz
     (start.elapsed(), fired)
 }
 
+/// Fills a queue with `live` timers and expires them all, in bulk or
+/// stepwise; the expiry time. Panics if a timer is lost.
+pub fn fill_and_expire<Q: BenchQueue>(live: usize, bulk: bool) -> Duration {
+    let origin = Instant::now();
+    let mut q: Q = filled(origin, live, 9);
+    let (took, fired) = if bulk {
+        expire_bulk(&mut q, origin)
+    } else {
+        expire_stepwise(&mut q)
+    };
+    assert_eq!(fired, live, "{} lost timers", Q::NAME);
+    took
+}
+
 /// Heap bytes per pending timer at `live` timers (needs `CountingAlloc`).
 pub fn bytes_per_timer<Q: BenchQueue>(origin: Instant, live: usize) -> f64 {
     let before = live_bytes();
