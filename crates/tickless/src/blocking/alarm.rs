@@ -128,7 +128,11 @@ impl<A: Action> Alarm<A> {
         loop {
             st.deadline = Some(deadline);
             let waker = Waker::from(self.clone());
-            match self.handle.inner().register(deadline, &waker, self.site) {
+            match self
+                .handle
+                .inner()
+                .register_owned(deadline, waker, self.site)
+            {
                 Registered::Pending { shard, key } => {
                     st.pending = Some((shard, key));
                     return;

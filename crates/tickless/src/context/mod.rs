@@ -338,7 +338,7 @@ impl Node {
             return;
         }
         let waker = Waker::from(self.clone());
-        match self.handle.inner().register(at, &waker, self.site) {
+        match self.handle.inner().register_owned(at, waker, self.site) {
             Registered::Pending { shard, key } => st.timer = Some((shard, key)),
             Registered::Never => {}
             Registered::Due => {

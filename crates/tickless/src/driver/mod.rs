@@ -636,12 +636,35 @@ impl Inner {
         self.shut_down.load(Ordering::Acquire)
     }
 
-    /// Registers a timer for `deadline` in the calling thread's shard.
+    /// Registers a timer for `deadline` in the calling thread's shard,
+    /// cloning `waker` only if it is actually registered.
     #[inline]
     pub(crate) fn register(
         &self,
         deadline: Instant,
         waker: &Waker,
+        site: &'static Location<'static>,
+    ) -> Registered {
+        self.register_with(deadline, || waker.clone(), site)
+    }
+
+    /// [`register`](Inner::register) for a caller that builds a waker just
+    /// to register it (an alarm, a context): it is moved in, not cloned.
+    #[inline]
+    pub(crate) fn register_owned(
+        &self,
+        deadline: Instant,
+        waker: Waker,
+        site: &'static Location<'static>,
+    ) -> Registered {
+        self.register_with(deadline, || waker, site)
+    }
+
+    #[inline]
+    fn register_with(
+        &self,
+        deadline: Instant,
+        waker: impl FnOnce() -> Waker,
         site: &'static Location<'static>,
     ) -> Registered {
         if deadline >= self.never {
@@ -653,7 +676,7 @@ impl Inner {
         let shard = shard::current(self.shards.len());
         let registration = Registration {
             created_ms: self.coarse_ms(),
-            waker: Some(waker.clone()),
+            waker: Some(waker()),
             site,
         };
         let Some((key, tick)) = self.shards[shard].insert(deadline, registration) else {
