@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::clock::saturating_add;
+use crate::clock::{next_on_grid, saturating_add};
 use crate::driver::Handle;
 use crate::Sleep;
 
@@ -32,9 +32,7 @@ use crate::Sleep;
 /// ```
 #[track_caller]
 pub fn interval(period: Duration) -> Interval {
-    let handle = Handle::current();
-    let start = handle.now();
-    Interval::new(handle, start, period, Location::caller())
+    Handle::current().interval(period)
 }
 
 /// A stream of ticks every `period`, the first at `start`.
@@ -49,7 +47,21 @@ pub fn interval(period: Duration) -> Interval {
 /// ```
 #[track_caller]
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
-    Interval::new(Handle::current(), start, period, Location::caller())
+    Handle::current().interval_at(start, period)
+}
+
+impl Handle {
+    /// [`interval`] on this driver.
+    #[track_caller]
+    pub fn interval(&self, period: Duration) -> Interval {
+        Interval::new(self.clone(), self.now(), period, Location::caller())
+    }
+
+    /// [`interval_at`] on this driver.
+    #[track_caller]
+    pub fn interval_at(&self, start: Instant, period: Duration) -> Interval {
+        Interval::new(self.clone(), start, period, Location::caller())
+    }
 }
 
 /// What an [`Interval`] does when ticks were missed (the consumer was slower
@@ -81,15 +93,7 @@ impl MissedTickBehavior {
         match self {
             MissedTickBehavior::Burst => saturating_add(timeout, period),
             MissedTickBehavior::Delay => saturating_add(now, period),
-            MissedTickBehavior::Skip => {
-                let late = now.saturating_duration_since(timeout).as_nanos();
-                let period_ns = period.as_nanos().max(1);
-                let into_period = u64::try_from(late % period_ns).unwrap_or(0);
-                saturating_add(
-                    now,
-                    period.saturating_sub(Duration::from_nanos(into_period)),
-                )
-            }
+            MissedTickBehavior::Skip => next_on_grid(timeout, period, now),
         }
     }
 }
@@ -108,14 +112,14 @@ pub struct Interval {
 const MISSED_AFTER: Duration = Duration::from_millis(5);
 
 impl Interval {
-    pub(crate) fn new(
+    fn new(
         handle: Handle,
         start: Instant,
         period: Duration,
         site: &'static Location<'static>,
     ) -> Self {
         Interval {
-            sleep: Sleep::new(handle, Some(start), Duration::ZERO, site),
+            sleep: Sleep::until(handle, start, site),
             period: period.max(Duration::from_nanos(1)),
             missed: MissedTickBehavior::default(),
         }
@@ -132,7 +136,7 @@ impl Interval {
             return Poll::Pending;
         }
         let timeout = self.sleep.deadline();
-        let now = self.sleep.handle_now();
+        let now = self.sleep.handle().now();
         let next = if now > saturating_add(timeout, MISSED_AFTER) {
             self.missed.next_timeout(timeout, now, self.period)
         } else {
@@ -144,13 +148,13 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        let now = self.sleep.handle_now();
+        let now = self.sleep.handle().now();
         self.sleep.reset(saturating_add(now, self.period));
     }
 
     /// Restarts the schedule: the next tick completes at once.
     pub fn reset_immediately(&mut self) {
-        let now = self.sleep.handle_now();
+        let now = self.sleep.handle().now();
         self.sleep.reset(now);
     }
 

@@ -8,8 +8,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::clock::saturating_add;
-use crate::driver::{Handle, Registered};
-use crate::queue::Key;
+use crate::driver::{Handle, TimerEntry};
 
 /// Waits until `duration` has elapsed, on the global driver.
 ///
@@ -29,7 +28,7 @@ use crate::queue::Key;
 /// ```
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    Sleep::new(Handle::current(), None, duration, Location::caller())
+    Handle::current().sleep(duration)
 }
 
 /// Waits until `deadline`, on the global driver.
@@ -48,12 +47,21 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// ```
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(
-        Handle::current(),
-        Some(deadline),
-        Duration::ZERO,
-        Location::caller(),
-    )
+    Handle::current().sleep_until(deadline)
+}
+
+impl Handle {
+    /// A [`Sleep`] on this driver that completes `duration` from now; see [`sleep`].
+    #[track_caller]
+    pub fn sleep(&self, duration: Duration) -> Sleep {
+        Sleep::after(self.clone(), duration, Location::caller())
+    }
+
+    /// A [`Sleep`] on this driver that completes at `deadline`; see [`sleep_until`].
+    #[track_caller]
+    pub fn sleep_until(&self, deadline: Instant) -> Sleep {
+        Sleep::until(self.clone(), deadline, Location::caller())
+    }
 }
 
 /// A future that completes at its deadline; created by [`sleep`] and [`sleep_until`].
@@ -68,59 +76,45 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// [`Driver`](crate::Driver) is dropped, its pending sleeps complete at once.
 #[must_use = "futures do nothing unless polled"]
 pub struct Sleep {
-    handle: Handle,
-    deadline: Instant,
-    state: State,
-    site: &'static Location<'static>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    /// Not registered (not polled yet, reset after firing, or too far away).
-    Idle,
-    Registered {
-        shard: u32,
-        key: Key,
-    },
-    Done,
+    entry: TimerEntry,
 }
 
 impl Sleep {
-    /// `deadline`, or `now + duration` when `deadline` is `None`.
-    pub(crate) fn new(
+    /// Completes at `deadline`.
+    pub(crate) fn until(
         handle: Handle,
-        deadline: Option<Instant>,
+        deadline: Instant,
+        site: &'static Location<'static>,
+    ) -> Sleep {
+        Sleep {
+            entry: TimerEntry::new(handle, deadline, site),
+        }
+    }
+
+    /// Completes `duration` from now (one clock read); a zero duration is
+    /// complete at once and never registers.
+    pub(crate) fn after(
+        handle: Handle,
         duration: Duration,
         site: &'static Location<'static>,
     ) -> Sleep {
-        let (deadline, state) = match deadline {
-            Some(deadline) => (deadline, State::Idle),
-            None => {
-                let now = handle.now();
-                let state = if duration.is_zero() {
-                    State::Done
-                } else {
-                    State::Idle
-                };
-                (saturating_add(now, duration), state)
-            }
+        let deadline = saturating_add(handle.now(), duration);
+        let entry = if duration.is_zero() {
+            TimerEntry::elapsed(handle, deadline, site)
+        } else {
+            TimerEntry::new(handle, deadline, site)
         };
-        Sleep {
-            handle,
-            deadline,
-            state,
-            site,
-        }
+        Sleep { entry }
     }
 
     /// The instant this sleep completes at.
     pub fn deadline(&self) -> Instant {
-        self.deadline
+        self.entry.deadline()
     }
 
     /// `true` once the deadline has passed (or the sleep completed).
     pub fn is_elapsed(&self) -> bool {
-        self.state == State::Done || self.handle.now() >= self.deadline
+        self.entry.is_elapsed()
     }
 
     /// Moves the deadline, keeping the timer registered (and its waker) when
@@ -137,50 +131,22 @@ impl Sleep {
     /// assert!(sleep.is_elapsed());
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
-        self.deadline = deadline;
-        self.state = match self.state {
-            State::Registered { shard, key } if self.handle.inner().reset(shard, key, deadline) => {
-                self.state
-            }
-            _ => State::Idle,
-        };
+        self.entry.reset(deadline);
     }
 
     /// Polls as the [`Future`] does; usable without pinning.
     pub fn poll_sleep(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let inner = self.handle.inner();
-        match self.state {
-            State::Done => Poll::Ready(()),
-            State::Idle => match inner.register(self.deadline, cx.waker(), self.site) {
-                Registered::Pending { shard, key } => {
-                    self.state = State::Registered { shard, key };
-                    Poll::Pending
-                }
-                Registered::Due => {
-                    self.state = State::Done;
-                    Poll::Ready(())
-                }
-                Registered::Never => Poll::Pending,
-            },
-            State::Registered { shard, key } => {
-                if inner.refresh(shard, key, cx.waker()) {
-                    Poll::Pending
-                } else {
-                    self.state = State::Done;
-                    Poll::Ready(())
-                }
-            }
-        }
+        self.entry.poll_elapsed(cx)
     }
 
-    /// The driver's clock reading (one clock read).
-    pub(crate) fn handle_now(&self) -> Instant {
-        self.handle.now()
+    /// The driver this sleep runs on.
+    pub(crate) fn handle(&self) -> &Handle {
+        self.entry.handle()
     }
 
     /// The line of code that created this sleep.
     pub fn call_site(&self) -> &'static Location<'static> {
-        self.site
+        self.entry.site()
     }
 }
 
@@ -192,20 +158,12 @@ impl Future for Sleep {
     }
 }
 
-impl Drop for Sleep {
-    fn drop(&mut self) {
-        if let State::Registered { shard, key } = self.state {
-            self.handle.inner().cancel(shard, key);
-        }
-    }
-}
-
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sleep")
-            .field("deadline", &self.deadline)
-            .field("state", &self.state)
-            .field("site", &format_args!("{}", self.site))
+            .field("deadline", &self.deadline())
+            .field("state", &self.entry.state_name())
+            .field("site", &format_args!("{}", self.call_site()))
             .finish()
     }
 }

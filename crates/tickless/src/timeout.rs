@@ -52,10 +52,7 @@ impl From<Elapsed> for std::io::Error {
 /// ```
 #[track_caller]
 pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
-    Timeout::new(
-        future,
-        Sleep::new(Handle::current(), None, duration, Location::caller()),
-    )
+    Handle::current().timeout(duration, future)
 }
 
 /// Requires `future` to complete before `deadline`, on the global driver.
@@ -69,15 +66,27 @@ pub fn timeout<F: Future>(duration: Duration, future: F) -> Timeout<F> {
 /// ```
 #[track_caller]
 pub fn timeout_at<F: Future>(deadline: Instant, future: F) -> Timeout<F> {
-    Timeout::new(
-        future,
-        Sleep::new(
-            Handle::current(),
-            Some(deadline),
-            Duration::ZERO,
-            Location::caller(),
-        ),
-    )
+    Handle::current().timeout_at(deadline, future)
+}
+
+impl Handle {
+    /// [`timeout`] on this driver.
+    #[track_caller]
+    pub fn timeout<F: Future>(&self, duration: Duration, future: F) -> Timeout<F> {
+        Timeout {
+            future,
+            sleep: Sleep::after(self.clone(), duration, Location::caller()),
+        }
+    }
+
+    /// [`timeout_at`] on this driver.
+    #[track_caller]
+    pub fn timeout_at<F: Future>(&self, deadline: Instant, future: F) -> Timeout<F> {
+        Timeout {
+            future,
+            sleep: Sleep::until(self.clone(), deadline, Location::caller()),
+        }
+    }
 }
 
 impl Elapsed {
@@ -107,10 +116,6 @@ pin_project_lite::pin_project! {
 }
 
 impl<F> Timeout<F> {
-    pub(crate) fn new(future: F, sleep: Sleep) -> Self {
-        Timeout { future, sleep }
-    }
-
     /// The deadline.
     pub fn deadline(&self) -> Instant {
         self.sleep.deadline()

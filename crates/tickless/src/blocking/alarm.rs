@@ -23,13 +23,12 @@
 //! dropped, which removes the registration and so frees the alarm at once.
 
 use std::panic::Location;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::Instant;
 
-use crate::driver::{Handle, Registered};
-use crate::queue::Key;
-use crate::sync::lock_std as lock;
+use crate::driver::{Entry, Handle, Registered};
+use crate::sync::{lock, Mutex, MutexGuard};
 
 /// What an alarm does when it fires.
 pub(crate) trait Action: Send + Sync + 'static {
@@ -52,7 +51,7 @@ pub(crate) struct Alarm<A: Action> {
 
 struct State<A: Action> {
     /// The driver registration while armed.
-    pending: Option<(u32, Key)>,
+    pending: Option<Entry>,
     /// The deadline of the current arming (`None` before the first).
     deadline: Option<Instant>,
     /// Set by `detach`: keeps the alarm alive until its one fire.
@@ -113,8 +112,8 @@ impl<A: Action> Alarm<A> {
         // flight and clearing `pending` just prevented it. Either way this
         // stop prevented a fire, as Go 1.23 reports it.
         let prevented = match st.pending.take() {
-            Some((shard, key)) => {
-                self.handle.inner().cancel(shard, key);
+            Some(entry) => {
+                entry.cancel(&self.handle);
                 true
             }
             None => false,
@@ -128,13 +127,9 @@ impl<A: Action> Alarm<A> {
         loop {
             st.deadline = Some(deadline);
             let waker = Waker::from(self.clone());
-            match self
-                .handle
-                .inner()
-                .register_owned(deadline, waker, self.site)
-            {
-                Registered::Pending { shard, key } => {
-                    st.pending = Some((shard, key));
+            match Entry::register_owned(&self.handle, deadline, waker, self.site) {
+                Registered::Pending(entry) => {
+                    st.pending = Some(entry);
                     return;
                 }
                 Registered::Never => return,
@@ -154,10 +149,10 @@ impl<A: Action> Wake for Alarm<A> {
 
     fn wake_by_ref(self: &Arc<Self>) {
         let mut st = lock(&self.state);
-        let Some((shard, key)) = st.pending else {
+        let Some(entry) = &st.pending else {
             return; // stopped since: this fire is stale
         };
-        if self.handle.inner().is_registered(shard, key) {
+        if entry.is_registered(&self.handle) {
             return; // a wake of an earlier arming; the current one is still due later
         }
         st.pending = None;

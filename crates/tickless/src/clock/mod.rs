@@ -126,9 +126,46 @@ pub(crate) fn nanos_since(origin: Instant, t: Instant) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// The first instant of the grid `start + k·period` (k ≥ 1) that lies after
+/// `now`: where a periodic timer that fell behind resumes without bursting.
+/// `start + period` when `now` is before it; a zero period counts as 1 ns.
+pub(crate) fn next_on_grid(start: Instant, period: Duration, now: Instant) -> Instant {
+    let period = period.max(Duration::from_nanos(1));
+    let first = saturating_add(start, period);
+    if now < first {
+        return first;
+    }
+    let behind = now.saturating_duration_since(start).as_nanos();
+    let into = u64::try_from(behind % period.as_nanos()).unwrap_or(0);
+    saturating_add(now, period.saturating_sub(Duration::from_nanos(into)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_on_grid_skips_to_the_first_point_after_now() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(next_on_grid(t0, ms(10), t0), t0 + ms(10), "on time");
+        assert_eq!(next_on_grid(t0, ms(10), t0 + ms(9)), t0 + ms(10));
+        assert_eq!(
+            next_on_grid(t0, ms(10), t0 + ms(10)),
+            t0 + ms(20),
+            "never now itself"
+        );
+        assert_eq!(next_on_grid(t0, ms(10), t0 + ms(47)), t0 + ms(50));
+        assert_eq!(
+            next_on_grid(t0 + ms(5), ms(10), t0),
+            t0 + ms(15),
+            "now before start"
+        );
+        assert_eq!(
+            next_on_grid(t0, Duration::ZERO, t0 + ms(1)),
+            t0 + ms(1) + Duration::from_nanos(1)
+        );
+    }
 
     #[test]
     fn saturating_add_never_panics() {

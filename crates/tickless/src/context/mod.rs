@@ -55,8 +55,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::clock::saturating_add;
-use crate::driver::{Handle, Registered};
-use crate::queue::Key;
+use crate::driver::{Entry, Handle, Registered};
 use crate::sync::{lock, AtomicBool, Mutex, Ordering};
 use slots::Slots;
 
@@ -122,7 +121,7 @@ struct State {
     /// when the context ends.
     channel: Option<(Sender<()>, Receiver<()>)>,
     /// The driver registration enforcing this node's own deadline.
-    timer: Option<(u32, Key)>,
+    timer: Option<Entry>,
 }
 
 impl Context {
@@ -338,8 +337,8 @@ impl Node {
             return;
         }
         let waker = Waker::from(self.clone());
-        match self.handle.inner().register_owned(at, waker, self.site) {
-            Registered::Pending { shard, key } => st.timer = Some((shard, key)),
+        match Entry::register_owned(&self.handle, at, waker, self.site) {
+            Registered::Pending(entry) => st.timer = Some(entry),
             Registered::Never => {}
             Registered::Due => {
                 drop(st);
@@ -399,8 +398,8 @@ impl Node {
                 st.timer.take(),
             )
         };
-        if let Some((shard, key)) = timer {
-            self.handle.inner().cancel(shard, key);
+        if let Some(entry) = timer {
+            entry.cancel(&self.handle);
         }
         drop(channel); // disconnects every `done()` receiver
         for waker in waiters {

@@ -8,11 +8,11 @@
 
 use std::cell::Cell;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::Waker;
 use std::time::Instant;
 
-use super::stats::ShardStats;
+use super::stats::{call_sites, ShardStats};
 use crate::queue::{Key, TimerQueue, Wheel};
 use crate::sync::{lock, Mutex, MutexGuard};
 
@@ -35,16 +35,6 @@ pub(crate) struct ShardState {
 #[repr(align(128))]
 pub(crate) struct Shard {
     state: Mutex<ShardState>,
-}
-
-/// Per-call-site counters on (default) or off; see `observe::set_call_sites`.
-pub(crate) static CALL_SITES: AtomicBool = AtomicBool::new(true);
-
-#[inline]
-fn call_sites() -> bool {
-    // Relaxed: a switch read once per operation; a stale value only means one
-    // more or one fewer event counted per site around the switch.
-    CALL_SITES.load(Ordering::Relaxed)
 }
 
 impl Shard {

@@ -1,14 +1,120 @@
-//! Per-shard counters, kept under the shard's own lock.
+//! What a driver counts, and the read-only view `observe` reads it through.
 //!
 //! Every counter is a plain integer updated while the shard lock is already
 //! held for the timer operation itself, so accounting adds no atomic, no
-//! lock and no clock read of its own; [`crate::observe`] sums the shards.
+//! lock and no clock read of its own; `observe` sums the shards.
 //! Per-call-site counters add one hash-map update per event; they can be
-//! switched off at run time ([`crate::observe::set_call_sites`]).
+//! switched off at run time (`observe::set_call_sites`).
+//!
+//! [`StatsView`] (from `Handle::stats`) is all `observe` sees of a driver:
+//! clock readings, a copy of each shard's counters, a scan of its pending
+//! timers, and the leak-trend history. It never exposes a lock or a key.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::{Handle, Inner};
+use crate::sync::lock_std;
+
+/// Per-call-site counters on (default) or off, for every driver.
+static CALL_SITES: AtomicBool = AtomicBool::new(true);
+
+/// Switches per-call-site counting (see `observe::set_call_sites`).
+pub(crate) fn set_call_sites(on: bool) {
+    // Relaxed: a switch read once per operation; a stale value only means one
+    // more or one fewer event counted per site around the switch.
+    CALL_SITES.store(on, Ordering::Relaxed);
+}
+
+/// Whether per-call-site counting is on.
+#[inline]
+pub(crate) fn call_sites() -> bool {
+    // Relaxed: see `set_call_sites`.
+    CALL_SITES.load(Ordering::Relaxed)
+}
+
+/// One pending timer, as a snapshot sees it.
+pub(crate) struct PendingTimer {
+    pub(crate) site: Site,
+    /// Creation time, milliseconds on the coarse clock of [`StatsView::now_ms`].
+    pub(crate) created_ms: u64,
+    /// How far its (tick-rounded) deadline lies past the scan's `now`.
+    pub(crate) due_in_nanos: u64,
+}
+
+/// One shard of a [`StatsView`].
+pub(crate) struct ShardView<'a> {
+    shard: &'a super::shard::Shard,
+    inner: &'a Inner,
+}
+
+impl ShardView<'_> {
+    /// A copy of the shard's counters (one lock round trip).
+    pub(crate) fn counters(&self) -> ShardStats {
+        self.shard.stats()
+    }
+
+    /// Visits the shard's pending timers as seen at `now`, under its lock
+    /// (O(pending in this shard); `f` must not touch the driver).
+    pub(crate) fn for_each_pending(&self, now: Instant, mut f: impl FnMut(PendingTimer)) {
+        let now_nanos = crate::clock::nanos_since(self.inner.origin, now);
+        let tick_nanos = self.inner.ticks.tick_nanos;
+        self.shard.for_each(|tick, r| {
+            f(PendingTimer {
+                site: r.site,
+                created_ms: r.created_ms,
+                due_in_nanos: tick.saturating_mul(tick_nanos).saturating_sub(now_nanos),
+            })
+        });
+    }
+}
+
+/// A read-only view of one driver's counters and pending timers.
+pub(crate) struct StatsView<'a> {
+    inner: &'a Inner,
+}
+
+impl Handle {
+    /// What `observe` may read of this driver.
+    pub(crate) fn stats(&self) -> StatsView<'_> {
+        StatsView {
+            inner: self.inner(),
+        }
+    }
+}
+
+impl StatsView<'_> {
+    /// The driver's clock.
+    pub(crate) fn now(&self) -> Instant {
+        self.inner.clock.now()
+    }
+
+    /// Milliseconds on the coarse clock timer ages are measured on.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.inner.coarse_ms()
+    }
+
+    /// The driver's shards, each to be read in turn.
+    pub(crate) fn shards(&self) -> impl Iterator<Item = ShardView<'_>> {
+        self.inner.shards.iter().map(|shard| ShardView {
+            shard,
+            inner: self.inner,
+        })
+    }
+
+    /// Records this snapshot's live counts per call site (keyed by address)
+    /// in the leak-trend history; returns the samples to report, oldest first.
+    pub(crate) fn record_history(
+        &self,
+        now_ms: u64,
+        live: HashMap<usize, u64>,
+    ) -> Vec<HashMap<usize, u64>> {
+        lock_std(&self.inner.history).record(now_ms, live)
+    }
+}
 
 /// Lateness histogram buckets: bucket `i` counts fires `[2^i, 2^(i+1))` ns
 /// late (bucket 0 also takes 0 ns); the last bucket is open-ended.

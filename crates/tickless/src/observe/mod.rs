@@ -28,7 +28,6 @@
 //! each shard in turn and scans its pending timers: O(pending), ~10 ms per
 //! million — for dashboards and debugging, not hot paths.
 
-mod history;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 #[cfg(feature = "pprof")]
@@ -36,12 +35,10 @@ mod pprof;
 mod prometheus;
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::driver::stats::{Site, SiteCounts, LATENESS_BUCKETS};
+use crate::driver::stats::{self, Site, SiteCounts, LATENESS_BUCKETS};
 use crate::driver::Handle;
-pub(crate) use history::History;
 
 /// Switches per-call-site counting on or off, for every driver (default on).
 ///
@@ -49,13 +46,12 @@ pub(crate) use history::History;
 /// counts, ages and deadlines per call site still come from the snapshot's
 /// scan, and the driver-wide counters are always kept.
 pub fn set_call_sites(on: bool) {
-    // Relaxed: see `driver::shard::call_sites`.
-    crate::driver::shard_call_sites().store(on, Ordering::Relaxed);
+    stats::set_call_sites(on);
 }
 
 /// Whether per-call-site counting is on.
 pub fn call_sites() -> bool {
-    crate::driver::shard_call_sites().load(Ordering::Relaxed)
+    stats::call_sites()
 }
 
 /// A snapshot of the global driver (see [`Handle::snapshot`]).
@@ -251,24 +247,20 @@ impl Handle {
     /// Counters and call sites of this driver (locks each shard in turn and
     /// scans its pending timers: O(pending)).
     pub fn snapshot(&self) -> Snapshot {
-        let inner = self.inner();
-        let now = inner.clock_now();
-        let now_ms = inner.coarse_ms();
-        let origin = inner.origin();
-        let resolution = inner.resolution();
+        let view = self.stats();
+        let now = view.now();
+        let now_ms = view.now_ms();
         let mut counters = Counters {
-            wakeups: inner.wakeups(),
-            waker_panics: inner.waker_panics(),
-            callback_panics: inner.callback_panics(),
+            wakeups: self.timer_thread_wakeups(),
+            waker_panics: self.waker_panics(),
+            callback_panics: self.callback_panics(),
             ..Counters::default()
         };
         let mut lateness = [0u64; LATENESS_BUCKETS];
         let mut lateness_sum = 0u64;
         let mut sites: HashMap<usize, (Site, SiteCounts, Scan)> = HashMap::new();
-        let now_nanos = crate::clock::nanos_since(origin, now);
-        let tick_nanos = resolution.as_nanos() as u64;
-        for shard in inner.shards() {
-            let stats = shard.stats();
+        for shard in view.shards() {
+            let stats = shard.counters();
             counters.created += stats.created;
             counters.fired += stats.fired;
             counters.cancelled += stats.cancelled;
@@ -287,28 +279,24 @@ impl Handle {
                 e.1.fired += counts.fired;
                 e.1.cancelled += counts.cancelled;
             }
-            shard.for_each(|tick, r| {
+            shard.for_each_pending(now, |p| {
                 counters.live += 1;
-                let e = sites.entry(address(r.site)).or_insert((
-                    r.site,
+                let e = sites.entry(address(p.site)).or_insert((
+                    p.site,
                     SiteCounts::default(),
                     Scan::default(),
                 ));
                 let scan = &mut e.2;
                 scan.live += 1;
-                scan.oldest_ms = Some(scan.oldest_ms.map_or(r.created_ms, |m| m.min(r.created_ms)));
-                let ahead = tick.saturating_mul(tick_nanos).saturating_sub(now_nanos);
-                scan.farthest = scan.farthest.max(ahead);
-                if ahead > FAR.as_nanos() as u64 {
+                scan.oldest_ms = Some(scan.oldest_ms.map_or(p.created_ms, |m| m.min(p.created_ms)));
+                scan.farthest = scan.farthest.max(p.due_in_nanos);
+                if p.due_in_nanos > FAR.as_nanos() as u64 {
                     scan.far += 1;
                 }
             });
         }
         let live_now: HashMap<usize, u64> = sites.iter().map(|(k, v)| (*k, v.2.live)).collect();
-        let history = {
-            let mut h = crate::sync::lock_std(inner.history());
-            h.record(now_ms, live_now)
-        };
+        let history = view.record_history(now_ms, live_now);
         let mut sites: Vec<CallSite> = sites
             .into_iter()
             .map(|(key, (site, counts, scan))| CallSite {
@@ -351,7 +339,7 @@ impl Handle {
                 .collect(),
             lateness_sum: Duration::from_nanos(lateness_sum),
             sites,
-            resolution,
+            resolution: self.resolution(),
             call_sites_enabled: call_sites(),
         }
     }

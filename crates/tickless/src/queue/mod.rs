@@ -69,22 +69,6 @@ pub struct Key {
     pub(crate) gen: u32,
 }
 
-impl Key {
-    /// The key as one `u64` (slot index in the low half, generation in the high
-    /// half), e.g. to store it in an atomic.
-    pub fn to_bits(self) -> u64 {
-        (u64::from(self.gen) << 32) | u64::from(self.index)
-    }
-
-    /// The inverse of [`to_bits`](Key::to_bits).
-    pub fn from_bits(bits: u64) -> Key {
-        Key {
-            index: bits as u32,
-            gen: (bits >> 32) as u32,
-        }
-    }
-}
-
 /// The operations both timer queues offer.
 ///
 /// `T` is the value handed back when the timer fires or is cancelled.

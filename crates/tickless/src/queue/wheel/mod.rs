@@ -1,23 +1,30 @@
 //! A hierarchical timing wheel (Varghese & Lauck) with occupancy bitmaps.
 //!
-//! Time is counted in *ticks* of a configurable resolution (default 1 ms) from
-//! the wheel's origin. There are [`LEVELS`] levels of [`SLOTS`] slots; a slot of
-//! level `l` spans `64^l` ticks. A timer is filed in the finest level that can
-//! tell its tick apart from the current one, so its slot is found with shifts
-//! and masks, and the next occupied slot with one `trailing_zeros` on the
-//! level's `u64` bitmap — never a scan of slots or timers.
+//! Time is counted in *ticks* of a configurable resolution from the wheel's
+//! origin (1 ms for [`Wheel::new`]; the driver uses 100 µs). There are
+//! [`LEVELS`] levels of [`SLOTS`] slots; a slot of level `l` spans `64^l`
+//! ticks. A timer is filed in the finest level that can tell its tick apart
+//! from the current one, so its slot is found with shifts and masks, and the
+//! next occupied slot with one `trailing_zeros` on the level's `u64` bitmap —
+//! never a scan of slots or timers.
 //!
-//! At the default 1 ms tick (`Wheel::level_table(Duration::from_millis(1))`):
+//! At the driver's default 100 µs tick
+//! (`Wheel::level_table(Duration::from_micros(100))`):
 //!
 //! | level | slot granularity | level range |
 //! |---:|---:|---:|
-//! | 0 | 1 ms | 64 ms |
-//! | 1 | 64 ms | 4.1 s |
-//! | 2 | 4.1 s | 4.37 min |
-//! | 3 | 4.37 min | 4.66 h |
-//! | 4 | 4.66 h | 12.4 d |
-//! | 5 | 12.4 d | 2.18 y |
-//! | 6 | 2.18 y | 139 y |
+//! | 0 | 100 µs | 6.4 ms |
+//! | 1 | 6.4 ms | 410 ms |
+//! | 2 | 410 ms | 26.2 s |
+//! | 3 | 26.2 s | 28 min |
+//! | 4 | 28 min | 1.24 d |
+//! | 5 | 1.24 d | 79.5 d |
+//! | 6 | 79.5 d | 13.9 y |
+//!
+//! A timer filed at level `l` is never early and, because it cascades into
+//! finer levels as its slot approaches, still fires less than one tick late.
+//! The coarse levels cost only cascades: a timer that is cancelled first —
+//! most timeouts — never moves at all.
 //!
 //! # Precision: never early, less than one tick late
 //!
@@ -32,7 +39,7 @@
 //!
 //! # Range
 //!
-//! The levels span 2⁴² ticks (139 years at 1 ms, 50 days at 1 µs). A deadline
+//! The levels span 2⁴² ticks (13.9 years at 100 µs, 139 years at 1 ms, 50 days at 1 µs). A deadline
 //! farther away than that is filed at the end of the range and re-filed when
 //! that slot comes due: it costs one extra cascade per span and *still never
 //! fires early*. Tick arithmetic saturates at `u64::MAX` nanoseconds after the
@@ -179,7 +186,7 @@ impl<T> Wheel<T> {
         self.ticks.floor(now.saturating_duration_since(self.origin))
     }
 
-    fn tick_instant_inner(&self, tick: u64) -> Instant {
+    fn tick_instant(&self, tick: u64) -> Instant {
         saturating_add(
             self.origin,
             Duration::from_nanos(tick.saturating_mul(self.ticks.tick_nanos)),
@@ -319,19 +326,6 @@ impl<T> Wheel<T> {
         for (key, entry) in self.slab.iter() {
             f(key, entry.when, &entry.value);
         }
-    }
-
-    /// The instant tick `tick` starts at (saturating).
-    pub fn tick_instant(&self, tick: u64) -> Instant {
-        self.tick_instant_inner(tick)
-    }
-
-    /// `true` when `deadline` is at or before the tick of the last poll: the
-    /// timer would fire on the very next poll. (It may be `false` for a
-    /// deadline that is past by the clock but not yet by the wheel.)
-    #[inline]
-    pub fn is_due(&self, deadline: Instant) -> bool {
-        self.tick_for(deadline) <= self.elapsed
     }
 
     /// The tick `deadline` fires at: ticks since the origin, rounded up.
@@ -511,10 +505,10 @@ impl<T> TimerQueue<T> for Wheel<T> {
 
     fn next_deadline(&self) -> Option<Instant> {
         if self.heads[DUE] != NIL {
-            return Some(self.tick_instant_inner(self.elapsed));
+            return Some(self.tick_instant(self.elapsed));
         }
         self.next_expiration()
-            .map(|(_, _, tick)| self.tick_instant_inner(tick))
+            .map(|(_, _, tick)| self.tick_instant(tick))
     }
 
     fn poll_expired<F: FnMut(Key, T)>(&mut self, now: Instant, mut on_expired: F) -> usize {

@@ -20,7 +20,8 @@ fn run_to_empty<T: Copy>(w: &mut Wheel<T>, limit: usize) -> Vec<(Instant, T)> {
 
 #[test]
 fn level_table_in_docs_matches_constants() {
-    let table = Wheel::<()>::level_table(MS);
+    // The driver's default resolution (`Driver::DEFAULT_RESOLUTION`).
+    let table = Wheel::<()>::level_table(Duration::from_micros(100));
     let docs: String = include_str!("mod.rs")
         .lines()
         .filter_map(|l| l.strip_prefix("//! "))

@@ -1,4 +1,5 @@
-//! Live counts per call site over recent snapshots, for "keeps growing".
+//! Live counts per call site over recent snapshots, kept per driver for
+//! `observe`'s "keeps growing" leak suspects.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -10,7 +11,7 @@ const MIN_GAP_MS: u64 = 1000;
 
 /// The last [`KEEP`] samples of live counts per call site (keyed by address).
 #[derive(Default)]
-pub struct History {
+pub(crate) struct History {
     samples: VecDeque<(u64, HashMap<usize, u64>)>,
 }
 

@@ -1,4 +1,5 @@
-//! The small thread pool [`after_func`](super::after_func) callbacks run on.
+//! The small thread pool [`after_func`](super::super::blocking::after_func) callbacks
+//! run on: one per driver, started on first use.
 //!
 //! Callbacks never run on the timer thread, so a slow one cannot delay other
 //! timers; and a callback never waits behind a slow one: when every worker is
@@ -18,7 +19,8 @@ pub(crate) const MAX_WORKERS: usize = 256;
 /// An idle callback thread exits after this long.
 pub(crate) const IDLE_EXIT: Duration = Duration::from_secs(5);
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// A callback to run.
+pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// The executor; one per driver, started on first use.
 pub(crate) struct Executor {

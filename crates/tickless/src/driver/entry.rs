@@ -1,0 +1,288 @@
+//! The driver's one surface upward: a typed timer entry.
+//!
+//! - [`Entry`] is one registration — which shard, which key — and every
+//!   operation on it: register, refresh the waker, reset, cancel, ask whether
+//!   it is still pending. It is not `Copy`: cancelling consumes it, so a
+//!   cancelled registration cannot be used again. Owners that keep their
+//!   driver [`Handle`] and their state behind a lock of their own (the alarms
+//!   behind `Timer`/`Ticker`/`after_func`, context nodes) hold an `Entry` and
+//!   pass their handle to each call; they must cancel it (or see it fire).
+//! - [`TimerEntry`] is an entry with its handle, deadline and state, which
+//!   cancels itself on drop: what a `Sleep` is made of.
+//!
+//! No module above the driver sees a `queue::Key` or the driver's shared state.
+//!
+//! # Cost
+//!
+//! Register: the calling thread's shard lock, an O(1) wheel insert, one
+//! coarse clock read (the timer's age) and one atomic load (must the timer
+//! thread wake?). Cancel and refresh: the entry's shard lock and O(1) work.
+
+use std::panic::Location;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use super::shard::{self, Registration};
+use super::{Handle, Inner};
+use crate::queue::Key;
+
+/// One pending registration in one driver (see the module docs).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Entry {
+    shard: u32,
+    key: Key,
+}
+
+/// Where a registration ended up.
+#[derive(Debug)]
+pub(crate) enum Registered {
+    /// Pending; the entry cancels or tracks it.
+    Pending(Entry),
+    /// Already due (or the driver is shut down): complete now.
+    Due,
+    /// Too far away to ever fire (beyond the wheel's range): stay pending
+    /// without registering.
+    Never,
+}
+
+impl Entry {
+    /// Registers a timer for `deadline` in the calling thread's shard,
+    /// cloning `waker` only if it is actually registered.
+    #[inline]
+    pub(crate) fn register(
+        handle: &Handle,
+        deadline: Instant,
+        waker: &Waker,
+        site: &'static Location<'static>,
+    ) -> Registered {
+        register_with(handle.inner(), deadline, || waker.clone(), site)
+    }
+
+    /// [`register`](Entry::register) for a caller that builds a waker just
+    /// to register it (an alarm, a context): it is moved in, not cloned.
+    #[inline]
+    pub(crate) fn register_owned(
+        handle: &Handle,
+        deadline: Instant,
+        waker: Waker,
+        site: &'static Location<'static>,
+    ) -> Registered {
+        register_with(handle.inner(), deadline, || waker, site)
+    }
+
+    /// Keeps the waker current; `false` once the timer fired (or the driver shut down).
+    #[inline]
+    pub(crate) fn refresh(&self, handle: &Handle, waker: &Waker) -> bool {
+        handle.inner().shards[self.shard as usize].refresh(self.key, waker)
+    }
+
+    /// `true` while the timer is still in its wheel (not fired, not cancelled).
+    pub(crate) fn is_registered(&self, handle: &Handle) -> bool {
+        handle.inner().shards[self.shard as usize].contains(self.key)
+    }
+
+    /// Moves a pending timer to `deadline`; `false` once it fired.
+    pub(crate) fn reset(&self, handle: &Handle, deadline: Instant) -> bool {
+        let inner = handle.inner();
+        let Some(tick) = inner.shards[self.shard as usize].reset(self.key, deadline) else {
+            return false;
+        };
+        if inner.manual {
+            let now = inner.clock.now();
+            if deadline <= now {
+                inner.fire_due_now(now);
+            }
+        } else {
+            inner.after_insert(tick);
+        }
+        true
+    }
+
+    /// Cancels the timer; `false` if it had already fired.
+    #[inline]
+    pub(crate) fn cancel(self, handle: &Handle) -> bool {
+        cancel(handle.inner(), self.shard, self.key)
+    }
+}
+
+#[inline]
+fn register_with(
+    inner: &Inner,
+    deadline: Instant,
+    waker: impl FnOnce() -> Waker,
+    site: &'static Location<'static>,
+) -> Registered {
+    if deadline >= inner.never {
+        return Registered::Never;
+    }
+    if inner.is_shut_down() {
+        return Registered::Due;
+    }
+    let shard = shard::current(inner.shards.len());
+    let registration = Registration {
+        created_ms: inner.coarse_ms(),
+        waker: Some(waker()),
+        site,
+    };
+    let Some((key, tick)) = inner.shards[shard].insert(deadline, registration) else {
+        return Registered::Due;
+    };
+    let shard = shard as u32;
+    if inner.manual {
+        // Time only moves by hand: a deadline already reached by the clock
+        // would otherwise wait for the next move. (Inserting first, then
+        // checking, is what keeps a concurrent `advance` from being missed.)
+        if deadline <= inner.clock.now() {
+            cancel(inner, shard, key);
+            return Registered::Due;
+        }
+    } else {
+        inner.after_insert(tick);
+    }
+    if inner.is_shut_down() {
+        // Shut down while we inserted: the drain may have missed us.
+        cancel(inner, shard, key);
+        return Registered::Due;
+    }
+    Registered::Pending(Entry { shard, key })
+}
+
+#[inline]
+fn cancel(inner: &Inner, shard: u32, key: Key) -> bool {
+    let registration = inner.shards[shard as usize].cancel(key);
+    let was_pending = registration.is_some();
+    drop(registration); // after the lock: see `Shard::refresh`
+    was_pending
+}
+
+impl Inner {
+    /// Wakes the timer thread if it sleeps past `tick` + slack; restarts it if it died.
+    #[inline]
+    fn after_insert(&self, tick: u64) {
+        // Acquire: pairs with the Release when the thread dies, so the
+        // restart sees the old thread's last state.
+        if !self.thread_alive.load(Ordering::Acquire) {
+            self.restart_thread();
+            return;
+        }
+        if self.wakeup.must_wake(tick.saturating_add(self.slack_ticks)) {
+            self.unpark_thread();
+        }
+    }
+}
+
+/// A timer with its driver, deadline and state; cancels itself on drop.
+pub(crate) struct TimerEntry {
+    handle: Handle,
+    deadline: Instant,
+    state: State,
+    site: &'static Location<'static>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum State {
+    /// Not registered (not polled yet, reset after firing, or too far away).
+    Idle,
+    Registered(Entry),
+    Done,
+}
+
+impl TimerEntry {
+    /// A timer for `deadline`, registered on first poll.
+    #[inline]
+    pub(crate) fn new(handle: Handle, deadline: Instant, site: &'static Location<'static>) -> Self {
+        TimerEntry {
+            handle,
+            deadline,
+            state: State::Idle,
+            site,
+        }
+    }
+
+    /// A timer that has already completed (a zero duration): never registers.
+    pub(crate) fn elapsed(
+        handle: Handle,
+        deadline: Instant,
+        site: &'static Location<'static>,
+    ) -> Self {
+        TimerEntry {
+            handle,
+            deadline,
+            state: State::Done,
+            site,
+        }
+    }
+
+    pub(crate) fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    pub(crate) fn site(&self) -> &'static Location<'static> {
+        self.site
+    }
+
+    /// `true` once completed, or once the driver's clock has reached the deadline.
+    pub(crate) fn is_elapsed(&self) -> bool {
+        self.state == State::Done || self.handle.now() >= self.deadline
+    }
+
+    /// Moves the deadline, keeping the registration (and its waker) while it
+    /// is pending; a completed or unregistered timer registers on next poll.
+    pub(crate) fn reset(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        let keep = matches!(&self.state, State::Registered(e) if e.reset(&self.handle, deadline));
+        if !keep {
+            self.state = State::Idle;
+        }
+    }
+
+    /// Registers on first poll, refreshes the waker after; ready once fired.
+    pub(crate) fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match &self.state {
+            State::Done => Poll::Ready(()),
+            State::Idle => {
+                match Entry::register(&self.handle, self.deadline, cx.waker(), self.site) {
+                    Registered::Pending(entry) => {
+                        self.state = State::Registered(entry);
+                        Poll::Pending
+                    }
+                    Registered::Due => {
+                        self.state = State::Done;
+                        Poll::Ready(())
+                    }
+                    Registered::Never => Poll::Pending,
+                }
+            }
+            State::Registered(entry) => {
+                if entry.refresh(&self.handle, cx.waker()) {
+                    Poll::Pending
+                } else {
+                    self.state = State::Done;
+                    Poll::Ready(())
+                }
+            }
+        }
+    }
+
+    /// `"idle"`, `"registered"` or `"done"`, for `Debug`.
+    pub(crate) fn state_name(&self) -> &'static str {
+        match self.state {
+            State::Idle => "idle",
+            State::Registered(_) => "registered",
+            State::Done => "done",
+        }
+    }
+}
+
+impl Drop for TimerEntry {
+    fn drop(&mut self) {
+        if let State::Registered(entry) = std::mem::replace(&mut self.state, State::Done) {
+            entry.cancel(&self.handle);
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! [`Handle`]: a reference to a driver, and the global driver behind it.
+//!
+//! Timer constructors live with the types they construct (`impl Handle`
+//! blocks in `sleep.rs`, `timeout.rs`, `interval.rs`, `blocking/`,
+//! `observe/`); this file holds only what belongs to the driver itself.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use super::executor::Job;
+use super::{Driver, Inner};
+
+/// A reference to a driver, from which timers are created.
+///
+/// [`Handle::current`] is the global driver; [`Driver::handle`] an explicit
+/// one. Timers keep their driver's state alive, never its thread.
+#[derive(Clone)]
+pub struct Handle {
+    /// `None` is the global driver: no reference count to touch per timer.
+    inner: Option<Arc<Inner>>,
+}
+
+impl Handle {
+    /// The global driver, started on first use with the defaults.
+    pub fn current() -> Handle {
+        Handle { inner: None }
+    }
+
+    pub(super) fn explicit(inner: Arc<Inner>) -> Handle {
+        Handle { inner: Some(inner) }
+    }
+
+    #[inline]
+    pub(super) fn inner(&self) -> &Inner {
+        match &self.inner {
+            Some(inner) => inner,
+            None => global(),
+        }
+    }
+
+    /// The driver's clock reading.
+    pub fn now(&self) -> Instant {
+        self.inner().clock.now()
+    }
+
+    /// The driver's resolution: deadlines round up to a multiple of it.
+    pub fn resolution(&self) -> Duration {
+        Duration::from_nanos(self.inner().ticks.tick_nanos)
+    }
+
+    /// Number of timers pending on this driver (locks every shard).
+    pub fn pending_timers(&self) -> usize {
+        self.inner().shards.iter().map(|s| s.len()).sum()
+    }
+
+    /// Pending timers per line of code that created them, most first
+    /// (locks each shard in turn; O(pending timers)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tickless::Driver;
+    ///
+    /// let driver = Driver::builder().build().unwrap();
+    /// let waker = futures::task::noop_waker();
+    /// let mut cx = std::task::Context::from_waker(&waker);
+    /// let line = line!() + 1;
+    /// let mut sleeps: Vec<_> = (0..3).map(|_| driver.sleep(Duration::from_secs(60))).collect();
+    /// for s in &mut sleeps {
+    ///     assert!(s.poll_sleep(&mut cx).is_pending()); // registers
+    /// }
+    /// let sites = driver.pending_call_sites();
+    /// assert_eq!(sites.len(), 1);
+    /// assert_eq!((sites[0].0.line(), sites[0].1), (line, 3));
+    /// drop(sleeps);
+    /// assert!(driver.pending_call_sites().is_empty());
+    /// ```
+    pub fn pending_call_sites(&self) -> Vec<(&'static Location<'static>, usize)> {
+        let mut counts: HashMap<&'static Location<'static>, usize> = HashMap::new();
+        for shard in self.inner().shards.iter() {
+            shard.for_each(|_, r| *counts.entry(r.site).or_default() += 1);
+        }
+        let mut sites: Vec<_> = counts.into_iter().collect();
+        sites.sort_by(|a, b| {
+            b.1.cmp(&a.1)
+                .then_with(|| a.0.to_string().cmp(&b.0.to_string()))
+        });
+        sites
+    }
+
+    /// [`after_func`](super::super::blocking::after_func) callbacks that panicked (caught and counted).
+    pub fn callback_panics(&self) -> u64 {
+        self.inner()
+            .callbacks
+            .get()
+            .map_or(0, super::executor::Executor::panics)
+    }
+
+    /// Wakers that panicked when the timer thread woke them (caught and counted).
+    pub fn waker_panics(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.inner().wake_panics.load(Ordering::Relaxed)
+    }
+
+    /// How many times the timer thread has woken up (every cycle of its loop).
+    /// Idle — no timer pending — it does not wake at all.
+    pub fn timer_thread_wakeups(&self) -> u64 {
+        // Relaxed: a statistic.
+        self.inner().wakeups.load(Ordering::Relaxed)
+    }
+
+    /// Runs `job` on this driver's callback executor (never on the timer
+    /// thread, never blocking the caller).
+    pub(crate) fn run_callback(&self, job: Job) {
+        let inner = self.inner();
+        inner
+            .callbacks
+            .get_or_init(|| {
+                super::executor::Executor::new(format!("{}-callback", inner.thread_name))
+            })
+            .submit(job);
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = self.inner();
+        f.debug_struct("Handle")
+            .field("global", &self.inner.is_none())
+            .field("clock", &inner.clock)
+            .field("shards", &inner.shards.len())
+            .field("shut_down", &inner.shut_down.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+fn global() -> &'static Inner {
+    static GLOBAL: OnceLock<Driver> = OnceLock::new();
+    let driver = GLOBAL.get_or_init(|| {
+        Driver::builder()
+            .build()
+            .unwrap_or_else(|e| panic!("tickless: cannot start the global timer driver: {e}"))
+    });
+    match &driver.handle().inner {
+        Some(inner) => inner,
+        None => unreachable!("the global driver is built explicitly"),
+    }
+}
