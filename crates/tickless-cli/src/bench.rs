@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use clap::Args;
 use tickless::queue::{QuadHeap, Wheel};
-use tickless_workloads::queues::{live_bytes, BTreeQueue, BenchQueue, Churn};
+use tickless_workloads::alloc::live_bytes;
+use tickless_workloads::queues::{BTreeQueue, BenchQueue, Churn};
 use tickless_workloads::timers::{self, Impl};
 
 use crate::progress::Progress;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use tickless::queue::{QuadHeap, Wheel};
+use tickless_workloads::alloc::live_bytes;
 use tickless_workloads::queues::*;
 use tickless_workloads::timers::{self, Impl};
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, unbounded};
-use tickless_workloads::queues::live_bytes;
+use tickless_workloads::alloc::live_bytes;
 
 use crate::progress::Progress;
 

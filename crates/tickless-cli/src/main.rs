@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
-use tickless_workloads::queues::CountingAlloc;
+use tickless_workloads::alloc::CountingAlloc;
 
 mod bench;
 mod demo;

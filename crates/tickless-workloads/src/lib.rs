@@ -7,23 +7,16 @@
 //! |---|---|
 //! | [`queues`] | timer queues side by side (wheel, 4-ary heap, `BTreeMap`, `BinaryHeap`): churn, expiry, bytes per timer |
 //! | [`timers`] | async timers side by side (tickless, tokio, async-io, futures-timer): churn, timeout, memory, expiry, lateness |
+//! | [`alloc`] | [`CountingAlloc`](alloc::CountingAlloc), the global allocator that counts live heap bytes for the memory figures |
 //!
-//! Heap bytes are measured with [`queues::CountingAlloc`], a global
-//! allocator that counts live bytes. A library cannot install it: each
-//! binary or bench that reports memory declares it itself,
+//! `CountingAlloc` is the only unsafe code here (it forwards every call to
+//! the system allocator); CI runs `tickless demo --quick`, which installs
+//! it, under valgrind. A library cannot install it: each binary or bench that
+//! reports memory declares `#[global_allocator] static ALLOC: CountingAlloc =
+//! CountingAlloc;` itself.
 //!
-//! ```ignore
-//! #[global_allocator]
-//! static ALLOC: CountingAlloc = CountingAlloc;
-//! ```
-//!
-//! and without that declaration [`queues::live_bytes`] stays at zero.
-//! `CountingAlloc` is the only unsafe code in this crate (it forwards every
-//! call to the system allocator); CI runs `tickless demo --quick`, which
-//! installs it, under valgrind.
-//!
-//! Not published: this is a measuring instrument for the workspace, not an
-//! API.
+//! Not published: a measuring instrument for this workspace, not an API.
 
+pub mod alloc;
 pub mod queues;
 pub mod timers;

@@ -6,47 +6,14 @@
 //! key the caller holds) and `BinaryHeap` (no removal: it cannot cancel, which
 //! is why Go before 1.23 left stopped timers in its heap).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tickless::queue::{Key, QuadHeap, TimerQueue, Wheel};
 
-/// A global allocator that counts live heap bytes.
-pub struct CountingAlloc;
-
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-/// Live heap bytes of the whole process (when `CountingAlloc` is the global allocator).
-pub fn live_bytes() -> usize {
-    // Relaxed: a statistic read between phases of one thread's work.
-    LIVE_BYTES.load(Ordering::Relaxed)
-}
-
-// SAFETY: forwards every call unchanged to the System allocator; it only
-// counts sizes on the side.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // Relaxed: a counter with no ordering relation to the memory itself.
-        LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size, Ordering::Relaxed);
-        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use crate::alloc::live_bytes;
 
 /// Deterministic xorshift, so every structure sees the same deadlines.
 struct Rng(u64);

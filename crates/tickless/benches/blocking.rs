@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, Criterion};
 use crossbeam_channel::{select, unbounded};
 use tickless::blocking::{after, after_func, Ticker, Timer};
-use tickless_workloads::queues::{live_bytes, CountingAlloc};
+use tickless_workloads::alloc::{live_bytes, CountingAlloc};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;

@@ -7,6 +7,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use tickless_workloads::alloc::CountingAlloc;
 use tickless_workloads::queues::*;
 
 #[global_allocator]

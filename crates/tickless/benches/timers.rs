@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tickless_workloads::queues::{live_bytes, CountingAlloc};
+use tickless_workloads::alloc::{live_bytes, CountingAlloc};
 use tickless_workloads::timers::*;
 
 #[global_allocator]
