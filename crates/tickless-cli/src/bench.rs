@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
+use tickless::queue::{QuadHeap, Wheel};
+use tickless_workloads::alloc::live_bytes;
+use tickless_workloads::queues::{BTreeQueue, BenchQueue, Churn};
+use tickless_workloads::timers::{self, Impl};
 
 use crate::progress::Progress;
-use crate::queues::{live_bytes, BTreeQueue, BenchQueue, Churn};
-use crate::timers::{self, Impl};
-use tickless::queue::{QuadHeap, Wheel};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {

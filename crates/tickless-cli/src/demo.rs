@@ -1,8 +1,9 @@
 //! `tickless demo`: the leak case study, the churn summary and the queue
 //! summary, all measured in this run, and a self-contained HTML report.
 //!
-//! Uses the same workloads as the criterion benches (the files are shared
-//! with `#[path]`), timed with plain `Instant`s instead of criterion.
+//! Uses the same workloads as the criterion benches (the
+//! `tickless-workloads` crate), timed with plain `Instant`s instead of
+//! criterion.
 
 use std::hint::black_box;
 use std::process::ExitCode;
@@ -11,12 +12,13 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use tickless::queue::{QuadHeap, Wheel};
+use tickless_workloads::alloc::live_bytes;
+use tickless_workloads::queues::*;
+use tickless_workloads::timers::{self, Impl};
 
 use crate::leak;
 use crate::progress::Progress;
-use crate::queues::*;
 use crate::report;
-use crate::timers::{self, Impl};
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, unbounded};
+use tickless_workloads::alloc::live_bytes;
 
 use crate::progress::Progress;
-use crate::queues::live_bytes;
 
 const HOUR: Duration = Duration::from_secs(3600);
 /// Samples per run.

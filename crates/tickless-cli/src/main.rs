@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Parser, Subcommand};
+use tickless_workloads::alloc::CountingAlloc;
 
 mod bench;
 mod demo;
@@ -12,13 +13,8 @@ mod precision;
 mod progress;
 mod report;
 
-#[path = "../../tickless/benches/support/queues.rs"]
-mod queues;
-#[path = "../../tickless/benches/support/timers.rs"]
-mod timers;
-
 #[global_allocator]
-static ALLOC: queues::CountingAlloc = queues::CountingAlloc;
+static ALLOC: CountingAlloc = CountingAlloc;
 
 /// Timers that cannot leak, cost almost nothing when cancelled, and can be seen.
 #[derive(Parser, Debug)]

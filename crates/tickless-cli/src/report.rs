@@ -3,18 +3,13 @@
 
 use std::fmt::Write as _;
 
+use tickless_debug::html;
+
 use crate::leak::Series;
 
 const COLORS: [&str; 8] = [
     "#2563eb", "#16a34a", "#9333ea", "#0891b2", "#ea580c", "#dc2626", "#4b5563", "#ca8a04",
 ];
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// A line chart of heap retained vs iterations, one polyline per series.
 fn memory_chart(series: &[Series]) -> String {
@@ -61,7 +56,7 @@ fn memory_chart(series: &[Series]) -> String {
         let _ = write!(
             svg,
             "<polyline class=\"series\" data-name=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>",
-            esc(&s.name),
+            html::escape(&s.name),
             points.join(" ")
         );
         let _ = write!(
@@ -71,7 +66,7 @@ fn memory_chart(series: &[Series]) -> String {
             pad + 10.0 + i as f64 * 16.0,
             pad + 25.0,
             pad + 19.0 + i as f64 * 16.0,
-            esc(&s.name)
+            html::escape(&s.name)
         );
     }
     svg.push_str("</svg>");
@@ -86,10 +81,10 @@ fn lateness_chart(name: &str, buckets: &[(String, u64)]) -> String {
     let mut svg = format!(
         "<svg class=\"chart lateness\" data-name=\"{}\" viewBox=\"0 0 {w} {}\" width=\"{w}\" height=\"{}\">\
 <text x=\"{pad}\" y=\"16\" font-size=\"13\">{}</text>",
-        esc(name),
+        html::escape(name),
         h + 2.0 * pad,
         h + 2.0 * pad,
-        esc(name)
+        html::escape(name)
     );
     for (i, (label, count)) in buckets.iter().enumerate() {
         let bh = *count as f64 / max * h;
@@ -100,7 +95,7 @@ fn lateness_chart(name: &str, buckets: &[(String, u64)]) -> String {
 ",
             pad + h - bh,
             bw - 2.0,
-            esc(label),
+            html::escape(label),
         );
         if i % 2 == 0 {
             // Every other label: they would overlap otherwise.
@@ -109,7 +104,7 @@ fn lateness_chart(name: &str, buckets: &[(String, u64)]) -> String {
                 "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
                 x + bw / 2.0,
                 pad + h + 14.0,
-                esc(label)
+                html::escape(label)
             );
         }
     }
@@ -132,7 +127,7 @@ pub fn render(r: &Report<'_>) -> String {
         let _ = write!(
             rows,
             "<tr><td>{}</td><td>{}</td><td>{:.0}</td><td>{:.1} MiB</td><td>{:.1}</td></tr>",
-            esc(&s.name),
+            html::escape(&s.name),
             s.iterations,
             s.ns_per_iter,
             s.retained() / (1 << 20) as f64,
@@ -144,13 +139,13 @@ pub fn render(r: &Report<'_>) -> String {
         let _ = write!(
             churn,
             "<tr><td>{}</td><td>{ns:.0}</td><td>{bytes:.0}</td></tr>",
-            esc(name)
+            html::escape(name)
         );
     }
     let planted: String = r
         .planted
         .iter()
-        .map(|l| format!("<li><code>{}</code></li>", esc(l)))
+        .map(|l| format!("<li><code>{}</code></li>", html::escape(l)))
         .collect();
     format!(
         r#"<!doctype html>
@@ -172,12 +167,12 @@ pub fn render(r: &Report<'_>) -> String {
 </body></html>
 "#,
         memory = memory_chart(r.series),
-        go = esc(r.go_note.unwrap_or("")),
+        go = html::escape(r.go_note.unwrap_or("")),
         lateness = r
             .lateness
             .iter()
             .map(|(name, b)| lateness_chart(name, b))
             .collect::<String>(),
-        text = esc(r.text_summary),
+        text = html::escape(r.text_summary),
     )
 }

@@ -18,7 +18,11 @@
 //! methods than GET/HEAD 405, malformed requests 400; a slow or silent client
 //! is cut off after a few seconds and never stalls the server; at most
 //! [`MAX_CONNECTIONS`] requests are served at once (503 beyond).
+//!
+//! The page's HTML escaping is public as [`html::escape`], for other hand-built
+//! HTML (the `tickless` command's report uses it).
 
+pub mod html;
 mod http;
 mod page;
 

@@ -92,14 +92,6 @@ fn js(s: &str) -> String {
     out
 }
 
-/// HTML text escaping.
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 pub(crate) fn json(shared: &Shared) -> String {
     let m = model(shared);
     let c = &m.snapshot.counters;
@@ -169,14 +161,14 @@ pub(crate) fn html(shared: &Shared) -> String {
             rows,
             "<tr{}><td class=\"site\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{}</td></tr>",
             if why.is_some() { " class=\"suspect\"" } else { "" },
-            html_escape(id),
+            crate::html::escape(id),
             s.live,
             s.created,
             s.fired,
             s.cancelled,
             secs(s.oldest_live_age),
             secs(s.farthest_deadline),
-            why.as_deref().map_or(String::new(), |why| format!("<span class=\"badge\">leak suspect</span> {}", html_escape(why)))
+            why.as_deref().map_or(String::new(), |why| format!("<span class=\"badge\">leak suspect</span> {}", crate::html::escape(why)))
         );
     }
     format!(
@@ -248,10 +240,6 @@ mod tests {
     #[test]
     fn escapes() {
         assert_eq!(js("a\"b\\c\n\u{1}"), r#""a\"b\\c\n\u0001""#);
-        assert_eq!(
-            html_escape("<a href=\"x\">&"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;"
-        );
     }
 
     #[test]

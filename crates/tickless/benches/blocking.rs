@@ -5,9 +5,6 @@
 //! built and run for the same scenarios, and a table of ratios is printed
 //! first. Without Go, a line says how to add that column.
 
-#[path = "support/queues.rs"]
-mod queues;
-
 use std::hint::black_box;
 use std::path::Path;
 use std::process::Command;
@@ -15,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use crossbeam_channel::{select, unbounded};
-use queues::{live_bytes, CountingAlloc};
 use tickless::blocking::{after, after_func, Ticker, Timer};
+use tickless_workloads::alloc::{live_bytes, CountingAlloc};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;

@@ -3,14 +3,12 @@
 //! `cargo bench -p tickless --bench queue`. Bytes per pending timer are
 //! printed before the timings (criterion measures time, not memory).
 
-#[path = "support/queues.rs"]
-mod queues;
-
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use queues::*;
+use tickless_workloads::alloc::CountingAlloc;
+use tickless_workloads::queues::*;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;

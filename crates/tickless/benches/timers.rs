@@ -5,16 +5,11 @@
 //! pending once); memory, expiry, two-thread scaling and lateness are
 //! measured once each and printed first, with ratios to tickless.
 
-#[path = "support/queues.rs"]
-mod queues;
-#[path = "support/timers.rs"]
-mod timers;
-
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use queues::{live_bytes, CountingAlloc};
-use timers::*;
+use tickless_workloads::alloc::{live_bytes, CountingAlloc};
+use tickless_workloads::timers::*;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;

@@ -1,13 +1,11 @@
 //! Async timer workloads: tickless vs `tokio::time` vs `async-io` vs
-//! `futures-timer`, shared by `cargo bench -p tickless --bench timers` (and,
-//! later, `tickless bench`).
+//! `futures-timer`, shared by `cargo bench -p tickless --bench timers` and
+//! `tickless demo` / `tickless bench`.
 //!
 //! Every implementation runs the same steps; only the constructor differs.
 //! Peers are used as their docs say: tokio's timers inside a runtime with
 //! the time driver enabled, async-io's and futures-timer's with their own
 //! global threads.
-
-#![allow(dead_code)]
 
 use std::future::Future;
 use std::hint::black_box;

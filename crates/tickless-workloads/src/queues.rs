@@ -1,64 +1,28 @@
 //! Queue workloads shared by `cargo bench -p tickless --bench queue` and
-//! `tickless demo` (which includes this file with `#[path]`), so both measure
-//! exactly the same thing.
+//! `tickless demo` / `tickless bench`, so both measure exactly the same thing.
 //!
 //! Four structures behind one small trait: the wheel and the 4-ary heap, plus
 //! std's `BTreeMap` (ordered map keyed by `(deadline, sequence)`; cancel by the
 //! key the caller holds) and `BinaryHeap` (no removal: it cannot cancel, which
 //! is why Go before 1.23 left stopped timers in its heap).
 
-#![allow(dead_code)] // each includer uses a different subset
-
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tickless::queue::{Key, QuadHeap, TimerQueue, Wheel};
 
-/// A global allocator that counts live heap bytes.
-pub struct CountingAlloc;
-
-static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
-
-/// Live heap bytes of the whole process (when `CountingAlloc` is the global allocator).
-pub fn live_bytes() -> usize {
-    // Relaxed: a statistic read between phases of one thread's work.
-    LIVE_BYTES.load(Ordering::Relaxed)
-}
-
-// SAFETY: forwards every call unchanged to the System allocator; it only
-// counts sizes on the side.
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // Relaxed: a counter with no ordering relation to the memory itself.
-        LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size, Ordering::Relaxed);
-        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use crate::alloc::live_bytes;
 
 /// Deterministic xorshift, so every structure sees the same deadlines.
-pub struct Rng(u64);
+struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    fn new(seed: u64) -> Self {
         Rng(seed | 1)
     }
-    pub fn next(&mut self) -> u64 {
+    fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -67,7 +31,7 @@ impl Rng {
         x
     }
     /// A uniformly random offset below `max`.
-    pub fn below(&mut self, max: Duration) -> Duration {
+    fn below(&mut self, max: Duration) -> Duration {
         Duration::from_nanos(self.next() % max.as_nanos() as u64)
     }
 }
@@ -83,7 +47,6 @@ pub trait BenchQueue {
     fn cancel(&mut self, handle: Self::Handle) -> bool;
     fn next_deadline(&self) -> Option<Instant>;
     fn poll(&mut self, now: Instant) -> usize;
-    fn len(&self) -> usize;
 }
 
 macro_rules! timer_queue {
@@ -109,9 +72,6 @@ macro_rules! timer_queue {
                 self.poll_expired(now, |k, v| {
                     black_box((k, v));
                 })
-            }
-            fn len(&self) -> usize {
-                TimerQueue::len(self)
             }
         }
     };
@@ -158,9 +118,6 @@ impl BenchQueue for BTreeQueue {
         }
         n
     }
-    fn len(&self) -> usize {
-        self.map.len()
-    }
 }
 
 /// `BinaryHeap<Reverse<(deadline, value)>>`: insert and expire only.
@@ -191,9 +148,6 @@ impl BenchQueue for BinaryHeapQueue {
         }
         n
     }
-    fn len(&self) -> usize {
-        self.0.len()
-    }
 }
 
 /// How far ahead pending timers are spread: typical request timeouts.
@@ -201,13 +155,13 @@ pub const SPREAD: Duration = Duration::from_secs(3600);
 
 /// Deadlines drawn up front, so the timed loop measures the queue, not the
 /// random number generator or `Instant` arithmetic.
-pub struct Deadlines {
+struct Deadlines {
     all: Vec<Instant>,
     next: usize,
 }
 
 impl Deadlines {
-    pub fn new(origin: Instant, seed: u64) -> Self {
+    fn new(origin: Instant, seed: u64) -> Self {
         let mut rng = Rng::new(seed);
         Deadlines {
             all: (0..4096).map(|_| origin + rng.below(SPREAD)).collect(),
@@ -215,7 +169,7 @@ impl Deadlines {
         }
     }
     #[inline]
-    pub fn next(&mut self) -> Instant {
+    fn next(&mut self) -> Instant {
         self.next = (self.next + 1) & 4095;
         self.all[self.next]
     }

@@ -1,0 +1,22 @@
+//! The workloads shared by `cargo bench -p tickless` and the `tickless`
+//! command (`tickless demo`, `tickless bench`), so both measure the same
+//! thing: the criterion benches time them with criterion, the command with
+//! plain `Instant`s.
+//!
+//! | module | what |
+//! |---|---|
+//! | [`queues`] | timer queues side by side (wheel, 4-ary heap, `BTreeMap`, `BinaryHeap`): churn, expiry, bytes per timer |
+//! | [`timers`] | async timers side by side (tickless, tokio, async-io, futures-timer): churn, timeout, memory, expiry, lateness |
+//! | [`alloc`] | [`CountingAlloc`](alloc::CountingAlloc), the global allocator that counts live heap bytes for the memory figures |
+//!
+//! `CountingAlloc` is the only unsafe code here (it forwards every call to
+//! the system allocator); CI runs `tickless demo --quick`, which installs
+//! it, under valgrind. A library cannot install it: each binary or bench that
+//! reports memory declares `#[global_allocator] static ALLOC: CountingAlloc =
+//! CountingAlloc;` itself.
+//!
+//! Not published: a measuring instrument for this workspace, not an API.
+
+pub mod alloc;
+pub mod queues;
+pub mod timers;
