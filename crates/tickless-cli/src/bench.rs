@@ -78,6 +78,19 @@ pub fn run(args: &BenchArgs) -> ExitCode {
             columns,
         });
     }
+    if wanted("reset") {
+        let p = Progress::new("reset", 1);
+        let columns = per_impl(&mut |imp| {
+            timers::reset_later(imp, 10_000, ops).as_nanos() as f64 / ops as f64
+        });
+        p.finish();
+        results.push(Scenario {
+            name: "reset to now + 30 s (idle timeout, 10k live)",
+            unit: "ns/op",
+            lower_is_better: true,
+            columns,
+        });
+    }
     if wanted("bytes") {
         let n = if q { 10_000 } else { 1_000_000 };
         let p = Progress::new("bytes per pending timer", 1);
@@ -252,7 +265,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         }
     }
     if results.is_empty() && !crate::stopped() {
-        eprintln!("error: --only {:?} matches no scenario (churn, timeout, bytes, expiry, threads, lateness, queue, blocking)", args.only.as_deref().unwrap_or(""));
+        eprintln!("error: --only {:?} matches no scenario (churn, timeout, reset, bytes, expiry, threads, lateness, queue, blocking)", args.only.as_deref().unwrap_or(""));
         return ExitCode::from(2);
     }
     print_table(&results);

@@ -227,6 +227,74 @@ pub fn hold_pending(imp: Impl, n: usize) -> Box<dyn std::any::Any> {
     }
 }
 
+/// How far an idle timeout is pushed out on every read in [`reset_later`].
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The idle-timeout pattern: `live` registered sleeps (one per connection);
+/// each op moves one of them (round robin) to `now + 30 s`, as a read on
+/// that connection would. The clock read is part of the op, as in a server.
+/// Must run inside `runtime().enter()`. futures-timer's `Delay::reset` takes
+/// a duration, so it reads its own clock.
+pub fn reset_later(imp: Impl, live: usize, ops: u64) -> Duration {
+    let mut cx = noop_cx();
+    let live = live.max(1);
+    match imp {
+        Impl::Tickless => {
+            let mut v: Vec<tickless::Sleep> =
+                (0..live).map(|_| tickless::sleep(IDLE_TIMEOUT)).collect();
+            for s in &mut v {
+                poll_pending(Pin::new(s), &mut cx);
+            }
+            let start = Instant::now();
+            for i in 0..ops {
+                v[i as usize % live].reset(Instant::now() + IDLE_TIMEOUT);
+            }
+            start.elapsed()
+        }
+        Impl::Tokio => {
+            let mut v: Vec<Pin<Box<tokio::time::Sleep>>> = (0..live)
+                .map(|_| Box::pin(tokio::time::sleep(IDLE_TIMEOUT)))
+                .collect();
+            for s in &mut v {
+                poll_pending(s.as_mut(), &mut cx);
+            }
+            let start = Instant::now();
+            for i in 0..ops {
+                v[i as usize % live]
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + IDLE_TIMEOUT);
+            }
+            start.elapsed()
+        }
+        Impl::AsyncIo => {
+            let mut v: Vec<async_io::Timer> = (0..live)
+                .map(|_| async_io::Timer::after(IDLE_TIMEOUT))
+                .collect();
+            for s in &mut v {
+                poll_pending(Pin::new(s), &mut cx);
+            }
+            let start = Instant::now();
+            for i in 0..ops {
+                v[i as usize % live].set_at(Instant::now() + IDLE_TIMEOUT);
+            }
+            start.elapsed()
+        }
+        Impl::FuturesTimer => {
+            let mut v: Vec<futures_timer::Delay> = (0..live)
+                .map(|_| futures_timer::Delay::new(IDLE_TIMEOUT))
+                .collect();
+            for s in &mut v {
+                poll_pending(Pin::new(s), &mut cx);
+            }
+            let start = Instant::now();
+            for i in 0..ops {
+                v[i as usize % live].reset(IDLE_TIMEOUT);
+            }
+            start.elapsed()
+        }
+    }
+}
+
 /// `tasks` tasks on a tokio current-thread runtime all sleep until the same
 /// instant; the time from that instant until the last has woken.
 pub fn expiry(imp: Impl, tasks: usize) -> Duration {

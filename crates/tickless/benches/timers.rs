@@ -129,6 +129,15 @@ fn benches(c: &mut Criterion) {
     }
     group.finish();
 
+    let mut group = c.benchmark_group("reset to now + 30 s (idle timeout; 10k live)");
+    group.throughput(Throughput::Elements(1));
+    for imp in Impl::ALL {
+        group.bench_function(BenchmarkId::from_parameter(imp.name()), |b| {
+            b.iter_custom(|iters| reset_later(imp, 10_000, iters))
+        });
+    }
+    group.finish();
+
     let mut group = c.benchmark_group("timeout around a future pending once");
     group.throughput(Throughput::Elements(1));
     for imp in Impl::ALL {

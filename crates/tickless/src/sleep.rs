@@ -120,6 +120,14 @@ impl Sleep {
     /// Moves the deadline, keeping the timer registered (and its waker) when
     /// it is still pending. A completed sleep becomes pending again.
     ///
+    /// Moving a pending sleep **later** is nearly free — no lock, no queue
+    /// operation: the new deadline is recorded here, and when the old one
+    /// comes the task is woken once, sees the deadline moved, and registers
+    /// for the new one (a spurious wake-up, which futures tolerate). This is
+    /// the idle-timeout pattern — every read pushes the deadline out — at
+    /// one registration per idle period instead of one per read. Moving it
+    /// **earlier** re-files the registration at once.
+    ///
     /// `Sleep` is `Unpin`, so this is callable on a `Pin<&mut Sleep>` too.
     ///
     /// ```

@@ -121,11 +121,75 @@ fn reset_earlier_and_later() {
     assert!(poll_once(&mut sleep, &waker).is_pending());
     sleep.reset(t0 + ms(80)); // later, while pending
     clock.advance(ms(30)); // t0 + 50
-    assert_eq!(count.count(), 1, "not at the old deadline");
+                           // A later reset is lazy: the old registration may wake the task at the
+                           // old deadline (a spurious wake-up), but the sleep is not complete.
+    assert!(
+        poll_once(&mut sleep, &waker).is_pending(),
+        "not at the old deadline"
+    );
+    let woken = count.count();
     clock.advance(ms(30)); // t0 + 80
-    assert_eq!(count.count(), 2);
+    assert_eq!(count.count(), woken + 1, "woken at the new deadline");
     assert!(poll_once(&mut sleep, &waker).is_ready());
     assert_eq!(driver.pending_timers(), 0);
+}
+
+/// Later, earlier, later again: the sleep completes at the last deadline,
+/// exactly once, never before; the registrations left behind by the lazy
+/// moves are gone by then.
+#[test]
+fn lazy_reset_later_earlier_later_fires_once_at_the_last_deadline() {
+    let (clock, driver) = driver();
+    let (count, waker) = CountingWaker::new();
+    let t0 = clock.now();
+    let mut sleep = driver.sleep(ms(100));
+    assert!(poll_once(&mut sleep, &waker).is_pending());
+    sleep.reset(t0 + ms(300)); // later: lazy, still registered at 100
+    sleep.reset(t0 + ms(200)); // earlier than 300, later than 100
+    sleep.reset(t0 + ms(250)); // later again: lazy
+    assert_eq!(sleep.deadline(), t0 + ms(250));
+    assert_eq!(driver.pending_timers(), 1, "one registration throughout");
+    let mut completions = 0;
+    for step in 1..=40 {
+        clock.advance(ms(10));
+        if poll_once(&mut sleep, &waker).is_ready() {
+            completions += 1;
+            assert_eq!(clock.now(), t0 + ms(250), "completed at step {step}");
+            break;
+        }
+        assert!(clock.now() < t0 + ms(250), "still pending at its deadline");
+    }
+    assert_eq!(completions, 1);
+    assert!(poll_once(&mut sleep, &waker).is_ready(), "stays complete");
+    assert_eq!(driver.pending_timers(), 0);
+    let wakes = count.count();
+    clock.advance(ms(1000));
+    assert_eq!(count.count(), wakes, "no stale fire afterwards");
+}
+
+/// A lazily moved sleep whose old registration fires while nobody polls:
+/// the stale fire completes nothing, and the next poll registers the new
+/// deadline.
+#[test]
+fn a_stale_fire_after_a_lazy_reset_is_inert() {
+    let (clock, driver) = driver();
+    let (_count, waker) = CountingWaker::new();
+    let t0 = clock.now();
+    let mut sleep = driver.sleep(ms(10));
+    assert!(poll_once(&mut sleep, &waker).is_pending());
+    sleep.reset(t0 + ms(1000));
+    clock.advance(ms(500)); // the old registration fires, unobserved
+    assert!(!sleep.is_elapsed());
+    assert!(poll_once(&mut sleep, &waker).is_pending());
+    assert_eq!(
+        driver.pending_timers(),
+        1,
+        "re-registered for the new deadline"
+    );
+    clock.advance(ms(499));
+    assert!(poll_once(&mut sleep, &waker).is_pending(), "never early");
+    clock.advance(ms(1));
+    assert!(poll_once(&mut sleep, &waker).is_ready());
 }
 
 #[test]

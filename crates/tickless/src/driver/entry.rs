@@ -184,7 +184,12 @@ pub(crate) struct TimerEntry {
 enum State {
     /// Not registered (not polled yet, reset after firing, or too far away).
     Idle,
-    Registered(Entry),
+    /// Registered; `moved` once the deadline was moved later than the
+    /// registration's (see `TimerEntry::reset`).
+    Registered {
+        entry: Entry,
+        moved: bool,
+    },
     Done,
 }
 
@@ -233,37 +238,74 @@ impl TimerEntry {
 
     /// Moves the deadline, keeping the registration (and its waker) while it
     /// is pending; a completed or unregistered timer registers on next poll.
+    ///
+    /// **Later is free.** A pending timer moved later keeps its registration
+    /// where it is and only records the new deadline here: no lock, no wheel
+    /// operation. When the old registration fires, the poll sees the clock
+    /// short of the new deadline and registers again for it (one extra poll
+    /// per chain of later resets — the idle-timeout pattern, where every read
+    /// pushes the deadline out, costs one registration per idle period
+    /// instead of one wheel operation per read). Earlier moves the
+    /// registration at once, so it still fires on time.
     pub(crate) fn reset(&mut self, deadline: Instant) {
+        let earlier = deadline < self.deadline;
         self.deadline = deadline;
-        let keep = matches!(&self.state, State::Registered(e) if e.reset(&self.handle, deadline));
+        let keep = match &mut self.state {
+            State::Registered { moved, .. } if !earlier => {
+                *moved = true;
+                true
+            }
+            // Earlier than the deadline (perhaps still later than the
+            // registration's, after lazy moves): move the registration; it now
+            // holds the true deadline.
+            State::Registered { entry, moved } => {
+                *moved = false;
+                entry.reset(&self.handle, deadline)
+            }
+            State::Idle | State::Done => false,
+        };
         if !keep {
             self.state = State::Idle;
         }
     }
 
-    /// Registers on first poll, refreshes the waker after; ready once fired.
+    /// Registers on first poll, refreshes the waker after; ready once fired
+    /// and the (possibly moved) deadline has passed.
     pub(crate) fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        match &self.state {
-            State::Done => Poll::Ready(()),
-            State::Idle => {
-                match Entry::register(&self.handle, self.deadline, cx.waker(), self.site) {
-                    Registered::Pending(entry) => {
-                        self.state = State::Registered(entry);
-                        Poll::Pending
+        loop {
+            match &self.state {
+                State::Done => return Poll::Ready(()),
+                State::Idle => {
+                    return match Entry::register(&self.handle, self.deadline, cx.waker(), self.site)
+                    {
+                        Registered::Pending(entry) => {
+                            self.state = State::Registered {
+                                entry,
+                                moved: false,
+                            };
+                            Poll::Pending
+                        }
+                        Registered::Due => {
+                            self.state = State::Done;
+                            Poll::Ready(())
+                        }
+                        Registered::Never => Poll::Pending,
                     }
-                    Registered::Due => {
-                        self.state = State::Done;
-                        Poll::Ready(())
-                    }
-                    Registered::Never => Poll::Pending,
                 }
-            }
-            State::Registered(entry) => {
-                if entry.refresh(&self.handle, cx.waker()) {
-                    Poll::Pending
-                } else {
-                    self.state = State::Done;
-                    Poll::Ready(())
+                State::Registered { entry, moved } => {
+                    if entry.refresh(&self.handle, cx.waker()) {
+                        return Poll::Pending;
+                    }
+                    // Fired. A fire is never early, so it means the deadline
+                    // has passed — unless the deadline was moved later since
+                    // (see `reset`): then the clock tells, and we register
+                    // again for the new deadline. (A shut-down driver answers
+                    // that registration with `Due`.)
+                    self.state = if *moved && self.handle.now() < self.deadline {
+                        State::Idle
+                    } else {
+                        State::Done
+                    };
                 }
             }
         }
@@ -273,7 +315,7 @@ impl TimerEntry {
     pub(crate) fn state_name(&self) -> &'static str {
         match self.state {
             State::Idle => "idle",
-            State::Registered(_) => "registered",
+            State::Registered { .. } => "registered",
             State::Done => "done",
         }
     }
@@ -281,7 +323,7 @@ impl TimerEntry {
 
 impl Drop for TimerEntry {
     fn drop(&mut self) {
-        if let State::Registered(entry) = std::mem::replace(&mut self.state, State::Done) {
+        if let State::Registered { entry, .. } = std::mem::replace(&mut self.state, State::Done) {
             entry.cancel(&self.handle);
         }
     }

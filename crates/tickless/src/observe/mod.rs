@@ -185,8 +185,8 @@ impl Snapshot {
     ///   clears it at once; traffic ramping up, or a cache warming, looks the
     ///   same while it lasts — a leak keeps going.
     /// - **FarFuture**: at least [`FAR_SUSPECT_MIN_LIVE`] live timers, 90% of
-    ///   them due more than [`FAR`] away — the shape of the seed's
-    ///   one-hour timeouts abandoned in a loop. Legitimately long timers in
+    ///   them due more than [`FAR`] away — the shape of Go's
+    ///   `time.After(time.Hour)` abandoned in a `select` loop. Legitimately long timers in
     ///   bulk (session expiry, a TTL cache) match too.
     pub fn leak_suspects(&self) -> Vec<LeakSuspect> {
         let mut suspects: Vec<LeakSuspect> = self
