@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::clock::saturating_add;
 use crate::driver::{Handle, TimerEntry};
 
 /// Waits until `duration` has elapsed, on the global driver.
@@ -98,7 +97,7 @@ impl Sleep {
         duration: Duration,
         site: &'static Location<'static>,
     ) -> Sleep {
-        let deadline = saturating_add(handle.now(), duration);
+        let deadline = handle.deadline_after(duration);
         let entry = if duration.is_zero() {
             TimerEntry::elapsed(handle, deadline, site)
         } else {
@@ -139,6 +138,25 @@ impl Sleep {
     /// assert!(sleep.is_elapsed());
     /// ```
     pub fn reset(&mut self, deadline: Instant) {
+        self.entry.reset(deadline);
+    }
+
+    /// [`reset`](Sleep::reset) to `duration` from now — the idle-timeout
+    /// call (`idle.reset_after(IDLE)` on every read). Like [`sleep`], a
+    /// duration of at least the driver's
+    /// [`coarse_clock_min`](crate::Builder::coarse_clock_min) (1 s by
+    /// default) reads the cheap coarse clock: never early.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let mut idle = tickless::sleep(Duration::from_secs(60));
+    /// let before = idle.deadline();
+    /// idle.reset_after(Duration::from_secs(90)); // a read arrived
+    /// assert!(idle.deadline() > before);
+    /// ```
+    pub fn reset_after(&mut self, duration: Duration) {
+        let deadline = self.entry.handle().deadline_after(duration);
         self.entry.reset(deadline);
     }
 

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::alarm::{Action, Alarm};
-use crate::clock::saturating_add;
 use crate::driver::{Handle, Job};
 use crate::sync::lock_std as lock;
 
@@ -109,7 +108,7 @@ impl TimerHandle {
         if lock(&self.alarm.action.callback).is_none() {
             return false;
         }
-        let deadline = saturating_add(self.alarm.handle().now(), duration);
+        let deadline = self.alarm.handle().deadline_after(duration);
         self.alarm.reset(deadline)
     }
 
@@ -154,7 +153,7 @@ impl Handle {
         if duration.is_zero() {
             return TimerHandle::run_now(self.clone(), Box::new(callback), site);
         }
-        let deadline = saturating_add(self.now(), duration);
+        let deadline = self.deadline_after(duration);
         TimerHandle::armed(self.clone(), deadline, Box::new(callback), site)
     }
 }

@@ -12,7 +12,7 @@ use crossbeam_channel::Receiver;
 use super::alarm::{Action, Alarm};
 use super::timer::SendOnce;
 use super::TimerError;
-use crate::clock::{next_on_grid, saturating_add};
+use crate::clock::next_on_grid;
 use crate::driver::Handle;
 
 /// Sends the tick time into a capacity-1 channel and re-arms one period on.
@@ -86,7 +86,7 @@ impl Ticker {
             once: SendOnce::new(),
             period_nanos: AtomicU64::new(nanos(period)),
         };
-        let first = saturating_add(handle.now(), period);
+        let first = handle.deadline_after(period);
         let alarm = Alarm::new(handle, site, action);
         alarm.reset(first);
         Ok(Ticker { alarm })
@@ -114,8 +114,7 @@ impl Ticker {
             .action
             .period_nanos
             .store(nanos(period), Ordering::Relaxed);
-        self.alarm
-            .reset(saturating_add(self.alarm.handle().now(), period));
+        self.alarm.reset(self.alarm.handle().deadline_after(period));
         Ok(())
     }
 }

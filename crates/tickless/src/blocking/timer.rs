@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::alarm::{Action, Alarm};
-use crate::clock::saturating_add;
 use crate::driver::Handle;
 
 /// One value into a capacity-1 channel; `drain` takes back an unreceived one.
@@ -117,7 +116,7 @@ impl Timer {
     /// timer fires again). Returns what [`stop`](Timer::stop) would have. No
     /// value from the old deadline can be received afterwards.
     pub fn reset(&self, duration: Duration) -> bool {
-        let deadline = saturating_add(self.alarm.handle().now(), duration);
+        let deadline = self.alarm.handle().deadline_after(duration);
         self.alarm.reset(deadline)
     }
 
@@ -150,13 +149,12 @@ impl Handle {
     /// A [`Timer`] on this driver, firing `duration` from now.
     #[track_caller]
     pub fn timer(&self, duration: Duration) -> Timer {
-        let now = self.now();
         if duration.is_zero() {
-            return Timer::fired(self.clone(), now, Location::caller());
+            return Timer::fired(self.clone(), self.now(), Location::caller());
         }
         Timer::armed(
             self.clone(),
-            saturating_add(now, duration),
+            self.deadline_after(duration),
             Location::caller(),
         )
     }

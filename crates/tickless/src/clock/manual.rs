@@ -38,6 +38,8 @@ struct Inner {
     start: Instant,
     /// Nanoseconds since `start`. Only ever grows.
     offset: AtomicU64,
+    /// Granularity of the modelled coarse reading, in nanoseconds (0: exact).
+    coarse: u64,
     listeners: Mutex<Vec<Weak<dyn TimeListener>>>,
 }
 
@@ -49,10 +51,37 @@ impl ManualClock {
 
     /// A manual clock that starts at `start` and then stands still.
     pub fn starting_at(start: Instant) -> Self {
+        Self::build(start, 0)
+    }
+
+    /// A manual clock whose [`now_coarse`](Clock::now_coarse) models a
+    /// coarse system clock: the time rounded *up* to a multiple of
+    /// `granularity` since the start (so it is never before `now`, and at
+    /// most `granularity` after it). For testing code that uses the coarse
+    /// reading; a zero granularity is exact.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tickless::clock::{Clock, ManualClock};
+    ///
+    /// let clock = ManualClock::with_coarse_granularity(Duration::from_millis(4));
+    /// clock.advance(Duration::from_millis(5));
+    /// assert_eq!(clock.now_coarse() - clock.start(), Duration::from_millis(8));
+    /// assert_eq!(clock.coarse_error(), Duration::from_millis(4));
+    /// ```
+    pub fn with_coarse_granularity(granularity: Duration) -> Self {
+        Self::build(
+            Instant::now(),
+            u64::try_from(granularity.as_nanos()).unwrap_or(u64::MAX),
+        )
+    }
+
+    fn build(start: Instant, coarse: u64) -> Self {
         ManualClock {
             inner: Arc::new(Inner {
                 start,
                 offset: AtomicU64::new(0),
+                coarse,
                 listeners: Mutex::new(Vec::new()),
             }),
         }
@@ -125,6 +154,20 @@ impl Clock for ManualClock {
     #[inline]
     fn now(&self) -> Instant {
         saturating_add(self.inner.start, self.elapsed())
+    }
+
+    fn now_coarse(&self) -> Instant {
+        let g = self.inner.coarse;
+        let elapsed = u64::try_from(self.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if g == 0 {
+            return self.now();
+        }
+        let up = elapsed.div_ceil(g).saturating_mul(g);
+        saturating_add(self.inner.start, Duration::from_nanos(up))
+    }
+
+    fn coarse_error(&self) -> Duration {
+        Duration::from_nanos(self.inner.coarse)
     }
 
     fn subscribe(&self, listener: Weak<dyn TimeListener>) -> bool {

@@ -54,7 +54,6 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::clock::saturating_add;
 use crate::driver::{Entry, Handle, Registered};
 use crate::sync::{lock, AtomicBool, Mutex, Ordering};
 use slots::Slots;
@@ -163,7 +162,7 @@ impl Context {
     /// A child that also ends `timeout` from now.
     #[track_caller]
     pub fn with_timeout(&self, timeout: Duration) -> (Context, CancelGuard) {
-        let deadline = saturating_add(self.node.handle.now(), timeout);
+        let deadline = self.node.handle.deadline_after(timeout);
         self.child(Some(deadline), Location::caller())
     }
 

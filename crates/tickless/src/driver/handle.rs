@@ -47,6 +47,21 @@ impl Handle {
         self.inner().clock.now()
     }
 
+    /// The deadline of a timer of `duration` created now: `now + duration`,
+    /// from the clock's cheap coarse reading when `duration` is at least
+    /// [`Builder::coarse_clock_min`](super::Builder::coarse_clock_min)
+    /// (never early; see there). Saturates instead of overflowing.
+    #[inline]
+    pub fn deadline_after(&self, duration: Duration) -> Instant {
+        let inner = self.inner();
+        let now = if duration >= inner.coarse_min {
+            inner.clock.now_coarse()
+        } else {
+            inner.clock.now()
+        };
+        crate::clock::saturating_add(now, duration)
+    }
+
     /// The driver's resolution: deadlines round up to a multiple of it.
     pub fn resolution(&self) -> Duration {
         Duration::from_nanos(self.inner().ticks.tick_nanos)

@@ -54,7 +54,7 @@
 //!
 //! | field | written by | guarded by |
 //! |---|---|---|
-//! | `clock`, `origin`, `never`, `ticks`, `slack*`, `manual`, `thread_name` | `Builder::build` | immutable afterwards |
+//! | `clock`, `origin`, `never`, `ticks`, `slack*`, `coarse_min`, `manual`, `thread_name` | `Builder::build` | immutable afterwards |
 //! | `shards[i]` (wheel, counters) | registering/cancelling threads, the timer thread | the shard's own mutex (`shard.rs`); never two shard locks at once |
 //! | `wakeup` (the timer thread's plan) | timer thread stores, registering threads load | one atomic, Release/Acquire; the proof is in `wakeup.rs` |
 //! | `thread` (its `Thread` and `JoinHandle`) | start, restart, shutdown | `std::sync::Mutex`; taken after a shard lock is released, never with one held |
@@ -109,6 +109,8 @@ pub(crate) struct Inner {
     /// `slack` in ticks, rounded up.
     slack_ticks: u64,
     slack_percent: u32,
+    /// Timers at least this long take their deadline from `clock.now_coarse()`.
+    coarse_min: Duration,
     shards: Box<[Shard]>,
     /// The clock is moved by hand and tells us: no timer thread.
     manual: bool,
