@@ -99,7 +99,8 @@ pub trait TimerQueue<T> {
     fn next_deadline(&self) -> Option<Instant>;
 
     /// Removes every timer due at `now` and hands each `(key, value)` to
-    /// `on_expired`. Returns how many fired.
+    /// `on_expired`, in no guaranteed order (sort them if order matters).
+    /// Returns how many fired.
     fn poll_expired<F: FnMut(Key, T)>(&mut self, now: Instant, on_expired: F) -> usize;
 
     /// Visits every pending timer's key and value, in no particular order.

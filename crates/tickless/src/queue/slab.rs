@@ -163,6 +163,18 @@ impl<E> Slab<E> {
         }
     }
 
+    /// Number of slots, occupied or vacant: indices run `0..slots()`.
+    #[inline]
+    pub(crate) fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// `true` if the slot at `index` holds an entry.
+    #[inline]
+    pub(crate) fn is_occupied(&self, index: u32) -> bool {
+        self.slots[index as usize].entry.is_some()
+    }
+
     /// Iterates over occupied slots with their keys. O(slots).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, &E)> {
         self.slots.iter().enumerate().filter_map(|(i, s)| {

@@ -304,3 +304,68 @@ fn ten_million_entries() {
     assert_eq!(fired, N as usize);
     assert!(polls <= 10_000_000 + 64 * LEVELS * 64, "{polls} polls");
 }
+
+/// Polls that find every slot due take the linear slab walk: the fired set
+/// and what stays pending match an oracle, and the rebuilt lists verify.
+#[test]
+fn bulk_expiry_matches_the_oracle() {
+    let t0 = Instant::now();
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    for round in 0..20 {
+        let mut w = Wheel::with_tick(t0, MS);
+        let n = 1500 + next(3000) as usize;
+        let horizon = 1 + next(10_000_000); // ms
+        let mut oracle = std::collections::BTreeMap::new();
+        for i in 0..n {
+            let at = next(horizon);
+            let key = w.insert(t0 + Duration::from_millis(at), i);
+            oracle.insert(key, at);
+        }
+        // Cancel some so the slab has holes.
+        let victims: Vec<_> = oracle.keys().copied().filter(|_| next(4) == 0).collect();
+        for k in victims {
+            assert!(w.cancel(k).is_some());
+            oracle.remove(&k);
+        }
+        // Even rounds: one poll past everything (every slot due: the linear
+        // walk, which fires in slab order). Odd rounds: a poll near the end.
+        let all_due = round % 2 == 0;
+        let now = if all_due {
+            horizon + next(horizon)
+        } else {
+            horizon.saturating_sub(next(horizon / 10 + 1))
+        };
+        let mut fired = Vec::new();
+        w.poll_expired(t0 + Duration::from_millis(now), |k, _| fired.push(k));
+        w.verify();
+        if all_due {
+            assert!(
+                fired.windows(2).all(|p| p[0].index < p[1].index),
+                "round {round}: not fired in slab order, so not the linear walk"
+            );
+        }
+        let mut expected: Vec<_> = oracle
+            .iter()
+            .filter(|(_, &at)| at <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        fired.sort();
+        expected.sort();
+        assert_eq!(
+            fired, expected,
+            "round {round}: n {n}, horizon {horizon}, now {now}"
+        );
+        assert_eq!(w.len(), oracle.len() - expected.len());
+        // The rest fire later, never early.
+        let mut rest = Vec::new();
+        w.poll_expired(t0 + Duration::from_millis(horizon), |k, _| rest.push(k));
+        assert_eq!(rest.len() + fired.len(), oracle.len());
+        assert!(w.is_empty());
+    }
+}
