@@ -4,10 +4,13 @@
 //!
 //! # States and locks
 //!
-//! An `Alarm` is *armed* (`pending` holds its driver registration) or *idle*.
-//! Its state lives behind its own mutex; the lock order is alarm → shard (the
-//! driver never holds a shard lock while waking, so a fire takes the alarm
-//! lock with no shard lock held).
+//! An `Alarm` is *armed* (`pending` holds its driver registration, or
+//! `Never` for a deadline too far away to register — still a pending timer
+//! to its owner, as in Go) or *idle*. Its state lives behind its own mutex
+//! (through `crate::sync`, so the loom models in `blocking/models.rs` check
+//! this protocol); the lock order is alarm → shard (the driver never holds a
+//! shard lock while waking, so a fire takes the alarm lock with no shard
+//! lock held).
 //!
 //! The alarm is its own waker. A wake acts only if it belongs to the current
 //! registration: `pending` must be set (a `stop` clears it) and the driver
@@ -21,6 +24,10 @@
 //! The driver's registration holds a strong reference to the alarm (its
 //! waker); the owner (`Timer`, `Ticker`, `TimerHandle`) stops the alarm when
 //! dropped, which removes the registration and so frees the alarm at once.
+//!
+//! A shut-down driver answers every arming `Closed`: the alarm fires once
+//! (a `Timer` delivers, an `after_func` runs) and does not re-arm, so a
+//! `Ticker` cannot spin on a dead driver.
 
 use std::panic::Location;
 use std::sync::Arc;
@@ -49,9 +56,18 @@ pub(crate) struct Alarm<A: Action> {
     pub(crate) action: A,
 }
 
+/// Whether, and how, an alarm is armed.
+enum Pending {
+    Idle,
+    /// Registered with the driver.
+    Registered(Entry),
+    /// Armed for a deadline beyond the driver's range: never fires.
+    Never,
+}
+
 struct State<A: Action> {
-    /// The driver registration while armed.
-    pending: Option<Entry>,
+    /// The arming, if any.
+    pending: Pending,
     /// The deadline of the current arming (`None` before the first).
     deadline: Option<Instant>,
     /// Set by `detach`: keeps the alarm alive until its one fire.
@@ -64,7 +80,7 @@ impl<A: Action> Alarm<A> {
             handle,
             site,
             state: Mutex::new(State {
-                pending: None,
+                pending: Pending::Idle,
                 deadline: None,
                 keep: None,
             }),
@@ -96,14 +112,15 @@ impl<A: Action> Alarm<A> {
     /// alarm that is not pending is left to be dropped (nothing would release it).
     pub(crate) fn detach(self: &Arc<Self>) {
         let mut st = lock(&self.state);
-        if st.pending.is_some() {
+        // Only a registration ever fires (and so releases `keep`).
+        if matches!(st.pending, Pending::Registered(_)) {
             st.keep = Some(self.clone());
         }
     }
 
     /// `true` while a fire is scheduled.
     pub(crate) fn is_pending(&self) -> bool {
-        lock(&self.state).pending.is_some()
+        !matches!(lock(&self.state).pending, Pending::Idle)
     }
 
     fn disarm(&self, st: &mut State<A>) -> bool {
@@ -111,12 +128,13 @@ impl<A: Action> Alarm<A> {
         // the driver has already taken it off the wheel, the fire is in
         // flight and clearing `pending` just prevented it. Either way this
         // stop prevented a fire, as Go 1.23 reports it.
-        let prevented = match st.pending.take() {
-            Some(entry) => {
+        let prevented = match std::mem::replace(&mut st.pending, Pending::Idle) {
+            Pending::Registered(entry) => {
                 entry.cancel(&self.handle);
                 true
             }
-            None => false,
+            Pending::Never => true,
+            Pending::Idle => false,
         };
         let drained = self.action.drain();
         prevented || drained
@@ -129,14 +147,23 @@ impl<A: Action> Alarm<A> {
             let waker = Waker::from(self.clone());
             match Entry::register_owned(&self.handle, deadline, waker, self.site) {
                 Registered::Pending(entry) => {
-                    st.pending = Some(entry);
+                    st.pending = Pending::Registered(entry);
                     return;
                 }
-                Registered::Never => return,
+                Registered::Never => {
+                    st.pending = Pending::Never;
+                    return;
+                }
                 Registered::Due => match self.action.fire(deadline, self.handle.now()) {
                     Some(next) => deadline = next,
                     None => return,
                 },
+                Registered::Closed => {
+                    // The last fire: a shut-down driver would answer every
+                    // re-arming `Closed` again.
+                    self.action.fire(deadline, self.handle.now());
+                    return;
+                }
             }
         }
     }
@@ -149,13 +176,13 @@ impl<A: Action> Wake for Alarm<A> {
 
     fn wake_by_ref(self: &Arc<Self>) {
         let mut st = lock(&self.state);
-        let Some(entry) = &st.pending else {
+        let Pending::Registered(entry) = &st.pending else {
             return; // stopped since: this fire is stale
         };
         if entry.is_registered(&self.handle) {
             return; // a wake of an earlier arming; the current one is still due later
         }
-        st.pending = None;
+        st.pending = Pending::Idle;
         let now = self.handle.now();
         let deadline = st.deadline.unwrap_or(now);
         match self.action.fire(deadline, now) {

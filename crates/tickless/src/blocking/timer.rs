@@ -74,7 +74,8 @@ pub struct Timer {
 
 impl Timer {
     /// Fires `duration` from now, on the global driver. Zero fires at once;
-    /// `Duration::MAX` never (and registers nothing).
+    /// `Duration::MAX` never (and registers nothing) — though, as in Go, the
+    /// timer is pending until stopped (`stop` returns `true`).
     #[track_caller]
     pub fn new(duration: Duration) -> Timer {
         Handle::current().timer(duration)

@@ -156,25 +156,32 @@ impl Context {
     /// context ends.
     #[track_caller]
     pub fn with_cancel(&self) -> (Context, CancelGuard) {
-        self.child(None, Location::caller())
+        self.child(None, false, Location::caller())
     }
 
     /// A child that also ends `timeout` from now.
     #[track_caller]
+    ///
+    /// A zero timeout returns a child that has already ended
+    /// (`DeadlineExceeded`), as Go's does.
     pub fn with_timeout(&self, timeout: Duration) -> (Context, CancelGuard) {
         let deadline = self.node.handle.deadline_after(timeout);
-        self.child(Some(deadline), Location::caller())
+        self.child(Some(deadline), timeout.is_zero(), Location::caller())
     }
 
-    /// A child that also ends at `deadline` (at once if it is past).
+    /// A child that also ends at `deadline`; one whose deadline has passed
+    /// is returned already ended (`DeadlineExceeded`).
     #[track_caller]
     pub fn with_deadline(&self, deadline: Instant) -> (Context, CancelGuard) {
-        self.child(Some(deadline), Location::caller())
+        let passed = deadline <= self.node.handle.now();
+        self.child(Some(deadline), passed, Location::caller())
     }
 
+    /// A child with its own deadline `own`; `expired` when `own` has passed.
     fn child(
         &self,
         own: Option<Instant>,
+        expired: bool,
         site: &'static Location<'static>,
     ) -> (Context, CancelGuard) {
         let parent = &self.node;
@@ -216,6 +223,7 @@ impl Context {
         };
         match ended {
             Some((err, cause)) => Node::end(&node, err, cause),
+            None if expired => Node::end(&node, ContextError::DeadlineExceeded, None),
             None => {
                 if let Some(at) = own_timer {
                     node.arm(at);
@@ -339,7 +347,7 @@ impl Node {
         match Entry::register_owned(&self.handle, at, waker, self.site) {
             Registered::Pending(entry) => st.timer = Some(entry),
             Registered::Never => {}
-            Registered::Due => {
+            Registered::Due | Registered::Closed => {
                 drop(st);
                 Node::end(self, ContextError::DeadlineExceeded, None);
             }

@@ -155,7 +155,10 @@ impl Builder {
                 shards: (0..self.shards)
                     .map(|_| Shard::new(Wheel::with_tick(origin, self.resolution)))
                     .collect(),
-                never: saturating_add(origin, ticks.span()),
+                // The wheels re-file deadlines beyond their range, which
+                // counts from their current tick; only tick arithmetic,
+                // which counts from the origin, has a limit.
+                never: saturating_add(origin, Duration::from_nanos(u64::MAX)),
                 clock,
                 origin,
                 ticks,

@@ -39,8 +39,11 @@ pub(crate) struct Entry {
 pub(crate) enum Registered {
     /// Pending; the entry cancels or tracks it.
     Pending(Entry),
-    /// Already due (or the driver is shut down): complete now.
+    /// Already due: complete now.
     Due,
+    /// The driver is shut down: complete now, and do not re-arm (a periodic
+    /// owner that re-armed would be answered `Closed` forever).
+    Closed,
     /// Too far away to ever fire (beyond the wheel's range): stay pending
     /// without registering.
     Never,
@@ -117,7 +120,7 @@ fn register_with(
         return Registered::Never;
     }
     if inner.is_shut_down() {
-        return Registered::Due;
+        return Registered::Closed;
     }
     let shard = shard::current(inner.shards.len());
     let registration = Registration {
@@ -143,7 +146,7 @@ fn register_with(
     if inner.is_shut_down() {
         // Shut down while we inserted: the drain may have missed us.
         cancel(inner, shard, key);
-        return Registered::Due;
+        return Registered::Closed;
     }
     Registered::Pending(Entry { shard, key })
 }
@@ -285,7 +288,7 @@ impl TimerEntry {
                             };
                             Poll::Pending
                         }
-                        Registered::Due => {
+                        Registered::Due | Registered::Closed => {
                             self.state = State::Done;
                             Poll::Ready(())
                         }
@@ -300,7 +303,7 @@ impl TimerEntry {
                     // has passed — unless the deadline was moved later since
                     // (see `reset`): then the clock tells, and we register
                     // again for the new deadline. (A shut-down driver answers
-                    // that registration with `Due`.)
+                    // that registration with `Closed`.)
                     self.state = if *moved && self.handle.now() < self.deadline {
                         State::Idle
                     } else {

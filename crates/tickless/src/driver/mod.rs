@@ -101,7 +101,9 @@ pub(crate) struct Inner {
     clock: std::sync::Arc<dyn Clock>,
     /// Tick 0 of every shard's wheel.
     origin: Instant,
-    /// Deadlines at or past this never fire (beyond the wheel's range).
+    /// Deadlines at or past this never fire: ≈584 years after the origin,
+    /// where tick arithmetic saturates. (The wheels' own range counts from
+    /// their current tick: farther deadlines are re-filed, not dropped.)
     never: Instant,
     /// The wheels' tick arithmetic, for converting instants outside a lock.
     ticks: TickMath,

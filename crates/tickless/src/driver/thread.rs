@@ -171,8 +171,8 @@ impl Inner {
                 let _ = join.join();
             }
         }
-        // Every registered deadline lies within the wheel's range (`never`),
-        // so polling at the end of time empties every shard.
+        // Every registered deadline lies before `never`, below the last
+        // tick, so polling at the end of time empties every shard.
         self.fire_due_now(saturating_add(self.origin, Duration::MAX));
     }
 }
