@@ -78,14 +78,34 @@ pub fn run(args: &BenchArgs) -> ExitCode {
             columns,
         });
     }
-    if wanted("reset") {
-        let p = Progress::new("reset", 1);
-        let columns = per_impl(&mut |imp| {
-            timers::reset_later(imp, 10_000, ops).as_nanos() as f64 / ops as f64
-        });
+    if wanted("tasks") {
+        let p = Progress::new("churn in tasks", 1);
+        let columns =
+            per_impl(&mut |imp| timers::churn_in_tasks(imp, ops).as_nanos() as f64 / ops as f64);
         p.finish();
         results.push(Scenario {
-            name: "reset to now + 30 s (idle timeout, 10k live)",
+            name: "churn in tasks (2-worker tokio runtime, real wakers, 10k pending)",
+            unit: "ns/op",
+            lower_is_better: true,
+            columns,
+        });
+    }
+    if wanted("reset") {
+        let p = Progress::new("reset", 1);
+        let mut columns = per_impl(&mut |imp| {
+            timers::reset_later(imp, 10_000, ops).as_nanos() as f64 / ops as f64
+        });
+        let exact = timers::reset_later_with(Impl::Tickless, 10_000, ops, true);
+        columns.insert(
+            1,
+            (
+                "tickless, reset(Instant::now() + 30 s)",
+                Some(exact.as_nanos() as f64 / ops as f64),
+            ),
+        );
+        p.finish();
+        results.push(Scenario {
+            name: "reset to now + 30 s (idle timeout, 10k live; tickless: reset_after)",
             unit: "ns/op",
             lower_is_better: true,
             columns,
@@ -231,6 +251,15 @@ pub fn run(args: &BenchArgs) -> ExitCode {
                 recv(tickless::blocking::after(hour)) -> _ => unreachable!(),
             }
         });
+        let select_timer = time(&mut || {
+            tx.send(1).unwrap();
+            let t = tickless::blocking::Timer::new(hour);
+            crossbeam_channel::select! {
+                recv(work) -> m => { std::hint::black_box(m.ok()); }
+                recv(t.receiver()) -> _ => unreachable!(),
+            }
+            std::hint::black_box(t.stop());
+        });
         p.finish();
         results.push(Scenario {
             name: "blocking: Timer::new + stop",
@@ -260,12 +289,21 @@ pub fn run(args: &BenchArgs) -> ExitCode {
                 ("Go time.After", go_ns("After in select loop")),
             ],
         });
+        results.push(Scenario {
+            name: "blocking: select loop turn with a Timer, then stop",
+            unit: "ns/op",
+            lower_is_better: true,
+            columns: vec![
+                ("tickless", Some(select_timer)),
+                ("Go NewTimer+Stop", go_ns("NewTimer in select loop+Stop")),
+            ],
+        });
         if let Err(note) = go {
             crate::say(note);
         }
     }
     if results.is_empty() && !crate::stopped() {
-        eprintln!("error: --only {:?} matches no scenario (churn, timeout, reset, bytes, expiry, threads, lateness, queue, blocking)", args.only.as_deref().unwrap_or(""));
+        eprintln!("error: --only {:?} matches no scenario (churn, tasks, timeout, reset, bytes, expiry, threads, lateness, queue, blocking)", args.only.as_deref().unwrap_or(""));
         return ExitCode::from(2);
     }
     print_table(&results);

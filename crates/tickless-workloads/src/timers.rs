@@ -227,15 +227,68 @@ pub fn hold_pending(imp: Impl, n: usize) -> Box<dyn std::any::Any> {
     }
 }
 
+/// Polls `f` once with the calling task's real waker; panics if it completed.
+async fn poll_once_in_task<F: Future + ?Sized>(mut f: Pin<&mut F>) {
+    std::future::poll_fn(|cx| {
+        poll_pending(f.as_mut(), cx);
+        Poll::Ready(())
+    })
+    .await
+}
+
+/// One task's share of [`churn_in_tasks`].
+async fn churn_task(imp: Impl, ops: u64) {
+    for _ in 0..ops {
+        match imp {
+            Impl::Tickless => poll_once_in_task(std::pin::pin!(tickless::sleep(HOUR))).await,
+            Impl::Tokio => poll_once_in_task(std::pin::pin!(tokio::time::sleep(HOUR))).await,
+            Impl::AsyncIo => poll_once_in_task(std::pin::pin!(async_io::Timer::after(HOUR))).await,
+            Impl::FuturesTimer => {
+                poll_once_in_task(std::pin::pin!(futures_timer::Delay::new(HOUR))).await
+            }
+        }
+    }
+}
+
+/// Churn as a server runs it: inside tasks of a multi-thread tokio runtime
+/// (2 workers), polled with the tasks' real wakers, 10k other timers
+/// pending. Two tasks each create, poll once and drop `ops` one-hour timers;
+/// the wall time (so ns/op is per task, both running at once).
+pub fn churn_in_tasks(imp: Impl, ops: u64) -> Duration {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let background = hold_pending(imp, 10_000);
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..2).map(|_| tokio::spawn(churn_task(imp, ops))).collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let took = start.elapsed();
+        drop(background);
+        took
+    })
+}
+
 /// How far an idle timeout is pushed out on every read in [`reset_later`].
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The idle-timeout pattern: `live` registered sleeps (one per connection);
 /// each op moves one of them (round robin) to `now + 30 s`, as a read on
-/// that connection would. The clock read is part of the op, as in a server.
-/// Must run inside `runtime().enter()`. futures-timer's `Delay::reset` takes
-/// a duration, so it reads its own clock.
+/// that connection would, each in its idiomatic way: tickless
+/// `reset_after(30 s)` (coarse clock), tokio and async-io
+/// `reset(Instant::now() + 30 s)`, futures-timer `reset(30 s)`. The clock
+/// read is part of the op, as in a server. Must run inside `runtime().enter()`.
 pub fn reset_later(imp: Impl, live: usize, ops: u64) -> Duration {
+    reset_later_with(imp, live, ops, false)
+}
+
+/// [`reset_later`], with tickless also reading `Instant::now()` exactly
+/// (`reset(Instant::now() + 30 s)`) when `exact` is set.
+pub fn reset_later_with(imp: Impl, live: usize, ops: u64, exact: bool) -> Duration {
     let mut cx = noop_cx();
     let live = live.max(1);
     match imp {
@@ -246,8 +299,14 @@ pub fn reset_later(imp: Impl, live: usize, ops: u64) -> Duration {
                 poll_pending(Pin::new(s), &mut cx);
             }
             let start = Instant::now();
-            for i in 0..ops {
-                v[i as usize % live].reset(Instant::now() + IDLE_TIMEOUT);
+            if exact {
+                for i in 0..ops {
+                    v[i as usize % live].reset(Instant::now() + IDLE_TIMEOUT);
+                }
+            } else {
+                for i in 0..ops {
+                    v[i as usize % live].reset_after(IDLE_TIMEOUT);
+                }
             }
             start.elapsed()
         }

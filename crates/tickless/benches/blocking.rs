@@ -119,10 +119,11 @@ fn report() {
             measure(N, |i| select_turn(&tx, &work, i, &after(HOUR))),
         ),
         (
-            "select loop, Timer per turn",
+            "select loop, Timer per turn + stop",
             measure(N, |i| {
                 let t = Timer::new(HOUR);
                 select_turn(&tx, &work, i, t.receiver());
+                black_box(t.stop());
             }),
         ),
         (
@@ -163,6 +164,12 @@ fn report() {
             println!(
                 "select loop with after / Go time.After loop = {:.2}",
                 rows[3].1 .0 / g
+            );
+        }
+        if let Some(g) = go_ns("NewTimer in select loop+Stop") {
+            println!(
+                "select loop with Timer+stop / Go NewTimer loop+Stop = {:.2} (target ≤ 0.5)",
+                rows[4].1 .0 / g
             );
         }
     }

@@ -42,6 +42,17 @@ fn report() {
         );
     }
 
+    println!("\n== churn inside tasks: 2-worker tokio runtime, 2 tasks × 1M create+poll+drop, real wakers, 10k pending (median of 3)");
+    for imp in Impl::ALL {
+        let mut runs: Vec<Duration> = (0..3).map(|_| churn_in_tasks(imp, 1_000_000)).collect();
+        runs.sort();
+        println!(
+            "{:>14}: {:.1} ns/op per task",
+            imp.name(),
+            runs[1].as_nanos() as f64 / 1e6
+        );
+    }
+
     println!("\n== churn scaling: 2M create+poll+drop per thread");
     for imp in Impl::ALL {
         let one = churn_threads(imp, 1, 2_000_000);
@@ -137,6 +148,11 @@ fn benches(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    c.bench_function(
+        "reset to now + 30 s (idle timeout; 10k live)/tickless reset(Instant::now() + 30 s)",
+        |b| b.iter_custom(|iters| reset_later_with(Impl::Tickless, 10_000, iters, true)),
+    );
 
     let mut group = c.benchmark_group("timeout around a future pending once");
     group.throughput(Throughput::Elements(1));

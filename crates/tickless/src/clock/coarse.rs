@@ -28,27 +28,52 @@ use std::time::{Duration, Instant};
 
 use super::saturating_add;
 
+/// A raw clock reading: whole seconds and nanoseconds, as the kernel gives it
+/// (kept apart so no hot-path step divides by 10⁹).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Raw {
+    pub(crate) secs: u64,
+    pub(crate) nanos: u32,
+}
+
+impl Raw {
+    /// `self − earlier`, or zero when `self` is earlier.
+    #[inline]
+    fn since(self, earlier: Raw) -> Duration {
+        if self <= earlier {
+            return Duration::ZERO;
+        }
+        let (secs, nanos) = if self.nanos >= earlier.nanos {
+            (self.secs - earlier.secs, self.nanos - earlier.nanos)
+        } else {
+            (
+                self.secs - earlier.secs - 1,
+                self.nanos + 1_000_000_000 - earlier.nanos,
+            )
+        };
+        // nanos < 10⁹ here, so `Duration::new` takes its no-division path.
+        Duration::new(secs, nanos)
+    }
+}
+
 /// One calibration of the coarse clock against `Instant` (see the module docs).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Calibration {
-    /// `a`: an `Instant` read just before `base_raw`.
+    /// `a + margin`: the upper bound for a coarse reading equal to `base_raw`.
     pub(crate) base: Instant,
-    /// `m`: raw monotonic nanoseconds read between `a` and `b`.
-    pub(crate) base_raw: u64,
-    /// `b − a` in nanoseconds, plus the lag allowance (two jiffies).
-    pub(crate) margin: u64,
+    /// `m`: the raw monotonic clock read between `a` and `b`.
+    pub(crate) base_raw: Raw,
+    /// `(b − a)` plus the lag allowance (two jiffies).
+    pub(crate) margin: Duration,
 }
 
 impl Calibration {
-    /// The upper bound of the true time for a coarse reading `coarse_raw`.
+    /// The upper bound of the true time for a coarse reading `coarse`.
     #[inline]
-    pub(crate) fn upper(&self, coarse_raw: u64) -> Instant {
-        // `coarse_raw < base_raw` (the coarse clock trails the calibration)
-        // saturates to 0, which only makes the bound larger: still an upper bound.
-        let ahead = coarse_raw
-            .saturating_sub(self.base_raw)
-            .saturating_add(self.margin);
-        saturating_add(self.base, Duration::from_nanos(ahead))
+    pub(crate) fn upper(&self, coarse: Raw) -> Instant {
+        // A reading before `base_raw` (the coarse clock trails the
+        // calibration) counts as zero, which only raises the bound.
+        saturating_add(self.base, coarse.since(self.base_raw))
     }
 }
 
@@ -60,11 +85,11 @@ fn calibration() -> &'static Calibration {
         let a = Instant::now();
         let m = raw::monotonic();
         let b = Instant::now();
-        let slop = u64::try_from((b - a).as_nanos()).unwrap_or(u64::MAX);
+        let margin = (b - a).saturating_add(jiffy.saturating_mul(2));
         Calibration {
-            base: a,
+            base: saturating_add(a, margin),
             base_raw: m,
-            margin: slop.saturating_add(jiffy.saturating_mul(2)),
+            margin,
         }
     })
 }
@@ -83,47 +108,58 @@ pub(crate) fn error() -> Duration {
     if !raw::AVAILABLE {
         return Duration::ZERO;
     }
-    Duration::from_nanos(calibration().margin)
+    calibration().margin
 }
 
 #[cfg(target_os = "linux")]
 mod raw {
+    use std::time::Duration;
+
     use rustix::time::{clock_getres, clock_gettime, ClockId, Timespec};
+
+    use super::Raw;
 
     pub(super) const AVAILABLE: bool = true;
 
-    fn nanos(t: Timespec) -> u64 {
-        (t.tv_sec as u64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(t.tv_nsec as u64)
+    #[inline]
+    fn raw(t: Timespec) -> Raw {
+        Raw {
+            secs: t.tv_sec as u64,
+            nanos: t.tv_nsec as u32,
+        }
     }
 
     #[inline]
-    pub(super) fn coarse() -> u64 {
-        nanos(clock_gettime(ClockId::MonotonicCoarse))
+    pub(super) fn coarse() -> Raw {
+        raw(clock_gettime(ClockId::MonotonicCoarse))
     }
 
-    pub(super) fn monotonic() -> u64 {
-        nanos(clock_gettime(ClockId::Monotonic))
+    pub(super) fn monotonic() -> Raw {
+        raw(clock_gettime(ClockId::Monotonic))
     }
 
     /// The coarse clock's granularity (one jiffy).
-    pub(super) fn resolution() -> u64 {
-        nanos(clock_getres(ClockId::MonotonicCoarse)).max(1)
+    pub(super) fn resolution() -> Duration {
+        let t = clock_getres(ClockId::MonotonicCoarse);
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32).max(Duration::from_nanos(1))
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 mod raw {
+    use std::time::Duration;
+
+    use super::Raw;
+
     pub(super) const AVAILABLE: bool = false;
-    pub(super) fn coarse() -> u64 {
-        0
+    pub(super) fn coarse() -> Raw {
+        Raw { secs: 0, nanos: 0 }
     }
-    pub(super) fn monotonic() -> u64 {
-        0
+    pub(super) fn monotonic() -> Raw {
+        Raw { secs: 0, nanos: 0 }
     }
-    pub(super) fn resolution() -> u64 {
-        1
+    pub(super) fn resolution() -> Duration {
+        Duration::from_nanos(1)
     }
 }
 
@@ -134,6 +170,28 @@ mod tests {
     /// The bound holds for any calibration consistent with its readings:
     /// the raw value of `a` anywhere in `[m − slop, m]`, the coarse reading
     /// anywhere in `[r − lag, r]`.
+    fn to_raw(nanos: u64) -> Raw {
+        Raw {
+            secs: nanos / 1_000_000_000,
+            nanos: (nanos % 1_000_000_000) as u32,
+        }
+    }
+
+    #[test]
+    fn raw_differences_borrow_and_clamp() {
+        let a = Raw {
+            secs: 5,
+            nanos: 900,
+        };
+        let b = Raw {
+            secs: 7,
+            nanos: 100,
+        };
+        assert_eq!(b.since(a), Duration::new(1, 999_999_200));
+        assert_eq!(a.since(b), Duration::ZERO);
+        assert_eq!(a.since(a), Duration::ZERO);
+    }
+
     #[test]
     fn upper_is_never_before_the_true_time() {
         let base = Instant::now();
@@ -149,20 +207,21 @@ mod tests {
             let slop = next(100_000);
             let raw_a = 1_000_000_000 + next(1_000_000_000); // raw value of `base`
             let m = raw_a + next(slop + 1); // read after `a`, within the slop
+            let margin = Duration::from_nanos(slop + 2 * jiffy);
             let cal = Calibration {
-                base,
-                base_raw: m,
-                margin: slop + 2 * jiffy,
+                base: base + margin,
+                base_raw: to_raw(m),
+                margin,
             };
             let r = raw_a + next(10_000_000_000); // true time, after calibration
             let lag = next(2 * jiffy + 1); // how far the coarse clock trails
             let c = r.saturating_sub(lag);
             let truth = base + Duration::from_nanos(r - raw_a);
-            let upper = cal.upper(c);
+            let upper = cal.upper(to_raw(c));
             assert!(upper >= truth, "early by {:?}", truth - upper);
             assert!(
-                upper - truth <= Duration::from_nanos(cal.margin),
-                "late by {:?} with margin {}",
+                upper - truth <= cal.margin,
+                "late by {:?} with margin {:?}",
                 upper - truth,
                 cal.margin
             );

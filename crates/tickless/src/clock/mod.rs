@@ -148,10 +148,16 @@ impl<C: Clock + ?Sized> Clock for Box<C> {
 ///
 /// The overflow path halves the addend until it fits (at most ~64 steps); it
 /// runs only for deadlines centuries away.
+#[inline]
 pub(crate) fn saturating_add(base: Instant, d: Duration) -> Instant {
-    if let Some(t) = base.checked_add(d) {
-        return t;
+    match base.checked_add(d) {
+        Some(t) => t,
+        None => saturating_add_slow(base, d),
     }
+}
+
+#[cold]
+fn saturating_add_slow(base: Instant, d: Duration) -> Instant {
     let mut result = base;
     let mut step = d;
     while !step.is_zero() {
