@@ -98,6 +98,7 @@ impl Shard {
     pub(crate) fn cancel(&self, key: Key) -> Option<Registration> {
         let mut st = self.lock();
         let registration = st.wheel.cancel(key)?;
+        st.wheel.trim(); // memory follows live timers after a burst too
         st.stats.cancelled += 1;
         if call_sites() {
             st.stats.sites.counts(registration.site).cancelled += 1;
@@ -134,6 +135,7 @@ impl Shard {
             }
             wakers.extend(r.waker);
         });
+        wheel.trim();
         wheel.next_deadline()
     }
 

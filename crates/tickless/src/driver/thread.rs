@@ -142,6 +142,9 @@ impl Inner {
             self.wakeup
                 .publish(wake_at.map_or(IDLE, |t| self.tick_for(t)));
             self.wake_all(&mut wakers);
+            if wakers.capacity() > 1024 {
+                wakers = Vec::new(); // a burst's worth of capacity goes back
+            }
             match wake_at {
                 None => thread::park(),
                 Some(t) => {

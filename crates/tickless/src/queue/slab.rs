@@ -169,6 +169,12 @@ impl<E> Slab<E> {
         self.slots.len()
     }
 
+    /// `true` if the last slot is vacant (so shrinking would free something).
+    #[inline]
+    pub(crate) fn last_is_vacant(&self) -> bool {
+        self.slots.last().is_some_and(|s| s.entry.is_none())
+    }
+
     /// `true` if the slot at `index` holds an entry.
     #[inline]
     pub(crate) fn is_occupied(&self, index: u32) -> bool {

@@ -72,6 +72,9 @@ pub(crate) use tick::TickMath;
 /// timers (below it, the lists fit in cache and chasing them is as fast).
 const BULK_MIN: usize = 1024;
 
+/// [`Wheel::trim`] leaves slabs of fewer slots alone.
+const TRIM_MIN_SLOTS: usize = 4096;
+
 /// Index of the list of timers that were already due when filed.
 const DUE: usize = LEVELS * SLOTS;
 /// Slot lists plus the due list.
@@ -109,6 +112,9 @@ pub struct Wheel<T> {
     /// Head of each slot's list (level-major), then the due list; `NIL` if empty.
     heads: [u32; LISTS],
     slab: Slab<Entry<T>>,
+    /// `trim` tries again only once `len` is below this (hysteresis);
+    /// reset to `usize::MAX` whenever the slab grows.
+    trim_below: usize,
 }
 
 struct Entry<T> {
@@ -140,6 +146,7 @@ impl<T> Wheel<T> {
             occupied: [0; LEVELS],
             heads: [NIL; LISTS],
             slab: Slab::new(),
+            trim_below: usize::MAX,
         }
     }
 
@@ -413,6 +420,9 @@ impl<T> Wheel<T> {
     /// convert once.
     #[inline]
     pub fn insert_at_tick(&mut self, tick: u64, value: T) -> Key {
+        if self.slab.len() == self.slab.slots() {
+            self.trim_below = usize::MAX; // about to grow: a new burst may follow
+        }
         let key = self.slab.insert(Entry {
             when: tick,
             prev: NIL,
@@ -422,6 +432,29 @@ impl<T> Wheel<T> {
         });
         self.link(key.index, tick);
         key
+    }
+
+    /// Gives memory back after a burst: shrinks the storage when at most a
+    /// quarter of its slots hold timers and its last slot is free (so there
+    /// is something to free). Returns whether it shrank.
+    ///
+    /// Cheap to call after every removal: O(1) when it does nothing, O(slots)
+    /// when it shrinks, and it tries at most once per halving of
+    /// [`len`](TimerQueue::len) after a shrink — steady churn never pays for
+    /// it. Only trailing free slots can be returned (keys stay valid), so a
+    /// few long-lived timers created last hold the storage until they go.
+    pub fn trim(&mut self) -> bool {
+        let (len, slots) = (self.slab.len(), self.slab.slots());
+        if slots < TRIM_MIN_SLOTS
+            || len > slots / 4
+            || len >= self.trim_below
+            || !self.slab.last_is_vacant()
+        {
+            return false;
+        }
+        self.slab.shrink_to_fit();
+        self.trim_below = len / 2;
+        true
     }
 
     /// Checks every structural invariant; panics with the offending values.

@@ -369,3 +369,44 @@ fn bulk_expiry_matches_the_oracle() {
         assert!(w.is_empty());
     }
 }
+
+/// `trim` gives back the free tail of a mostly empty slab, keeps every
+/// remaining key valid, and does not keep shrinking under steady churn.
+#[test]
+fn trim_shrinks_after_a_burst_and_not_under_churn() {
+    let t0 = Instant::now();
+    let mut w = Wheel::with_tick(t0, MS);
+    let keys: Vec<_> = (0..10_000u64)
+        .map(|i| w.insert(t0 + Duration::from_millis(1 + i), i))
+        .collect();
+    let full = w.allocated_bytes();
+    // Keep the first 100 (the lowest slots); cancel the rest from the end.
+    let mut trims = 0;
+    for k in keys[100..].iter().rev() {
+        w.cancel(*k).unwrap();
+        trims += usize::from(w.trim());
+    }
+    assert!(trims >= 1, "never shrank");
+    assert!(trims <= 8, "shrank {trims} times: no hysteresis");
+    // Down to a quarter at most; below TRIM_MIN_SLOTS slots it stops.
+    assert!(
+        w.allocated_bytes() * 4 <= full,
+        "{} of {full} bytes kept",
+        w.allocated_bytes()
+    );
+    for (i, k) in keys[..100].iter().enumerate() {
+        assert_eq!(w.get(*k), Some(&(i as u64)), "a surviving key went stale");
+    }
+    for k in &keys[100..] {
+        assert!(w.get(*k).is_none(), "a cancelled key came back");
+    }
+    w.verify();
+    // Steady churn at 100 live in a small slab: no more shrinking.
+    let before = trims;
+    for i in 0..10_000u64 {
+        let k = w.insert(t0 + Duration::from_millis(1 + i), i);
+        w.cancel(k).unwrap();
+        trims += usize::from(w.trim());
+    }
+    assert_eq!(trims, before, "churn kept shrinking");
+}
