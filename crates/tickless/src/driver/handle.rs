@@ -94,11 +94,17 @@ impl Handle {
     /// assert!(driver.pending_call_sites().is_empty());
     /// ```
     pub fn pending_call_sites(&self) -> Vec<(&'static Location<'static>, usize)> {
-        let mut counts: HashMap<&'static Location<'static>, usize> = HashMap::new();
+        // Keyed by file, line and column, not by address: one line can have
+        // two `Location`s (a generic constructor instantiated in two crates).
+        let mut counts: HashMap<(&str, u32, u32), (&'static Location<'static>, usize)> =
+            HashMap::new();
         for shard in self.inner().shards.iter() {
-            shard.for_each(|_, r| *counts.entry(r.site).or_default() += 1);
+            shard.for_each(|_, r| {
+                let key = (r.site.file(), r.site.line(), r.site.column());
+                counts.entry(key).or_insert((r.site, 0)).1 += 1;
+            });
         }
-        let mut sites: Vec<_> = counts.into_iter().collect();
+        let mut sites: Vec<_> = counts.into_values().collect();
         sites.sort_by(|a, b| {
             b.1.cmp(&a.1)
                 .then_with(|| a.0.to_string().cmp(&b.0.to_string()))

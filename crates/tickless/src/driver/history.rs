@@ -9,7 +9,8 @@ const KEEP: usize = 8;
 /// burst of snapshots (a page refreshing) does not fake a trend.
 const MIN_GAP_MS: u64 = 1000;
 
-/// The last [`KEEP`] samples of live counts per call site (keyed by address).
+/// The last [`KEEP`] samples of live counts per call site (keyed by the
+/// site's identity: file, line and column).
 #[derive(Default)]
 pub(crate) struct History {
     samples: VecDeque<(u64, HashMap<usize, u64>)>,

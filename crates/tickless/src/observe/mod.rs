@@ -270,7 +270,7 @@ impl Handle {
             }
             lateness_sum = lateness_sum.saturating_add(stats.lateness.sum_nanos);
             for (site, counts) in stats.sites.iter() {
-                let e = sites.entry(address(site)).or_insert((
+                let e = sites.entry(site_key(site)).or_insert((
                     site,
                     SiteCounts::default(),
                     Scan::default(),
@@ -281,7 +281,7 @@ impl Handle {
             }
             shard.for_each_pending(now, |p| {
                 counters.live += 1;
-                let e = sites.entry(address(p.site)).or_insert((
+                let e = sites.entry(site_key(p.site)).or_insert((
                     p.site,
                     SiteCounts::default(),
                     Scan::default(),
@@ -353,6 +353,14 @@ struct Scan {
     far: u64,
 }
 
-fn address(site: Site) -> usize {
-    site as *const std::panic::Location<'static> as usize
+/// A call site's identity: its file, line and column. Not its address: a
+/// generic or `#[inline]` constructor instantiated in two crates has two
+/// `Location`s for one line, which must count as one site.
+fn site_key(site: Site) -> usize {
+    use std::hash::{Hash, Hasher};
+    // `DefaultHasher::new()` has fixed keys: the same site hashes the same
+    // in every snapshot of the process, as the leak-trend history needs.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (site.file(), site.line(), site.column()).hash(&mut h);
+    h.finish() as usize
 }

@@ -101,6 +101,8 @@ pub(super) fn build(s: &Snapshot) -> Profile {
         unit: strings.id("count"),
     };
     let mut profile = Profile {
+        // Clients show the last sample type unless told: live timers first.
+        default_sample_type: live.r#type,
         sample_type: vec![live.clone(), created],
         period_type: Some(live),
         period: 1,
@@ -172,6 +174,10 @@ mod tests {
             .map(|t| p.string_table[t.r#type as usize].as_str())
             .collect();
         assert_eq!(types, ["live_timers", "created_timers"]);
+        assert_eq!(
+            p.string_table[p.default_sample_type as usize], "live_timers",
+            "`go tool pprof -top` must show live timers by default"
+        );
         assert_eq!(p.sample.len(), 1);
         assert_eq!(p.sample[0].value, vec![5, 5]);
         let f = &p.function[0];
