@@ -46,6 +46,27 @@ fn bad_flags_exit_with_usage_error() {
     assert_eq!(o.status.code(), Some(2), "a subcommand is required");
     let o = tickless(&["demo", "--live", "0"]);
     assert_eq!(o.status.code(), Some(2), "zero live timers is rejected");
+    // Out-of-range values are clap errors that say the range, never a
+    // capacity-overflow panic or a run of minutes (issue 17, item 16).
+    for args in [
+        &["demo", "--live", "18446744073709551615"][..],
+        &["demo", "--live", "100000000000"],
+        &["demo", "--iterations", "0"],
+        &["precision", "--hz", "10000000"],
+        &["precision", "--hz", "0"],
+        &["precision", "--secs", "0"],
+        &["precision", "--secs", "nan"],
+        &["precision", "--secs", "1e9"],
+    ] {
+        let o = tickless(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("invalid value"),
+            "{args:?}: not a clap error: {err}"
+        );
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
 }
 
 #[test]
