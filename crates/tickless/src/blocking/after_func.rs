@@ -39,8 +39,14 @@ impl Action for RunOnce {
 /// Runs `callback` on a callback thread once `duration` has passed.
 ///
 /// Go's `time.AfterFunc`. The callback never runs on the timer thread, so a
-/// slow one cannot delay other timers, nor waits behind another slow
-/// callback. A panic in it is caught and counted
+/// slow one cannot delay other timers. Callbacks run on a per-driver pool
+/// that starts a thread whenever every worker is busy, up to **256 threads**
+/// per driver: up to 256 slow callbacks never delay another, and past that
+/// cap a callback waits for the first worker to finish (Go, with no cap,
+/// starts a goroutine each). Idle workers exit after 5 s. Dropping an
+/// explicit [`Driver`](crate::Driver) runs its pending callbacks at once
+/// (as it completes every pending timer); its idle workers exit within 5 s.
+/// A panic in a callback is caught and counted
 /// ([`Handle::callback_panics`]) and harms nothing else. Dropping the returned
 /// [`TimerHandle`] cancels it (leak-free by default); call
 /// [`detach`](TimerHandle::detach) to let it run with no handle.
