@@ -30,6 +30,9 @@ pub(crate) struct ShardState {
     pub(crate) stats: ShardStats,
 }
 
+/// Storage slots [`Shard::for_each`] visits per lock hold.
+const SCAN_CHUNK: usize = 4096;
+
 /// A wheel, its counters and its lock, on their own cache lines so shards do
 /// not false-share.
 #[repr(align(128))]
@@ -144,11 +147,21 @@ impl Shard {
         self.lock().wheel.get(key).is_some()
     }
 
-    /// Visits every pending registration (and its tick) under the lock.
+    /// Visits every pending registration (and its tick) under the lock, a
+    /// piece at a time.
+    ///
+    /// The lock is held for at most [`SCAN_CHUNK`] storage slots at a time
+    /// (tens of microseconds), so a snapshot of millions of timers never
+    /// stalls the threads registering in this shard; timers created or
+    /// dropped during the scan may or may not be seen.
     pub(crate) fn for_each(&self, mut f: impl FnMut(u64, &Registration)) {
-        self.lock()
-            .wheel
-            .for_each_with_tick(|_, tick, r| f(tick, r));
+        let mut start = Some(0);
+        while let Some(from) = start {
+            start = self
+                .lock()
+                .wheel
+                .for_each_in(from, SCAN_CHUNK, |_, tick, r| f(tick, r));
+        }
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -183,13 +183,23 @@ impl<E> Slab<E> {
 
     /// Iterates over occupied slots with their keys. O(slots).
     pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, &E)> {
-        self.slots.iter().enumerate().filter_map(|(i, s)| {
-            let key = Key {
-                index: i as u32,
-                gen: s.gen,
-            };
-            s.entry.as_ref().map(|e| (key, e))
-        })
+        self.iter_from(0)
+    }
+
+    /// [`iter`](Slab::iter) starting at slot `start`.
+    pub(crate) fn iter_from(&self, start: usize) -> impl Iterator<Item = (Key, &E)> {
+        let start = start.min(self.slots.len());
+        self.slots[start..]
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, s)| {
+                let i = i + start;
+                let key = Key {
+                    index: i as u32,
+                    gen: s.gen,
+                };
+                s.entry.as_ref().map(|e| (key, e))
+            })
     }
 }
 

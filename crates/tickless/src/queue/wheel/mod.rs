@@ -403,6 +403,27 @@ impl<T> Wheel<T> {
         }
     }
 
+    /// [`for_each_with_tick`](Wheel::for_each_with_tick) over at most `slots`
+    /// storage slots starting at slot `start`, so a caller holding a lock can
+    /// scan a large wheel in bounded pieces. Returns where the next piece
+    /// starts, or `None` when the scan reached the end. Timers inserted or
+    /// removed between pieces may be missed or seen (a snapshot, not a freeze).
+    pub fn for_each_in<F: FnMut(Key, u64, &T)>(
+        &self,
+        start: usize,
+        slots: usize,
+        mut f: F,
+    ) -> Option<usize> {
+        let end = start.saturating_add(slots);
+        for (key, entry) in self.slab.iter_from(start) {
+            if key.index as usize >= end {
+                return Some(end);
+            }
+            f(key, entry.when, &entry.value);
+        }
+        None
+    }
+
     /// The tick `deadline` fires at: ticks since the origin, rounded up.
     #[inline]
     pub fn tick_for(&self, deadline: Instant) -> u64 {

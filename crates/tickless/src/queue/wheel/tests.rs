@@ -410,3 +410,27 @@ fn trim_shrinks_after_a_burst_and_not_under_churn() {
     }
     assert_eq!(trims, before, "churn kept shrinking");
 }
+
+/// Scanning in pieces visits every timer exactly once and ends.
+#[test]
+fn for_each_in_pieces_visits_each_timer_once() {
+    let t0 = Instant::now();
+    let mut w = Wheel::with_tick(t0, MS);
+    let keys: Vec<_> = (0..1000u64)
+        .map(|i| w.insert(t0 + Duration::from_millis(1 + i), i))
+        .collect();
+    for k in keys.iter().step_by(3) {
+        w.cancel(*k).unwrap(); // holes
+    }
+    let mut seen = Vec::new();
+    let mut start = Some(0);
+    let mut pieces = 0;
+    while let Some(from) = start {
+        start = w.for_each_in(from, 7, |k, _, v| seen.push((k, *v)));
+        pieces += 1;
+    }
+    assert!(pieces > 100, "{pieces} pieces of 7 slots");
+    let mut all = Vec::new();
+    w.for_each(|k, v| all.push((k, *v)));
+    assert_eq!(seen, all);
+}
