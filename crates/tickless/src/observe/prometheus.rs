@@ -3,7 +3,9 @@
 //! Metric names start with `tickless_`. Call-site series carry `file`, `line`
 //! and `column` labels; to bound label cardinality only the [`MAX_SITES`]
 //! sites with the most live timers (then most created) are exported, and the
-//! rest are summed into one series with `file="(other)"`.
+//! rest are summed into one series with `file="(other)"` (gauges), or, for
+//! counters, into a gauge family of its own (`…_created_other`), since that
+//! sum can fall as sites move in and out of the top.
 
 use std::fmt::Write as _;
 
@@ -157,10 +159,23 @@ pub(super) fn render(s: &Snapshot) -> String {
         }
         if s.sites.len() > MAX_SITES {
             let rest = s.sites[MAX_SITES..].iter().map(value).fold(0.0, combine);
-            let _ = writeln!(
-                out,
-                "{name}{{file=\"(other)\",line=\"0\",column=\"0\"}} {rest}"
-            );
+            if kind == "counter" {
+                // Sites move in and out of the top MAX_SITES, so their sum
+                // can fall: Prometheus would read a falling counter as a
+                // reset. The rest goes out as a gauge of its own.
+                let other = format!("{}_other", name.trim_end_matches("_total"));
+                let _ = writeln!(
+                    out,
+                    "# HELP {other} {help} Summed over the call sites beyond the top {MAX_SITES} (a gauge: that set changes)."
+                );
+                let _ = writeln!(out, "# TYPE {other} gauge");
+                let _ = writeln!(out, "{other} {rest}");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{name}{{file=\"(other)\",line=\"0\",column=\"0\"}} {rest}"
+                );
+            }
         }
     }
     out
@@ -245,6 +260,19 @@ mod tests {
             !text.contains("line=\"1000\""),
             "only MAX_SITES sites are exported one by one"
         );
+        // Counters: the rest is a gauge family of its own, never a counter
+        // series that could fall.
+        assert!(!text.contains("tickless_call_site_created_total{file=\"(other)\""));
+        assert!(text.contains("# TYPE tickless_call_site_created_other gauge"));
+        assert!(text
+            .lines()
+            .any(|l| l == "tickless_call_site_created_other 7"));
+        let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+            .expect("the exposition parses");
+        assert!(parsed
+            .samples
+            .iter()
+            .any(|s| s.metric == "tickless_call_site_created_other"));
     }
 
     #[test]
