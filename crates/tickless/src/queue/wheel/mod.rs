@@ -278,6 +278,25 @@ impl<T> Wheel<T> {
         })
     }
 
+    /// The unlinked entry at `index`: handed out if due at `now_tick`
+    /// (`true`), else filed afresh relative to `self.elapsed`.
+    #[inline]
+    fn fire_or_refile<F: FnMut(Key, u64, T)>(
+        &mut self,
+        index: u32,
+        now_tick: u64,
+        on_expired: &mut F,
+    ) -> bool {
+        let when = self.slab.at(index).when;
+        if when > now_tick {
+            self.link(index, when);
+            return false;
+        }
+        let (key, entry) = self.slab.remove_at(index);
+        on_expired(key, when, entry.value);
+        true
+    }
+
     /// Hands out every entry of list `list`: fires those due at `now_tick`,
     /// re-files the rest relative to `self.elapsed`.
     fn drain_list<F: FnMut(Key, u64, T)>(
@@ -292,15 +311,8 @@ impl<T> Wheel<T> {
         }
         let mut fired = 0;
         while index != NIL {
-            let entry = self.slab.at(index);
-            let (next, when) = (entry.next, entry.when);
-            if when <= now_tick {
-                let (key, entry) = self.slab.remove_at(index);
-                fired += 1;
-                on_expired(key, when, entry.value);
-            } else {
-                self.link(index, when);
-            }
+            let next = self.slab.at(index).next;
+            fired += usize::from(self.fire_or_refile(index, now_tick, on_expired));
             index = next;
         }
         fired
@@ -350,16 +362,8 @@ impl<T> Wheel<T> {
         self.elapsed = self.elapsed.max(now_tick);
         let mut fired = 0;
         for index in 0..self.slab.slots() as u32 {
-            if !self.slab.is_occupied(index) {
-                continue;
-            }
-            let when = self.slab.at(index).when;
-            if when <= now_tick {
-                let (key, entry) = self.slab.remove_at(index);
-                fired += 1;
-                on_expired(key, when, entry.value);
-            } else {
-                self.link(index, when);
+            if self.slab.is_occupied(index) {
+                fired += usize::from(self.fire_or_refile(index, now_tick, on_expired));
             }
         }
         fired
