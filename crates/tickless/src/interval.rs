@@ -102,6 +102,7 @@ impl MissedTickBehavior {
 ///
 /// Also a [`futures_core::Stream`] of tick instants that never ends. Dropping
 /// it cancels its timer.
+#[must_use = "an Interval does nothing unless ticked"]
 pub struct Interval {
     sleep: Sleep,
     period: Duration,
@@ -150,6 +151,12 @@ impl Interval {
     pub fn reset(&mut self) {
         let now = self.sleep.handle().now();
         self.sleep.reset(saturating_add(now, self.period));
+    }
+
+    /// Restarts the schedule: the next tick is `after` from now.
+    pub fn reset_after(&mut self, after: Duration) {
+        let now = self.sleep.handle().now();
+        self.sleep.reset(saturating_add(now, after));
     }
 
     /// Restarts the schedule: the next tick completes at once.

@@ -53,7 +53,7 @@ pub use context::{CancelGuard, Context, ContextError};
 pub use driver::{Builder, Driver, DriverError, Handle};
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
-pub use timeout::{timeout, timeout_at, Elapsed, Timeout};
+pub use timeout::{timeout, timeout_at, Elapsed, FutureExt, Timeout};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -89,6 +89,35 @@ impl Handle {
     }
 }
 
+/// [`timeout`] and [`timeout_at`] as methods on any future, on the global
+/// driver — the shape of tokio-util's and smol-timeout's extension traits.
+///
+/// ```
+/// use std::time::Duration;
+/// use tickless::FutureExt;
+///
+/// futures::executor::block_on(async {
+///     assert_eq!(async { 7 }.timeout(Duration::from_secs(1)).await, Ok(7));
+///     let never = std::future::pending::<()>().timeout(Duration::from_millis(2)).await;
+///     assert!(never.is_err());
+/// });
+/// ```
+pub trait FutureExt: Future + Sized {
+    /// Requires this future to complete within `duration`; see [`timeout`].
+    #[track_caller]
+    fn timeout(self, duration: Duration) -> Timeout<Self> {
+        Handle::current().timeout(duration, self)
+    }
+
+    /// Requires this future to complete before `deadline`; see [`timeout_at`].
+    #[track_caller]
+    fn timeout_at(self, deadline: Instant) -> Timeout<Self> {
+        Handle::current().timeout_at(deadline, self)
+    }
+}
+
+impl<F: Future> FutureExt for F {}
+
 impl Elapsed {
     /// The error value (for tests and adapters).
     pub fn new() -> Elapsed {

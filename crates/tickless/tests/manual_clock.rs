@@ -422,3 +422,21 @@ fn waker_update_between_polls() {
     clock.advance(ms(10));
     assert_eq!((first.count(), second.count()), (0, 1));
 }
+
+#[test]
+fn interval_reset_after_moves_the_next_tick() {
+    let (clock, driver) = driver();
+    let t0 = clock.now();
+    let mut interval = driver.interval(ms(10));
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    assert_eq!(interval.poll_tick(&mut cx), std::task::Poll::Ready(t0));
+    interval.reset_after(ms(25));
+    clock.advance(ms(24));
+    assert!(interval.poll_tick(&mut cx).is_pending(), "not before 25 ms");
+    clock.advance(ms(1));
+    assert_eq!(
+        interval.poll_tick(&mut cx),
+        std::task::Poll::Ready(t0 + ms(25))
+    );
+}

@@ -202,3 +202,20 @@ fn pprof_profile_lists_the_call_site() {
     let _ = std::fs::remove_file(path);
     drop(timers);
 }
+
+/// `FutureExt::timeout` is `#[track_caller]`: its timer is accounted to the
+/// line that called it, not to the trait.
+#[test]
+fn future_ext_timeout_records_the_callers_line() {
+    use tickless::FutureExt;
+    let line = line!() + 1;
+    let mut t = std::future::pending::<()>().timeout(Duration::from_secs(3600));
+    assert!(support::poll_noop(&mut t).is_pending());
+    let snap = tickless::observe::snapshot();
+    assert!(
+        snap.sites
+            .iter()
+            .any(|s| s.file.ends_with("observe.rs") && s.line == line && s.live >= 1),
+        "no live timer at observe.rs:{line}"
+    );
+}

@@ -62,6 +62,7 @@ impl Action for Periodic {
 /// ticker.stop();
 /// # Ok::<(), tickless::blocking::TimerError>(())
 /// ```
+#[must_use = "dropping a Ticker stops it at once"]
 pub struct Ticker {
     alarm: Arc<Alarm<Periodic>>,
 }

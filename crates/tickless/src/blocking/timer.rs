@@ -68,6 +68,7 @@ impl Action for SendOnce {
 /// assert!(timer.stop()); // prevented the fire
 /// assert!(timer.receiver().try_recv().is_err());
 /// ```
+#[must_use = "dropping a Timer stops it at once"]
 pub struct Timer {
     alarm: Arc<Alarm<SendOnce>>,
 }

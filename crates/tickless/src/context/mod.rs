@@ -445,6 +445,7 @@ impl Drop for CancelGuard {
 }
 
 /// Completes when its context ends; see [`Context::cancelled`].
+#[must_use = "futures do nothing unless polled"]
 pub struct Cancelled {
     node: Arc<Node>,
     /// Our waker's slot in the node's waiters while registered.
@@ -483,6 +484,7 @@ impl Drop for Cancelled {
 
 pin_project_lite::pin_project! {
     /// A future raced against its context; see [`Context::run`].
+    #[must_use = "futures do nothing unless polled"]
     pub struct Run<F> {
         #[pin]
         future: F,

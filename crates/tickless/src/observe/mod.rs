@@ -61,6 +61,7 @@ pub fn snapshot() -> Snapshot {
 
 /// Driver-wide counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// Timers pending now.
     pub live: u64,
@@ -82,6 +83,7 @@ pub struct Counters {
 
 /// One bucket of the fire-lateness histogram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LatenessBucket {
     /// Upper bound (exclusive) of the bucket; `Duration::MAX` for the last.
     pub below: Duration,
@@ -92,6 +94,7 @@ pub struct LatenessBucket {
 
 /// What one line of code has done with timers.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CallSite {
     /// Source file of the constructor call.
     pub file: &'static str,
@@ -146,6 +149,7 @@ pub enum SuspectReason {
 
 /// A call site suspected of leaking, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LeakSuspect {
     /// The call site.
     pub site: CallSite,
@@ -155,6 +159,7 @@ pub struct LeakSuspect {
 
 /// Counters, lateness and call sites of one driver at one moment.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Snapshot {
     /// Driver-wide counters.
     pub counters: Counters,
