@@ -41,6 +41,7 @@
 pub mod blocking;
 pub mod clock;
 pub mod context;
+pub mod delay_queue;
 pub mod driver;
 mod interval;
 pub mod observe;
@@ -50,6 +51,7 @@ mod sync;
 mod timeout;
 
 pub use context::{CancelGuard, Context, ContextError};
+pub use delay_queue::{DelayQueue, Expired};
 pub use driver::{Builder, Driver, DriverError, Handle};
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};

@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("interval", 3),
     ("blocking", 3),
     ("context", 4),
+    ("delay_queue", 4),
     ("observe", 5),
 ];
 

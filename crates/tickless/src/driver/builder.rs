@@ -176,6 +176,7 @@ impl Builder {
                 wakeups: AtomicU64::new(0),
                 callbacks: OnceLock::new(),
                 history: Mutex::new(History::default()),
+                collections: Default::default(),
                 #[cfg(test)]
                 crash: AtomicBool::new(false),
             }

@@ -63,11 +63,13 @@
 //! | `wake_panics`, `wakeups` | the timer thread | atomics, Relaxed: statistics |
 //! | `callbacks` (the `after_func` executor) | first callback | `OnceLock`; the executor's own counters are documented in `executor.rs` |
 //! | `history` (leak trends) | snapshots | `std::sync::Mutex`, taken with no other lock held |
+//! | `collections` (live counts of delay queues…) | collection creation, snapshots | `std::sync::Mutex` over the list; each count a Relaxed atomic (`collections.rs`) |
 //!
 //! Lock order: alarm or context lock → shard lock → (released) → thread
 //! slot. Wakers are called with no driver lock held.
 
 mod builder;
+mod collections;
 mod entry;
 mod executor;
 mod handle;
@@ -86,6 +88,7 @@ use std::time::{Duration, Instant};
 use crate::clock::Clock;
 use crate::queue::wheel::TickMath;
 pub use builder::{Builder, Driver, DriverError};
+pub(crate) use collections::CollectionCount;
 pub(crate) use entry::{Entry, Registered, TimerEntry};
 pub(crate) use executor::Job;
 pub use handle::Handle;
@@ -128,6 +131,8 @@ pub(crate) struct Inner {
     callbacks: OnceLock<executor::Executor>,
     /// Live counts per call site of recent snapshots, for leak suspects.
     history: Mutex<History>,
+    /// Collections (delay queues…) whose entries count under their site.
+    collections: collections::Collections,
     /// Test hook: the timer thread panics on its next cycle.
     #[cfg(test)]
     crash: AtomicBool,

@@ -105,6 +105,12 @@ impl StatsView<'_> {
         })
     }
 
+    /// Visits every live collection (delay queue…): its creation site and
+    /// how many entries it holds.
+    pub(crate) fn for_each_collection(&self, mut f: impl FnMut(Site, u64)) {
+        self.inner.collections.for_each(|c| f(c.site(), c.live()));
+    }
+
     /// Records this snapshot's live counts per call site (keyed by address)
     /// in the leak-trend history; returns the samples to report, oldest first.
     pub(crate) fn record_history(

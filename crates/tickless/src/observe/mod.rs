@@ -300,6 +300,15 @@ impl Handle {
                 }
             });
         }
+        // Collections (delay queues…) count their entries under their site.
+        view.for_each_collection(|site, live| {
+            let e = sites.entry(site_key(site)).or_insert((
+                site,
+                SiteCounts::default(),
+                Scan::default(),
+            ));
+            e.2.live += live;
+        });
         let live_now: HashMap<usize, u64> = sites.iter().map(|(k, v)| (*k, v.2.live)).collect();
         let history = view.record_history(now_ms, live_now);
         let mut sites: Vec<CallSite> = sites

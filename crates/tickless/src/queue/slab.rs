@@ -163,6 +163,30 @@ impl<E> Slab<E> {
         }
     }
 
+    /// The key of the occupied slot at `index`.
+    #[inline]
+    pub(crate) fn key_at(&self, index: u32) -> Key {
+        Key {
+            index,
+            gen: self.slots[index as usize].gen,
+        }
+    }
+
+    /// Makes room for `additional` more entries without reallocating.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.slots
+            .reserve(additional.saturating_sub(self.slots.len() - self.len));
+    }
+
+    /// Removes every entry; every key issued so far goes stale. O(slots).
+    pub(crate) fn clear(&mut self) {
+        for index in 0..self.slots.len() as u32 {
+            if self.is_occupied(index) {
+                self.remove_at(index);
+            }
+        }
+    }
+
     /// Number of slots, occupied or vacant: indices run `0..slots()`.
     #[inline]
     pub(crate) fn slots(&self) -> usize {

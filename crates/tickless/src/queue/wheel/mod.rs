@@ -459,6 +459,47 @@ impl<T> Wheel<T> {
         key
     }
 
+    /// The key of a timer with the earliest deadline (ties: any of them), or
+    /// `None` when empty. O(timers in the earliest slot): the earliest timer
+    /// always sits in the due list or the earliest occupied slot, since lower
+    /// levels come due before higher ones.
+    pub fn peek(&self) -> Option<Key> {
+        let list = if self.heads[DUE] != NIL {
+            DUE
+        } else {
+            let (level, slot, _) = self.next_expiration()?;
+            level * SLOTS + slot
+        };
+        let mut index = self.heads[list];
+        let mut best = (u64::MAX, NIL);
+        while index != NIL {
+            let entry = self.slab.at(index);
+            if entry.when < best.0 || best.1 == NIL {
+                best = (entry.when, index);
+            }
+            index = entry.next;
+        }
+        (best.1 != NIL).then(|| self.slab.key_at(best.1))
+    }
+
+    /// Removes every timer, dropping their values; every key goes stale.
+    /// Keeps the storage (see [`shrink_to_fit`](TimerQueue::shrink_to_fit)).
+    pub fn clear(&mut self) {
+        self.heads = [NIL; LISTS];
+        self.occupied = [0; LEVELS];
+        self.slab.clear();
+    }
+
+    /// Makes room for `additional` more timers without allocating.
+    pub fn reserve(&mut self, additional: usize) {
+        self.slab.reserve(additional);
+    }
+
+    /// Timers the storage holds room for without allocating.
+    pub fn capacity(&self) -> usize {
+        self.slab.capacity()
+    }
+
     /// Gives memory back after a burst: shrinks the storage when at most a
     /// quarter of its slots hold timers and its last slot is free (so there
     /// is something to free). Returns whether it shrank.

@@ -434,3 +434,39 @@ fn for_each_in_pieces_visits_each_timer_once() {
     w.for_each(|k, v| all.push((k, *v)));
     assert_eq!(seen, all);
 }
+
+/// `peek` names an earliest timer wherever it is filed; `clear` empties the
+/// wheel and makes every key stale.
+#[test]
+fn peek_and_clear() {
+    let t0 = Instant::now();
+    let mut w = Wheel::with_tick(t0, MS);
+    assert_eq!(w.peek(), None);
+    let mut keys = Vec::new();
+    for (i, at) in [5_000u64, 70, 3_000_000, 69, 71, 4_096].iter().enumerate() {
+        keys.push((w.insert(t0 + Duration::from_millis(*at), i), *at));
+    }
+    let mut now = 0;
+    while !w.is_empty() {
+        let earliest = keys
+            .iter()
+            .filter(|(k, _)| w.get(*k).is_some())
+            .map(|(_, at)| *at)
+            .min()
+            .unwrap();
+        let peeked = w.peek().unwrap();
+        let at = keys.iter().find(|(k, _)| *k == peeked).unwrap().1;
+        assert_eq!(at, earliest, "peek at {now} ms");
+        now = earliest;
+        w.poll_expired(t0 + Duration::from_millis(now), |_, _| {});
+    }
+    let k = w.insert(t0 + Duration::from_secs(10_000), 9);
+    w.insert(t0 + Duration::from_secs(1), 8);
+    w.clear();
+    assert!(w.is_empty() && w.peek().is_none() && w.get(k).is_none());
+    assert!(w.capacity() >= 2);
+    w.verify();
+    let k2 = w.insert(t0 + Duration::from_secs(2), 7);
+    assert_ne!(k, k2);
+    assert_eq!(w.get(k), None, "old keys stay stale after clear");
+}
