@@ -1,6 +1,7 @@
 //! The architecture, checked: every module of `src/` uses only modules of
 //! its own layer or below (`../shared/DESIGN.md`), the modules' use graph has
-//! no cycle, and `queue::Key` stays inside `queue` and `driver`.
+//! no cycle, and `queue::Key` stays inside `queue` and `driver` (and the
+//! systems that keep a wheel of their own: `delay_queue`).
 //!
 //! It reads the sources: every `crate::name` path in code (comments are
 //! skipped — docs may mention what is above), with names re-exported at the
@@ -201,7 +202,9 @@ fn queue_keys_stay_in_queue_and_driver() {
     rust_files(&src(), &mut files);
     let leaks: Vec<_> = files
         .iter()
-        .filter(|f| !["queue", "driver"].contains(&module_of(f).as_str()))
+        // The driver's keys stay below it. Systems that hold many deadlines
+        // keep a wheel of their own (DESIGN.md) and use its keys.
+        .filter(|f| !["queue", "driver", "delay_queue"].contains(&module_of(f).as_str()))
         .filter(|f| {
             let text = code(&fs::read_to_string(f).unwrap());
             text.contains("queue::Key") || text.contains("queue::{Key")
