@@ -215,6 +215,46 @@ pub fn run(args: &BenchArgs) -> ExitCode {
             columns,
         });
     }
+    if wanted("delay") {
+        use tickless_workloads::delay_queue::{self as dq, Queue};
+        let live = if q { 1_000 } else { 10_000 };
+        let n = if q { 20_000 } else { 1_000_000 };
+        let p = Progress::new("delay queues", 1);
+        let per_queue = |f: &mut dyn FnMut(Queue) -> f64| -> Vec<(&'static str, Option<f64>)> {
+            Queue::ALL.iter().map(|&x| (x.name(), Some(f(x)))).collect()
+        };
+        let rows = [
+            (
+                "delay queue: insert + remove (10k live)",
+                "ns/op",
+                per_queue(&mut |x| dq::insert_remove(x, live, ops).as_nanos() as f64 / ops as f64),
+            ),
+            (
+                "delay queue: reset to 30 s (10k live)",
+                "ns/op",
+                per_queue(&mut |x| dq::reset(x, live, ops).as_nanos() as f64 / ops as f64),
+            ),
+            (
+                "delay queue: bytes per entry (1M pending)",
+                "B",
+                per_queue(&mut |x| dq::bytes_per_entry(x, n)),
+            ),
+            (
+                "delay queue: drain 1M values due within 100 ms",
+                "ms",
+                per_queue(&mut |x| dq::drain(x, n).as_secs_f64() * 1e3),
+            ),
+        ];
+        p.finish();
+        for (name, unit, columns) in rows {
+            results.push(Scenario {
+                name,
+                unit,
+                lower_is_better: true,
+                columns,
+            });
+        }
+    }
     if wanted("blocking") {
         let n = if q { 20_000 } else { 1_000_000 };
         let p = Progress::new("blocking timers (and Go)", 1);
@@ -303,7 +343,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         }
     }
     if results.is_empty() && !crate::stopped() {
-        eprintln!("error: --only {:?} matches no scenario (churn, tasks, timeout, reset, bytes, expiry, threads, lateness, queue, blocking)", args.only.as_deref().unwrap_or(""));
+        eprintln!("error: --only {:?} matches no scenario (churn, tasks, timeout, reset, bytes, expiry, threads, lateness, queue, delay, blocking)", args.only.as_deref().unwrap_or(""));
         return ExitCode::from(2);
     }
     print_table(&results);

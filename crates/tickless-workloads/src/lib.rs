@@ -7,6 +7,7 @@
 //! |---|---|
 //! | [`queues`] | timer queues side by side (wheel, 4-ary heap, `BTreeMap`, `BinaryHeap`): churn, expiry, bytes per timer |
 //! | [`timers`] | async timers side by side (tickless, tokio, async-io, futures-timer): churn, timeout, memory, expiry, lateness |
+//! | [`delay_queue`] | keyed delay queues side by side (tickless, tokio-util): insert+remove, reset, bytes per entry, draining |
 //! | [`alloc`] | [`CountingAlloc`](alloc::CountingAlloc), the global allocator that counts live heap bytes for the memory figures |
 //!
 //! `CountingAlloc` is the only unsafe code here (it forwards every call to
@@ -18,5 +19,6 @@
 //! Not published: a measuring instrument for this workspace, not an API.
 
 pub mod alloc;
+pub mod delay_queue;
 pub mod queues;
 pub mod timers;

@@ -16,8 +16,10 @@
 //! `insert`/`reset` that moves the earliest deadline earlier, which moves
 //! that one timer (one shard lock). Expiry hands out values due at the
 //! driver's clock; a batch due at once comes back in deadline order.
-//! Per entry: the value, its exact deadline (8 bytes) and the wheel's 32
-//! bytes of links and bookkeeping.
+//! Per entry: the value and the wheel's 32 bytes of links and bookkeeping.
+//! Deadlines are kept in the driver's resolution (100 µs by default):
+//! [`deadline`](DelayQueue::deadline) and [`Expired::deadline`] read back
+//! the deadline rounded up to it (tokio-util rounds to 1 ms).
 //!
 //! # End of stream
 //!
@@ -43,7 +45,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::clock::{nanos_since, saturating_add};
 use crate::driver::{CollectionCount, Handle};
 use crate::queue::{self, TimerQueue, Wheel};
 use crate::Sleep;
@@ -91,12 +92,6 @@ impl<T> Expired<T> {
     }
 }
 
-/// One stored value and its exact deadline (nanoseconds after the wheel's origin).
-struct Item<T> {
-    deadline_ns: u64,
-    value: T,
-}
-
 /// A queue of values, each handed back once its deadline has passed.
 ///
 /// # Examples
@@ -118,7 +113,7 @@ struct Item<T> {
 /// ```
 pub struct DelayQueue<T> {
     handle: Handle,
-    wheel: Wheel<Item<T>>,
+    wheel: Wheel<T>,
     /// Expired values not handed out yet, in deadline order.
     expired: VecDeque<Expired<T>>,
     /// The one driver timer, armed for the earliest deadline while polled.
@@ -167,12 +162,8 @@ impl<T> DelayQueue<T> {
     /// Inserts `value`, due at `deadline` (a past deadline is due at once).
     /// Any distance is fine: nothing overflows or panics.
     pub fn insert_at(&mut self, value: T, deadline: Instant) -> Key {
-        let item = Item {
-            deadline_ns: nanos_since(self.wheel.origin(), deadline),
-            value,
-        };
-        let key = Key(self.wheel.insert(deadline, item));
-        self.count.add(1);
+        let key = Key(self.wheel.insert(deadline, value));
+        self.count.set(self.len());
         self.arm_earlier(deadline);
         key
     }
@@ -180,14 +171,16 @@ impl<T> DelayQueue<T> {
     /// Removes the value under `key` and returns it; `None` for a stale key
     /// (expired, removed, or from another queue), which touches nothing.
     pub fn remove(&mut self, key: &Key) -> Option<T> {
-        if let Some(item) = self.wheel.cancel(key.0) {
-            self.count.sub(1);
-            return Some(item.value);
-        }
-        // Expired but not handed out yet: still this queue's to give back.
-        let at = self.expired.iter().position(|e| e.key == *key)?;
-        self.count.sub(1);
-        self.expired.remove(at).map(Expired::into_inner)
+        let value = match self.wheel.cancel(key.0) {
+            Some(value) => value,
+            // Expired but not handed out yet: still this queue's to give back.
+            None => {
+                let at = self.expired.iter().position(|e| e.key == *key)?;
+                self.expired.remove(at)?.into_inner()
+            }
+        };
+        self.count.set(self.len());
+        Some(value)
     }
 
     /// [`remove`](DelayQueue::remove), under tokio-util's later name.
@@ -204,20 +197,17 @@ impl<T> DelayQueue<T> {
 
     /// Moves the value under `key` to `deadline`; `false` for a stale key.
     pub fn reset_at(&mut self, key: &Key, deadline: Instant) -> bool {
-        let deadline_ns = nanos_since(self.wheel.origin(), deadline);
-        match self.wheel.get_mut(key.0) {
-            Some(item) => item.deadline_ns = deadline_ns,
-            None => return false,
+        if !self.wheel.reset(key.0, deadline) {
+            return false;
         }
-        self.wheel.reset(key.0, deadline);
         self.arm_earlier(deadline);
         true
     }
 
-    /// The deadline of the value under `key`; `None` for a stale key.
+    /// The deadline of the value under `key`, rounded up to the driver's
+    /// resolution (see the module docs); `None` for a stale key.
     pub fn deadline(&self, key: &Key) -> Option<Instant> {
-        let item = self.wheel.get(key.0)?;
-        Some(self.instant(item.deadline_ns))
+        self.wheel.deadline(key.0)
     }
 
     /// The key of a value with the earliest deadline (one not handed out yet).
@@ -240,10 +230,10 @@ impl<T> DelayQueue<T> {
 
     /// Drops every value; every key goes stale. Keeps the storage.
     pub fn clear(&mut self) {
-        self.count.sub(self.len() as u64);
         self.wheel.clear();
         self.expired.clear();
         self.timer = None;
+        self.count.set(0);
     }
 
     /// Values the queue holds room for without allocating.
@@ -264,7 +254,7 @@ impl<T> DelayQueue<T> {
     pub fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<Option<Expired<T>>> {
         loop {
             if let Some(expired) = self.expired.pop_front() {
-                self.count.sub(1);
+                self.count.set(self.len());
                 return Poll::Ready(Some(expired));
             }
             if self.wheel.is_empty() {
@@ -298,23 +288,20 @@ impl<T> DelayQueue<T> {
         }
     }
 
-    /// Moves every value due at `now` to `expired`, in deadline order.
+    /// Moves every value due at `now` to `expired`, in deadline order (at the
+    /// driver's resolution; ties by key).
     fn collect_due(&mut self, now: Instant) {
-        let first_new = self.expired.len();
-        let origin = self.wheel.origin();
-        let expired = &mut self.expired;
-        self.wheel.poll_expired(now, |key, item| {
-            expired.push_back(Expired {
-                deadline: saturating_add(origin, Duration::from_nanos(item.deadline_ns)),
-                key: Key(key),
-                value: item.value,
-            });
-        });
+        let mut batch = Vec::new();
+        self.wheel
+            .poll_expired_with_ticks(now, |key, tick, value| batch.push((tick, key, value)));
+        batch.sort_unstable_by_key(|&(tick, key, _)| (tick, key));
+        let wheel = &self.wheel;
         self.expired
-            .make_contiguous()
-            .get_mut(first_new..)
-            .into_iter()
-            .for_each(|batch| batch.sort_by_key(|e| (e.deadline, e.key)));
+            .extend(batch.into_iter().map(|(tick, key, value)| Expired {
+                deadline: wheel.tick_instant(tick),
+                key: Key(key),
+                value,
+            }));
     }
 
     /// A new deadline earlier than the armed timer's moves the timer there.
@@ -324,10 +311,6 @@ impl<T> DelayQueue<T> {
                 timer.reset(deadline);
             }
         }
-    }
-
-    fn instant(&self, nanos: u64) -> Instant {
-        saturating_add(self.wheel.origin(), Duration::from_nanos(nanos))
     }
 }
 
@@ -349,7 +332,7 @@ impl<T> Default for DelayQueue<T> {
 
 impl<T> Drop for DelayQueue<T> {
     fn drop(&mut self) {
-        self.count.sub(self.len() as u64);
+        self.count.set(0);
     }
 }
 

@@ -2,9 +2,9 @@
 //! timer (a `DelayQueue`, later a cache or a scheduler), so `observe` can
 //! show their entries under the line that created the collection.
 //!
-//! A collection registers once and gets a [`CollectionCount`]; it adds and
-//! subtracts as entries come and go (one relaxed atomic add, on the
-//! collection's own cache line — no driver lock). The driver keeps a `Weak`
+//! A collection registers once and gets a [`CollectionCount`]; it stores its
+//! length as entries come and go (one relaxed store — no driver lock, no
+//! read-modify-write). The driver keeps a `Weak`
 //! per collection and prunes dead ones when it registers the next, so the
 //! list is bounded by live collections (amortised O(1) per registration).
 
@@ -23,18 +23,12 @@ pub(crate) struct CollectionCount {
 }
 
 impl CollectionCount {
-    /// Records that `n` entries arrived.
+    /// Records that the collection now holds `n` entries. The collection's
+    /// owner is the only writer, so a store (not a read-modify-write) does.
     #[inline]
-    pub(crate) fn add(&self, n: u64) {
+    pub(crate) fn set(&self, n: usize) {
         // Relaxed: a statistic read by snapshots, which order nothing by it.
-        self.live.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Records that `n` entries left.
-    #[inline]
-    pub(crate) fn sub(&self, n: u64) {
-        // Relaxed: see `add`.
-        self.live.fetch_sub(n, Ordering::Relaxed);
+        self.live.store(n as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn site(&self) -> &'static Location<'static> {
@@ -42,7 +36,7 @@ impl CollectionCount {
     }
 
     pub(crate) fn live(&self) -> u64 {
-        // Relaxed: see `add`.
+        // Relaxed: see `set`.
         self.live.load(Ordering::Relaxed)
     }
 }

@@ -198,7 +198,10 @@ impl<T> Wheel<T> {
         self.ticks.floor(now.saturating_duration_since(self.origin))
     }
 
-    fn tick_instant(&self, tick: u64) -> Instant {
+    /// The instant tick `tick` starts at (saturating): a tick handed out by
+    /// [`poll_expired_with_ticks`](Wheel::poll_expired_with_ticks) as an
+    /// `Instant` — the deadline rounded up to the resolution.
+    pub fn tick_instant(&self, tick: u64) -> Instant {
         saturating_add(
             self.origin,
             Duration::from_nanos(tick.saturating_mul(self.ticks.tick_nanos)),
@@ -488,6 +491,12 @@ impl<T> Wheel<T> {
         self.heads = [NIL; LISTS];
         self.occupied = [0; LEVELS];
         self.slab.clear();
+    }
+
+    /// The deadline of the timer under `key`, rounded up to the resolution
+    /// (when it fires); `None` for a stale key.
+    pub fn deadline(&self, key: Key) -> Option<Instant> {
+        self.slab.get(key).map(|e| self.tick_instant(e.when))
     }
 
     /// Makes room for `additional` more timers without allocating.
