@@ -1,16 +1,37 @@
 //! Just enough HTTP/1.1 for a debug page: one request per connection, GET
 //! and HEAD, bounded reads with timeouts.
+//!
+//! A connection holds one of the server's few slots from accept to close, so
+//! every phase that waits on the client is bounded in time, not only per read:
+//! a client that sends a byte just inside each read timeout must still let go.
+//!
+//! | phase | bound |
+//! |---|---|
+//! | each read or write | [`TIMEOUT`] |
+//! | after the response: draining what the client still sends | [`DRAIN_DEADLINE`] in all, [`DRAIN_IDLE`] per read, [`MAX_DRAIN`] bytes |
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant};
 
 use crate::{page, Shared};
 
-/// Read and write timeout per connection.
+/// Read and write timeout per call: a client on loopback or a LAN that
+/// pauses this long mid-request is gone, and a silent one is cut off before
+/// it has held its slot for long.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(3);
-/// Largest request head accepted.
+/// Largest request head accepted: a GET with cookies fits many times over.
 const MAX_HEAD: usize = 16 * 1024;
+/// Longest the post-response drain may last in all. A client that reads the
+/// response and closes ends it within a round trip; one second also lets a
+/// request body still in flight arrive, and caps how long a client that keeps
+/// trickling bytes holds its slot after being served.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(1);
+/// The drain stops at the first pause this long: the client has sent all it
+/// had, or keeps the connection open without sending.
+const DRAIN_IDLE: Duration = Duration::from_millis(200);
+/// The drain stops after this many bytes: more is an upload, not leftovers.
+const MAX_DRAIN: usize = 256 * 1024;
 
 pub(crate) struct Response {
     status: u16,
@@ -103,14 +124,25 @@ pub(crate) fn serve_connection(mut stream: TcpStream, shared: &Shared) {
         Ok(head) => route(&head, shared),
     };
     let _ = response.write_to(&mut stream, head_only);
-    // Closing with unread input makes the kernel send a reset, which can
-    // destroy the response before the client reads it: half-close, then
-    // drain briefly (bounded in bytes and time).
-    let _ = stream.shutdown(std::net::Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    drain(&mut stream);
+}
+
+/// Half-closes after the response, then reads and discards what the client
+/// still sends, within [`DRAIN_DEADLINE`], [`DRAIN_IDLE`] and [`MAX_DRAIN`].
+///
+/// Closing with unread input makes the kernel send a reset, which can
+/// destroy the response before the client reads it; the drain gives the
+/// client time to read the response and close first.
+fn drain(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + DRAIN_DEADLINE;
     let mut sink = [0u8; 4096];
     let mut drained = 0;
-    while drained < 256 * 1024 {
+    while drained < MAX_DRAIN {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left.min(DRAIN_IDLE))).is_err() {
+            break;
+        }
         match stream.read(&mut sink) {
             Ok(0) | Err(_) => break,
             Ok(n) => drained += n,
