@@ -88,6 +88,33 @@ impl Response {
     }
 }
 
+/// Answers 503 on the accept loop's thread, which must never wait on a
+/// client (one slow client would stall every accept): no blocking call.
+///
+/// The request is not read first; closing with it unread made the kernel
+/// reset the connection, and clients lost the 503. So the response is
+/// followed at once by a FIN (half-close), then whatever request bytes have
+/// already arrived are read and discarded. If more arrive after the close,
+/// the kernel answers them with a reset, but the response and the FIN are
+/// ahead of it: the client reads the whole 503 and end-of-stream.
+pub(crate) fn refuse(mut stream: TcpStream) {
+    if stream.set_nonblocking(true).is_err() {
+        return;
+    }
+    // A fresh connection's send buffer is empty: the short response goes
+    // out in full without waiting.
+    let _ = Response::text(503, "too many requests\n").write_to(&mut stream, false);
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut sink = [0u8; 4096];
+    let mut discarded = 0;
+    while discarded < MAX_HEAD {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break, // end, or nothing more yet (WouldBlock)
+            Ok(n) => discarded += n,
+        }
+    }
+}
+
 /// Reads the request head: `Ok(None)` when the client sent nothing useful.
 fn read_head(stream: &mut TcpStream) -> Result<String, u16> {
     let mut buf = Vec::with_capacity(1024);

@@ -213,12 +213,11 @@ fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
         if shared.stopped() {
             return;
         }
-        let Ok(mut stream) = stream else { continue };
+        let Ok(stream) = stream else { continue };
         // SeqCst: a simple admission counter.
         if shared.active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
             shared.active.fetch_sub(1, Ordering::SeqCst);
-            let _ = stream.set_write_timeout(Some(http::TIMEOUT));
-            let _ = http::Response::text(503, "too many requests\n").write_to(&mut stream, false);
+            http::refuse(stream);
             continue;
         }
         let conn = shared.clone();

@@ -237,3 +237,32 @@ fn trickling_after_the_response_does_not_hold_a_slot() {
         "the tricklers never held the slots: the test proves nothing"
     );
 }
+
+#[test]
+fn a_busy_server_answers_503_in_full() {
+    let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
+    let srv = server(&driver);
+    let addr = srv.local_addr();
+    // Hold every slot with request heads that never end (a byte every 300 ms).
+    let _holders = Tricklers::start(
+        addr,
+        MAX_CONNECTIONS,
+        b"GET / HTTP/1.1\r\nX-Slow: ",
+        Duration::from_millis(300),
+    );
+    for i in 0..20 {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut out = Vec::new();
+        if let Err(e) = s.read_to_end(&mut out) {
+            panic!("request {i}: {e} after {:?}", String::from_utf8_lossy(&out));
+        }
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.starts_with("HTTP/1.1 503 ") && text.ends_with("\r\n\r\ntoo many requests\n"),
+            "request {i}: {text:?}"
+        );
+    }
+}
