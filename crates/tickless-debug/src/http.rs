@@ -8,6 +8,7 @@
 //! | phase | bound |
 //! |---|---|
 //! | each read or write | [`TIMEOUT`] |
+//! | reading the request head | [`Options::head_deadline`](crate::Options::head_deadline) in all (default [`HEAD_DEADLINE`](crate::HEAD_DEADLINE)), [`MAX_HEAD`] bytes |
 //! | after the response: draining what the client still sends | [`DRAIN_DEADLINE`] in all, [`DRAIN_IDLE`] per read, [`MAX_DRAIN`] bytes |
 
 use std::io::{self, Read, Write};
@@ -115,8 +116,9 @@ pub(crate) fn refuse(mut stream: TcpStream) {
     }
 }
 
-/// Reads the request head: `Ok(None)` when the client sent nothing useful.
-fn read_head(stream: &mut TcpStream) -> Result<String, u16> {
+/// Reads the request head within `deadline` (408 past it) and [`MAX_HEAD`]
+/// bytes (431), or the status of what went wrong.
+fn read_head(stream: &mut TcpStream, deadline: Option<Instant>) -> Result<String, u16> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
@@ -126,6 +128,16 @@ fn read_head(stream: &mut TcpStream) -> Result<String, u16> {
         if buf.len() > MAX_HEAD {
             return Err(431);
         }
+        // The per-read timeout alone let a client that sends a byte every
+        // few seconds hold its slot for as long as it liked.
+        let timeout = match deadline {
+            Some(d) => d.saturating_duration_since(Instant::now()).min(TIMEOUT),
+            None => TIMEOUT,
+        };
+        if timeout.is_zero() {
+            return Err(408);
+        }
+        stream.set_read_timeout(Some(timeout)).map_err(|_| 400u16)?;
         match stream.read(&mut chunk) {
             Ok(0) => break, // closed: parse what we have
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
@@ -144,9 +156,10 @@ fn read_head(stream: &mut TcpStream) -> Result<String, u16> {
 }
 
 pub(crate) fn serve_connection(mut stream: TcpStream, shared: &Shared) {
-    let _ = stream.set_read_timeout(Some(TIMEOUT));
+    // None: a deadline too far to represent is no deadline.
+    let deadline = Instant::now().checked_add(shared.head_deadline);
     let _ = stream.set_write_timeout(Some(TIMEOUT));
-    let (response, head_only) = match read_head(&mut stream) {
+    let (response, head_only) = match read_head(&mut stream, deadline) {
         Err(status) => (Response::text(status, "bad request\n"), false),
         Ok(head) => route(&head, shared),
     };

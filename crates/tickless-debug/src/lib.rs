@@ -15,9 +15,12 @@
 //!
 //! Binds to loopback unless [`Options::allow_non_loopback`] says otherwise:
 //! the page names source files and lines. Unknown paths answer 404, other
-//! methods than GET/HEAD 405, malformed requests 400; a slow or silent client
-//! is cut off after a few seconds and never stalls the server; at most
-//! [`MAX_CONNECTIONS`] requests are served at once (503 beyond).
+//! methods than GET/HEAD 405, malformed requests 400. At most
+//! [`MAX_CONNECTIONS`] requests are served at once, and each lets go of its
+//! slot within a few seconds whatever the client does: it has
+//! [`HEAD_DEADLINE`] in all to send its request head (408 after), 3 s for each
+//! read or write, and what it still sends after the response is drained for
+//! at most a second. Beyond the limit a client gets an immediate 503.
 //!
 //! The page's HTML escaping is public as [`html::escape`], for other hand-built
 //! HTML (the `tickless` command's report uses it).
@@ -40,6 +43,11 @@ use tickless::Handle;
 pub const MAX_CONNECTIONS: usize = 32;
 /// Samples of the live count kept for the page's chart (one a second: 5 min).
 pub const HISTORY: usize = 300;
+/// Default [`Options::head_deadline`]: the time a client has, from accept, to
+/// send its whole request head. Browsers and `curl` send it in one packet;
+/// five seconds forgives a slow tunnel, yet bounds how long clients that
+/// trickle their headers can hold the [`MAX_CONNECTIONS`] slots.
+pub const HEAD_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -84,6 +92,9 @@ pub struct Options {
     pub allow_non_loopback: bool,
     /// How often the live count is sampled for the chart. Default 1 s.
     pub sample_every: Duration,
+    /// How long a client has to send its whole request head; past it the
+    /// connection gets 408 and its slot is freed. Default [`HEAD_DEADLINE`].
+    pub head_deadline: Duration,
 }
 
 impl Default for Options {
@@ -92,6 +103,7 @@ impl Default for Options {
             handle: Handle::current(),
             allow_non_loopback: false,
             sample_every: Duration::from_secs(1),
+            head_deadline: HEAD_DEADLINE,
         }
     }
 }
@@ -119,6 +131,7 @@ pub fn serve_with(addr: impl ToSocketAddrs, options: Options) -> Result<DebugSer
         handle: options.handle,
         stop: AtomicBool::new(false),
         active: AtomicUsize::new(0),
+        head_deadline: options.head_deadline,
         history: Mutex::new(Vec::new()),
         started: Instant::now(),
     });
@@ -181,6 +194,7 @@ pub(crate) struct Shared {
     pub(crate) handle: Handle,
     stop: AtomicBool,
     active: AtomicUsize,
+    pub(crate) head_deadline: Duration,
     /// (seconds since start, live timers), oldest first.
     pub(crate) history: Mutex<Vec<(f64, u64)>>,
     started: Instant,

@@ -239,6 +239,31 @@ fn trickling_after_the_response_does_not_hold_a_slot() {
 }
 
 #[test]
+fn slow_request_heads_do_not_hold_the_slots() {
+    let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
+    let options = Options {
+        handle: driver.handle().clone(),
+        head_deadline: Duration::from_secs(2),
+        ..Options::default()
+    };
+    let srv = serve_with("127.0.0.1:0", options).unwrap();
+    let addr = srv.local_addr();
+    // Every slot: a request head gaining a byte every 300 ms, well inside the
+    // per-read timeout, so only a deadline on the whole head ends it.
+    let _lorises = Tricklers::start(
+        addr,
+        MAX_CONNECTIONS,
+        b"GET / HTTP/1.1\r\nX-Slow: ",
+        Duration::from_millis(300),
+    );
+    let refused = until_served(addr);
+    assert!(
+        refused.first().is_some_and(|s| *s != Some(200)),
+        "the slow clients never held the slots: the test proves nothing"
+    );
+}
+
+#[test]
 fn a_busy_server_answers_503_in_full() {
     let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
     let srv = server(&driver);
