@@ -20,11 +20,14 @@
 //! slot within a few seconds whatever the client does: it has
 //! [`HEAD_DEADLINE`] in all to send its request head (408 after), 3 s for each
 //! read or write, and what it still sends after the response is drained for
-//! at most a second. Beyond the limit a client gets an immediate 503.
+//! at most a second. Beyond the limit a client gets an immediate 503. When
+//! the process runs out of file descriptors or memory, accepting pauses (5 ms,
+//! doubling to 1 s) rather than spinning.
 //!
 //! The page's HTML escaping is public as [`html::escape`], for other hand-built
 //! HTML (the `tickless` command's report uses it).
 
+mod accept;
 pub mod html;
 mod http;
 mod page;
@@ -43,6 +46,9 @@ use tickless::Handle;
 pub const MAX_CONNECTIONS: usize = 32;
 /// Samples of the live count kept for the page's chart (one a second: 5 min).
 pub const HISTORY: usize = 300;
+/// How often a sleeping server thread checks whether the server is stopping:
+/// dropping a [`DebugServer`] waits about this long for it.
+const STOP_POLL: Duration = Duration::from_millis(10);
 /// Default [`Options::head_deadline`]: the time a client has, from accept, to
 /// send its whole request head. Browsers and `curl` send it in one packet;
 /// five seconds forgives a slow tunnel, yet bounds how long clients that
@@ -147,7 +153,7 @@ pub fn serve_with(addr: impl ToSocketAddrs, options: Options) -> Result<DebugSer
         let shared = shared.clone();
         std::thread::Builder::new()
             .name("tickless-debug".into())
-            .spawn(move || accept(&listener, &shared))
+            .spawn(move || accept::run(&listener, &shared))
             .map_err(ServeError::Io)?
     };
     Ok(DebugServer {
@@ -204,6 +210,18 @@ impl Shared {
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }
+
+    /// Sleeps for `d`, or less if the server stops meanwhile.
+    fn sleep(&self, d: Duration) {
+        let until = Instant::now() + d;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.stopped() {
+                return;
+            }
+            std::thread::sleep(left.min(STOP_POLL));
+        }
+    }
 }
 
 fn sample(shared: &Shared, every: Duration) {
@@ -215,35 +233,6 @@ fn sample(shared: &Shared, every: Duration) {
             let excess = h.len().saturating_sub(HISTORY);
             h.drain(..excess);
         }
-        let until = Instant::now() + every;
-        while !shared.stopped() && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(10).min(every));
-        }
-    }
-}
-
-fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stopped() {
-            return;
-        }
-        let Ok(stream) = stream else { continue };
-        // SeqCst: a simple admission counter.
-        if shared.active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            shared.active.fetch_sub(1, Ordering::SeqCst);
-            http::refuse(stream);
-            continue;
-        }
-        let conn = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name("tickless-debug-conn".into())
-            .spawn(move || {
-                http::serve_connection(stream, &conn);
-                conn.active.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            // Out of threads: the connection is dropped with the closure.
-            shared.active.fetch_sub(1, Ordering::SeqCst);
-        }
+        shared.sleep(every);
     }
 }
