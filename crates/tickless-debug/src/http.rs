@@ -10,6 +10,7 @@
 //! | each read or write | [`TIMEOUT`] |
 //! | reading the request head | [`Options::head_deadline`](crate::Options::head_deadline) in all (default [`HEAD_DEADLINE`](crate::HEAD_DEADLINE)), [`MAX_HEAD`] bytes |
 //! | after the response: draining what the client still sends | [`DRAIN_DEADLINE`] in all, [`DRAIN_IDLE`] per read, [`MAX_DRAIN`] bytes |
+//! | refusing a connection beyond the slots ([`refuse`], on the accept thread) | no wait at all: non-blocking calls only |
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -20,7 +21,7 @@ use crate::{page, Shared};
 /// Read and write timeout per call: a client on loopback or a LAN that
 /// pauses this long mid-request is gone, and a silent one is cut off before
 /// it has held its slot for long.
-pub(crate) const TIMEOUT: Duration = Duration::from_secs(3);
+const TIMEOUT: Duration = Duration::from_secs(3);
 /// Largest request head accepted: a GET with cookies fits many times over.
 const MAX_HEAD: usize = 16 * 1024;
 /// Longest the post-response drain may last in all. A client that reads the
