@@ -15,13 +15,19 @@
 //!
 //! Binds to loopback unless [`Options::allow_non_loopback`] says otherwise:
 //! the page names source files and lines. Unknown paths answer 404, other
-//! methods than GET/HEAD 405, malformed requests 400; a slow or silent client
-//! is cut off after a few seconds and never stalls the server; at most
-//! [`MAX_CONNECTIONS`] requests are served at once (503 beyond).
+//! methods than GET/HEAD 405, malformed requests 400. At most
+//! [`MAX_CONNECTIONS`] requests are served at once, and each lets go of its
+//! slot within a few seconds whatever the client does: it has
+//! [`HEAD_DEADLINE`] in all to send its request head (408 after), 3 s for each
+//! read or write, and what it still sends after the response is drained for
+//! at most a second. Beyond the limit a client gets an immediate 503. When
+//! the process runs out of file descriptors or memory, accepting pauses (5 ms,
+//! doubling to 1 s) rather than spinning.
 //!
 //! The page's HTML escaping is public as [`html::escape`], for other hand-built
 //! HTML (the `tickless` command's report uses it).
 
+mod accept;
 pub mod html;
 mod http;
 mod page;
@@ -40,6 +46,14 @@ use tickless::Handle;
 pub const MAX_CONNECTIONS: usize = 32;
 /// Samples of the live count kept for the page's chart (one a second: 5 min).
 pub const HISTORY: usize = 300;
+/// How often a sleeping server thread checks whether the server is stopping:
+/// dropping a [`DebugServer`] waits about this long for it.
+const STOP_POLL: Duration = Duration::from_millis(10);
+/// Default [`Options::head_deadline`]: the time a client has, from accept, to
+/// send its whole request head. Browsers and `curl` send it in one packet;
+/// five seconds forgives a slow tunnel, yet bounds how long clients that
+/// trickle their headers can hold the [`MAX_CONNECTIONS`] slots.
+pub const HEAD_DEADLINE: Duration = Duration::from_secs(5);
 
 /// Why the server could not start.
 #[derive(Debug)]
@@ -84,6 +98,9 @@ pub struct Options {
     pub allow_non_loopback: bool,
     /// How often the live count is sampled for the chart. Default 1 s.
     pub sample_every: Duration,
+    /// How long a client has to send its whole request head; past it the
+    /// connection gets 408 and its slot is freed. Default [`HEAD_DEADLINE`].
+    pub head_deadline: Duration,
 }
 
 impl Default for Options {
@@ -92,6 +109,7 @@ impl Default for Options {
             handle: Handle::current(),
             allow_non_loopback: false,
             sample_every: Duration::from_secs(1),
+            head_deadline: HEAD_DEADLINE,
         }
     }
 }
@@ -119,6 +137,7 @@ pub fn serve_with(addr: impl ToSocketAddrs, options: Options) -> Result<DebugSer
         handle: options.handle,
         stop: AtomicBool::new(false),
         active: AtomicUsize::new(0),
+        head_deadline: options.head_deadline,
         history: Mutex::new(Vec::new()),
         started: Instant::now(),
     });
@@ -134,7 +153,7 @@ pub fn serve_with(addr: impl ToSocketAddrs, options: Options) -> Result<DebugSer
         let shared = shared.clone();
         std::thread::Builder::new()
             .name("tickless-debug".into())
-            .spawn(move || accept(&listener, &shared))
+            .spawn(move || accept::run(&listener, &shared))
             .map_err(ServeError::Io)?
     };
     Ok(DebugServer {
@@ -181,6 +200,7 @@ pub(crate) struct Shared {
     pub(crate) handle: Handle,
     stop: AtomicBool,
     active: AtomicUsize,
+    pub(crate) head_deadline: Duration,
     /// (seconds since start, live timers), oldest first.
     pub(crate) history: Mutex<Vec<(f64, u64)>>,
     started: Instant,
@@ -189,6 +209,18 @@ pub(crate) struct Shared {
 impl Shared {
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps for `d`, or less if the server stops meanwhile.
+    fn sleep(&self, d: Duration) {
+        let until = Instant::now() + d;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.stopped() {
+                return;
+            }
+            std::thread::sleep(left.min(STOP_POLL));
+        }
     }
 }
 
@@ -201,36 +233,6 @@ fn sample(shared: &Shared, every: Duration) {
             let excess = h.len().saturating_sub(HISTORY);
             h.drain(..excess);
         }
-        let until = Instant::now() + every;
-        while !shared.stopped() && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(10).min(every));
-        }
-    }
-}
-
-fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
-    for stream in listener.incoming() {
-        if shared.stopped() {
-            return;
-        }
-        let Ok(mut stream) = stream else { continue };
-        // SeqCst: a simple admission counter.
-        if shared.active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            shared.active.fetch_sub(1, Ordering::SeqCst);
-            let _ = stream.set_write_timeout(Some(http::TIMEOUT));
-            let _ = http::Response::text(503, "too many requests\n").write_to(&mut stream, false);
-            continue;
-        }
-        let conn = shared.clone();
-        let spawned = std::thread::Builder::new()
-            .name("tickless-debug-conn".into())
-            .spawn(move || {
-                http::serve_connection(stream, &conn);
-                conn.active.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            // Out of threads: the connection is dropped with the closure.
-            shared.active.fetch_sub(1, Ordering::SeqCst);
-        }
+        shared.sleep(every);
     }
 }

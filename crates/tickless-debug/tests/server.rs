@@ -2,11 +2,14 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tickless::clock::ManualClock;
 use tickless::Driver;
-use tickless_debug::{serve_with, Options, ServeError};
+use tickless_debug::{serve_with, Options, ServeError, MAX_CONNECTIONS};
 
 fn request(addr: SocketAddr, raw: &[u8]) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -129,4 +132,169 @@ fn refuses_non_loopback_without_opt_in() {
     };
     let srv = serve_with("0.0.0.0:0", opted_in).expect("explicit opt-in binds");
     drop(srv);
+}
+
+/// How long a test waits for a normal client to be served while attackers
+/// hold connections: generous, because the machine is shared and noisy; the
+/// server's own limits free a slot in about a second.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// `n` connections that each send `prefix`, then one more byte every
+/// `every`, never reading, until dropped (or for 20 s at most, so that a
+/// failing test still ends).
+struct Tricklers {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Tricklers {
+    fn start(addr: SocketAddr, n: usize, prefix: &[u8], every: Duration) -> Self {
+        let mut streams: Vec<TcpStream> = (0..n)
+            .map(|_| {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_write_timeout(Some(Duration::from_secs(1))).unwrap();
+                s.write_all(prefix).unwrap();
+                s
+            })
+            .collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                // Relaxed: a stop flag; the join in `drop` orders the rest.
+                while !stop.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(20) {
+                    std::thread::sleep(every);
+                    for s in &mut streams {
+                        let _ = s.write_all(b"a"); // the server may have cut it off
+                    }
+                }
+            })
+        };
+        Tricklers {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Tricklers {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.take().unwrap().join();
+    }
+}
+
+/// The status of one `GET /`, or `None` when the connection failed or was
+/// reset before the whole response was read.
+fn try_get(addr: SocketAddr) -> Option<u16> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(PATIENCE)).ok()?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).ok()?;
+    let head = String::from_utf8_lossy(&out);
+    head.split(' ').nth(1)?.parse().ok()
+}
+
+/// Retries `GET /` until it answers 200; panics after [`PATIENCE`]. Returns
+/// every earlier outcome.
+fn until_served(addr: SocketAddr) -> Vec<Option<u16>> {
+    let start = Instant::now();
+    let mut seen = Vec::new();
+    loop {
+        let status = try_get(addr);
+        if status == Some(200) {
+            return seen;
+        }
+        seen.push(status);
+        assert!(
+            start.elapsed() < PATIENCE,
+            "not served within {PATIENCE:?}; saw {} refusals, last {:?}",
+            seen.len(),
+            seen.last()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn trickling_after_the_response_does_not_hold_a_slot() {
+    let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
+    let srv = server(&driver);
+    let addr = srv.local_addr();
+    // Every slot: a full request, then a byte every 50 ms, inside the
+    // drain's per-read timeout, so only a total bound on the drain ends it.
+    let _tricklers = Tricklers::start(
+        addr,
+        MAX_CONNECTIONS,
+        b"GET / HTTP/1.1\r\n\r\n",
+        Duration::from_millis(50),
+    );
+    let refused = until_served(addr);
+    assert!(
+        refused.first().is_some_and(|s| *s != Some(200)),
+        "the tricklers never held the slots: the test proves nothing"
+    );
+}
+
+#[test]
+fn slow_request_heads_do_not_hold_the_slots() {
+    let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
+    let options = Options {
+        handle: driver.handle().clone(),
+        head_deadline: Duration::from_secs(2),
+        ..Options::default()
+    };
+    let srv = serve_with("127.0.0.1:0", options).unwrap();
+    let addr = srv.local_addr();
+    // Every slot: a request head gaining a byte every 300 ms, well inside the
+    // per-read timeout, so only a deadline on the whole head ends it.
+    let _lorises = Tricklers::start(
+        addr,
+        MAX_CONNECTIONS,
+        b"GET / HTTP/1.1\r\nX-Slow: ",
+        Duration::from_millis(300),
+    );
+    let refused = until_served(addr);
+    assert!(
+        refused.first().is_some_and(|s| *s != Some(200)),
+        "the slow clients never held the slots: the test proves nothing"
+    );
+}
+
+#[test]
+fn a_busy_server_answers_503_in_full() {
+    let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
+    // A head deadline far beyond the test, however slow the machine: the
+    // holders keep every slot until they are dropped.
+    let options = Options {
+        handle: driver.handle().clone(),
+        head_deadline: Duration::from_secs(60),
+        ..Options::default()
+    };
+    let srv = serve_with("127.0.0.1:0", options).unwrap();
+    let addr = srv.local_addr();
+    // Hold every slot with request heads that never end (a byte every 300 ms).
+    let _holders = Tricklers::start(
+        addr,
+        MAX_CONNECTIONS,
+        b"GET / HTTP/1.1\r\nX-Slow: ",
+        Duration::from_millis(300),
+    );
+    for i in 0..20 {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut out = Vec::new();
+        if let Err(e) = s.read_to_end(&mut out) {
+            panic!("request {i}: {e} after {:?}", String::from_utf8_lossy(&out));
+        }
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            text.starts_with("HTTP/1.1 503 ") && text.ends_with("\r\n\r\ntoo many requests\n"),
+            "request {i}: {text:?}"
+        );
+    }
 }
