@@ -350,3 +350,14 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_queue_is_send_unpin_and_debug() {
+    fn send_unpin_debug<T: Send + Unpin + std::fmt::Debug>(_: &T) {}
+    let q: DelayQueue<std::cell::Cell<u8>> = DelayQueue::new(); // Send, not Sync
+    send_unpin_debug(&q);
+    let (_clock, driver) = driver();
+    let mut q = driver.delay_queue();
+    q.insert(1u8, ms(5));
+    assert!(format!("{q:?}").contains("len: 1"));
+}

@@ -169,7 +169,8 @@ impl<T> DelayQueue<T> {
     }
 
     /// Removes the value under `key` and returns it; `None` for a stale key
-    /// (expired, removed, or from another queue), which touches nothing.
+    /// (expired and handed out, or removed), which touches nothing. Keys mean
+    /// something only to the queue that issued them.
     pub fn remove(&mut self, key: &Key) -> Option<T> {
         let value = match self.wheel.cancel(key.0) {
             Some(value) => value,

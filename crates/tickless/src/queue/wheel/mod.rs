@@ -53,10 +53,12 @@
 //! ~1.8 KiB of list heads. Insert and cancel allocate nothing once the slab
 //! has grown to the peak number of pending timers.
 
+mod bulk;
 mod level;
+mod table;
 mod tick;
+mod verify;
 
-use std::fmt::Write as _;
 use std::num::NonZeroU16;
 use std::time::{Duration, Instant};
 
@@ -66,14 +68,6 @@ use crate::clock::saturating_add;
 use level::{level_for, level_range, next_occupied, slot_for, slot_range, SPAN};
 pub use level::{LEVELS, SLOTS};
 pub(crate) use tick::TickMath;
-
-/// A poll that finds every slot list due walks the slab in memory order
-/// instead of chasing list links, once the wheel holds at least this many
-/// timers (below it, the lists fit in cache and chasing them is as fast).
-const BULK_MIN: usize = 1024;
-
-/// [`Wheel::trim`] leaves slabs of fewer slots alone.
-const TRIM_MIN_SLOTS: usize = 4096;
 
 /// Index of the list of timers that were already due when filed.
 const DUE: usize = LEVELS * SLOTS;
@@ -164,22 +158,6 @@ impl<T> Wheel<T> {
     /// is parked at the end of the range (see the module docs).
     pub fn range(&self) -> Duration {
         self.ticks.span()
-    }
-
-    /// The module docs' table of level granularity and range for `tick`, as
-    /// markdown.
-    pub fn level_table(tick: Duration) -> String {
-        let mut out =
-            String::from("| level | slot granularity | level range |\n|---:|---:|---:|\n");
-        for level in 0..LEVELS {
-            let _ = writeln!(
-                out,
-                "| {level} | {} | {} |",
-                human(mul(tick, slot_range(level))),
-                human(mul(tick, level_range(level))),
-            );
-        }
-        out
     }
 
     /// Bytes per pending timer the wheel's slab uses, value included.
@@ -321,57 +299,6 @@ impl<T> Wheel<T> {
         fired
     }
 
-    /// The tick at which the latest-due occupied slot comes due: a poll at
-    /// or after it drains every slot list (each timer then fires or is filed
-    /// afresh). `None` if no slot is occupied.
-    fn all_slots_due_at(&self) -> Option<u64> {
-        let mut latest = None;
-        for level in 0..LEVELS {
-            let occupied = self.occupied[level];
-            if occupied == 0 {
-                continue;
-            }
-            let current = slot_for(self.elapsed, level);
-            let above = if current == SLOTS - 1 {
-                0
-            } else {
-                occupied & (u64::MAX << (current + 1))
-            };
-            // Slots after the current one lie in this rotation; slots at or
-            // before it (the top level only) in the next one.
-            let (slots, wrapped) = if above != occupied {
-                (occupied & !above, true)
-            } else {
-                (above, false)
-            };
-            let last = 63 - slots.leading_zeros() as u64;
-            let rotation = self.elapsed & !(level_range(level) - 1);
-            let mut due = rotation.saturating_add(last.saturating_mul(slot_range(level)));
-            if wrapped {
-                due = due.saturating_add(level_range(level));
-            }
-            latest = Some(latest.map_or(due, |l: u64| l.max(due)));
-        }
-        latest
-    }
-
-    /// Every list comes due: walk the slab in memory order (sequential
-    /// reads, no dependent cache misses), fire what is due and file the rest
-    /// afresh — the same work as draining every list, without chasing links.
-    /// Fires in slab order, not deadline order.
-    fn expire_linear<F: FnMut(Key, u64, T)>(&mut self, now_tick: u64, on_expired: &mut F) -> usize {
-        self.heads = [NIL; LISTS];
-        self.occupied = [0; LEVELS];
-        self.elapsed = self.elapsed.max(now_tick);
-        let mut fired = 0;
-        for index in 0..self.slab.slots() as u32 {
-            if self.slab.is_occupied(index) {
-                fired += usize::from(self.fire_or_refile(index, now_tick, on_expired));
-            }
-        }
-        fired
-    }
-
     /// [`poll_expired`](TimerQueue::poll_expired) that also hands out each
     /// timer's tick (for lateness accounting).
     pub fn poll_expired_with_ticks<F: FnMut(Key, u64, T)>(
@@ -380,9 +307,8 @@ impl<T> Wheel<T> {
         mut on_expired: F,
     ) -> usize {
         let now_tick = self.now_tick(now);
-        if self.slab.len() >= BULK_MIN && self.all_slots_due_at().is_some_and(|due| due <= now_tick)
-        {
-            return self.expire_linear(now_tick, &mut on_expired);
+        if let Some(fired) = self.expire_all_linear(now_tick, &mut on_expired) {
+            return fired;
         }
         let mut fired = self.drain_list(DUE, now_tick, &mut on_expired);
         while let Some((level, slot, tick)) = self.next_expiration() {
@@ -508,144 +434,12 @@ impl<T> Wheel<T> {
     pub fn capacity(&self) -> usize {
         self.slab.capacity()
     }
-
-    /// Gives memory back after a burst: shrinks the storage when at most a
-    /// quarter of its slots hold timers and its last slot is free (so there
-    /// is something to free). Returns whether it shrank.
-    ///
-    /// Cheap to call after every removal: O(1) when it does nothing, O(slots)
-    /// when it shrinks, and it tries at most once per halving of
-    /// [`len`](TimerQueue::len) after a shrink — steady churn never pays for
-    /// it. Only trailing free slots can be returned (keys stay valid), so a
-    /// few long-lived timers created last hold the storage until they go.
-    pub fn trim(&mut self) -> bool {
-        let (len, slots) = (self.slab.len(), self.slab.slots());
-        if slots < TRIM_MIN_SLOTS
-            || len > slots / 4
-            || len >= self.trim_below
-            || !self.slab.last_is_vacant()
-        {
-            return false;
-        }
-        self.slab.shrink_to_fit();
-        self.trim_below = len / 2;
-        true
-    }
-
-    /// Checks every structural invariant; panics with the offending values.
-    /// O(pending timers). For tests and debugging.
-    #[doc(hidden)]
-    pub fn verify(&self) {
-        let mut seen = 0;
-        for list in 0..LISTS {
-            let mut prev = NIL;
-            let mut index = self.heads[list];
-            if list != DUE {
-                let bit = self.occupied[list / SLOTS] >> (list % SLOTS) & 1;
-                assert_eq!(
-                    bit == 1,
-                    index != NIL,
-                    "occupancy bit of list {list} disagrees with its head"
-                );
-            }
-            while index != NIL {
-                let e = self.slab.at(index);
-                assert_eq!(
-                    usize::from(e.list.get()) - 1,
-                    list,
-                    "entry {index} is on list {list} but says otherwise"
-                );
-                assert_eq!(e.prev, prev, "entry {index} has a broken back link");
-                if list == DUE {
-                    assert!(
-                        e.when <= self.elapsed,
-                        "due entry {index} when {} > elapsed {}",
-                        e.when,
-                        self.elapsed
-                    );
-                } else {
-                    let (level, slot) = (list / SLOTS, list % SLOTS);
-                    assert!(
-                        e.when > self.elapsed,
-                        "entry {index} when {} filed but not after elapsed {}",
-                        e.when,
-                        self.elapsed
-                    );
-                    let filed = e.when.min(self.elapsed.saturating_add(SPAN - 1));
-                    if level < LEVELS - 1 {
-                        assert_eq!(
-                            slot_for(e.when, level),
-                            slot,
-                            "entry {index} when {} in wrong slot at level {level}",
-                            e.when
-                        );
-                        assert!(
-                            slot > slot_for(self.elapsed, level),
-                            "entry {index} level {level} slot {slot} not ahead of elapsed {}",
-                            self.elapsed
-                        );
-                        assert_eq!(filed / level_range(level), self.elapsed / level_range(level), "entry {index} when {} not in the current rotation of level {level}, elapsed {}", e.when, self.elapsed);
-                    }
-                }
-                seen += 1;
-                prev = index;
-                index = e.next;
-            }
-        }
-        assert_eq!(
-            seen,
-            self.slab.len(),
-            "lists hold {seen} entries, slab {}",
-            self.slab.len()
-        );
-    }
 }
 
 #[inline]
 fn list_tag(list: usize) -> NonZeroU16 {
     // LISTS < u16::MAX, so list + 1 is a valid non-zero u16.
     NonZeroU16::new(list as u16 + 1).unwrap_or(NonZeroU16::MAX)
-}
-
-fn mul(d: Duration, n: u64) -> Duration {
-    Duration::from_nanos(
-        u64::try_from(d.as_nanos().saturating_mul(u128::from(n))).unwrap_or(u64::MAX),
-    )
-}
-
-/// Three significant digits and a unit, for the level table.
-fn human(d: Duration) -> String {
-    const UNITS: [(&str, f64); 8] = [
-        ("y", 365.25 * 86_400.0),
-        ("d", 86_400.0),
-        ("h", 3_600.0),
-        ("min", 60.0),
-        ("s", 1.0),
-        ("ms", 1e-3),
-        ("µs", 1e-6),
-        ("ns", 1e-9),
-    ];
-    let secs = d.as_secs_f64();
-    let (unit, scale) = UNITS
-        .iter()
-        .copied()
-        .find(|&(_, s)| secs >= s)
-        .unwrap_or(("ns", 1e-9));
-    let v = secs / scale;
-    let digits = if v >= 100.0 {
-        0
-    } else if v >= 10.0 {
-        1
-    } else {
-        2
-    };
-    let s = format!("{v:.digits$}");
-    let s = if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    };
-    format!("{s} {unit}")
 }
 
 impl<T> TimerQueue<T> for Wheel<T> {
