@@ -361,3 +361,18 @@ fn the_queue_is_send_unpin_and_debug() {
     q.insert(1u8, ms(5));
     assert!(format!("{q:?}").contains("len: 1"));
 }
+
+/// Dropping the driver under a polled queue must not spin: its values all
+/// come due at once, as every timer on a dropped driver does.
+#[test]
+fn a_dropped_driver_releases_its_queue() {
+    let (_clock, driver) = driver();
+    let mut q = driver.delay_queue();
+    q.insert(2, Duration::from_secs(7200));
+    q.insert(1, Duration::from_secs(3600));
+    let waker = futures::task::noop_waker();
+    assert!(poll(&mut q, &waker).is_pending());
+    drop(driver);
+    assert_eq!(drain(&mut q), [1, 2]);
+    assert!(matches!(poll(&mut q, &waker), Poll::Ready(None)));
+}

@@ -29,6 +29,11 @@
 //! be woken by whoever inserts (the queue is `&mut`-owned, so that is the
 //! task itself in practice).
 //!
+//! # Shutdown
+//!
+//! On an explicit [`Driver`](crate::Driver) that is dropped, every value
+//! comes due at once (as every timer on it completes at once).
+//!
 //! # Observability
 //!
 //! Its entries count as live timers of the line that created the queue in
@@ -285,7 +290,14 @@ impl<T> DelayQueue<T> {
             if timer.poll_sleep(cx).is_pending() {
                 return Poll::Pending;
             }
-            // It fired already: the clock has reached `next`; collect again.
+            // It fired: the clock has reached `next`, so collecting again
+            // makes progress (values come due, or a coarse slot cascades and
+            // `next` moves on) — unless the driver was dropped, which
+            // completes every timer at once: then, like every timer on it,
+            // every value completes now.
+            if self.handle.now() < next {
+                self.collect_due(far_future(next));
+            }
         }
     }
 
@@ -313,6 +325,11 @@ impl<T> DelayQueue<T> {
             }
         }
     }
+}
+
+/// An instant past every deadline a wheel can hold (≈ 584 years on).
+fn far_future(from: Instant) -> Instant {
+    crate::clock::saturating_add(from, Duration::from_nanos(u64::MAX))
 }
 
 impl Handle {
