@@ -82,7 +82,7 @@ impl Model {
             }
             Op::DropSleep(i) if !self.sleeps.is_empty() => {
                 let i = i % self.sleeps.len();
-                self.sleeps.swap_remove(i);
+                drop(self.sleeps.swap_remove(i)); // cancels it
             }
             Op::Timer(d) => self
                 .timers
