@@ -10,13 +10,15 @@
 //! - [`TimerEntry`] is an entry with its handle, deadline and state, which
 //!   cancels itself on drop: what a `Sleep` is made of.
 //!
-//! No module above the driver sees a `queue::Key` or the driver's shared state.
+//! No module above the driver sees the driver's keys or its shared state.
 //!
 //! # Cost
 //!
 //! Register: the calling thread's shard lock, an O(1) wheel insert, one
 //! coarse clock read (the timer's age) and one atomic load (must the timer
-//! thread wake?). Cancel and refresh: the entry's shard lock and O(1) work.
+//! thread wake?). Cancel and refresh: the entry's shard lock and O(1) work
+//! (a cancel that leaves its shard mostly empty after a burst also trims the
+//! shard's storage: O(slots), at most once per halving).
 
 use std::panic::Location;
 use std::sync::atomic::Ordering;
