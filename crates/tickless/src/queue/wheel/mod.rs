@@ -55,6 +55,7 @@
 
 mod bulk;
 mod level;
+mod pop;
 mod table;
 mod tick;
 mod verify;
