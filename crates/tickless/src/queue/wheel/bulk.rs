@@ -79,25 +79,38 @@ impl<T> Wheel<T> {
     }
 
     /// Gives memory back after a burst: shrinks the storage when at most a
-    /// quarter of its slots hold timers and its last slot is free (so there
-    /// is something to free). Returns whether it shrank.
+    /// quarter of its slots hold timers and at least half of them, at its
+    /// end, are free (so a reallocation frees at least half). Returns
+    /// whether it shrank.
     ///
-    /// Cheap to call after every removal: O(1) when it does nothing, O(slots)
-    /// when it shrinks, and it tries at most once per halving of
-    /// [`len`](TimerQueue::len) after a shrink — steady churn never pays for
-    /// it. Only trailing free slots can be returned (keys stay valid), so a
-    /// few long-lived timers created last hold the storage until they go.
+    /// Cheap to call after every removal: O(1) when it does nothing, and it
+    /// tries at most once per halving of [`len`](TimerQueue::len), and once
+    /// more on reaching empty — steady churn never pays for it. A try counts
+    /// the free slots at the end (at most half the slots) and, if there are
+    /// enough, shrinks in O(slots). Only trailing free slots can be returned
+    /// (keys stay valid), so a few long-lived timers created last hold the
+    /// storage until they go. (Timers handed out in the order they were
+    /// created free the end last: without the half rule, the end of such a
+    /// drain reallocated the whole storage once per halving to free a
+    /// handful of slots.)
     pub fn trim(&mut self) -> bool {
         let (len, slots) = (self.slab.len(), self.slab.slots());
         if slots < TRIM_MIN_SLOTS
             || len > slots / 4
-            || len >= self.trim_below
+            || (len >= self.trim_below && len > 0)
             || !self.slab.last_is_vacant()
         {
             return false;
         }
-        self.slab.shrink_to_fit();
         self.trim_below = len / 2;
+        let half = slots / 2;
+        let free_tail = (1..=half)
+            .take_while(|back| !self.slab.is_occupied((slots - back) as u32))
+            .count();
+        if free_tail < half {
+            return false;
+        }
+        self.slab.shrink_to_fit();
         true
     }
 }

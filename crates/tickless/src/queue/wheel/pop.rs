@@ -199,6 +199,27 @@ mod tests {
         );
     }
 
+    /// Timers handed out in the order they were created free the slab's end
+    /// last: `trim` must not reallocate the whole storage for a few free
+    /// tail slots on the way, yet give it all back at the end.
+    #[test]
+    fn draining_in_creation_order_trims_once_at_the_end() {
+        let t0 = Instant::now();
+        let mut w = Wheel::with_tick(t0, Duration::from_millis(1));
+        let n = 100_000u64;
+        for i in 0..n {
+            // 100 per tick, created in deadline order.
+            w.insert(t0 + Duration::from_millis(1 + i / 100), i);
+        }
+        let mut trims = 0;
+        while w.pop_expired(t0 + Duration::from_secs(10)).is_some() {
+            trims += usize::from(w.trim());
+        }
+        assert!(w.is_empty());
+        assert!(trims <= 2, "trimmed {trims} times");
+        assert_eq!(w.capacity(), 0, "the storage went back");
+    }
+
     /// Popping agrees with `poll_expired`: the same timers, given the same `now`.
     #[test]
     fn agrees_with_poll_expired() {
