@@ -12,11 +12,17 @@
 //! The values live in the queue's own [`Wheel`] (no lock: the queue is owned,
 //! `&mut self`). One driver timer stands for the whole queue, armed for its
 //! earliest deadline: `insert`, `remove` and `reset` are O(1) wheel
-//! operations that touch no shared lock and wake no thread — except an
-//! `insert`/`reset` that moves the earliest deadline earlier, which moves
-//! that one timer (one shard lock). Expiry hands out values due at the
-//! driver's clock; a batch due at once comes back in deadline order.
-//! Per entry: the value and the wheel's 32 bytes of links and bookkeeping.
+//! operations that touch no shared lock and wake no thread (an
+//! `insert`/`reset` that moves the earliest deadline earlier wakes the task
+//! waiting on the queue, if any, which re-arms that one timer when it polls).
+//! Expiry hands out values one at a time straight from the wheel
+//! ([`Wheel::pop_expired`]), in deadline order however late the poll: a value
+//! due but not handed out yet stays in the wheel, so `remove` and `reset`
+//! still reach it in O(1), and nothing is buffered or sorted. The clock is
+//! read once per poll that finds nothing due at the last reading.
+//! Per entry: the value and the wheel's 32 bytes of links and bookkeeping;
+//! storage left over after a burst is given back as the queue drains
+//! ([`Wheel::trim`]).
 //! Deadlines are kept in the driver's resolution (100 µs by default):
 //! [`deadline`](DelayQueue::deadline) and [`Expired::deadline`] read back
 //! the deadline rounded up to it (tokio-util rounds to 1 ms).
@@ -25,9 +31,26 @@
 //!
 //! As in tokio-util: [`poll_expired`](DelayQueue::poll_expired) returns
 //! `Ready(None)` when the queue is empty, and values again after the next
-//! insert. A task that sees `None` and wants to wait for future inserts must
-//! be woken by whoever inserts (the queue is `&mut`-owned, so that is the
-//! task itself in practice).
+//! insert. The queue remembers the waker of the last poll whatever it
+//! answered, and wakes it when an insert or reset brings a deadline earlier
+//! than the one it waits for — or any deadline after the end of the stream —
+//! and when `clear` or the last `remove` ends the stream. So a task may treat
+//! `None` as "wait": a queue shared behind a mutex, drained by one task and
+//! filled by others, loses no wake-up.
+//!
+//! # Why no wake-up is lost
+//!
+//! The waiting task is woken by the driver timer (armed, with the waker of
+//! the latest poll, for the wheel's next deadline — never later than the
+//! earliest value) or by the queue itself. Every poll that returns `Pending`
+//! has just armed the timer for the current next deadline, and every later
+//! change that makes an earlier deadline (insert, reset) wakes the stored
+//! waker, so the task polls again and re-arms. The stored waker is taken when
+//! woken: `None` means the task was woken since its last poll (and will poll
+//! again) or never polled. A fire is never early, so a timer that fired means
+//! the clock reached its deadline; the one exception, a shut-down driver,
+//! completes the timer at once, and the queue then hands its values out
+//! without waiting, as the driver does with every timer.
 //!
 //! # Shutdown
 //!
@@ -42,12 +65,11 @@
 
 mod blocking;
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::panic::Location;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::driver::{CollectionCount, Handle};
@@ -119,10 +141,14 @@ impl<T> Expired<T> {
 pub struct DelayQueue<T> {
     handle: Handle,
     wheel: Wheel<T>,
-    /// Expired values not handed out yet, in deadline order.
-    expired: VecDeque<Expired<T>>,
-    /// The one driver timer, armed for the earliest deadline while polled.
+    /// The one driver timer, armed for the wheel's next deadline by the last
+    /// poll that returned `Pending`; `None` before that and after the stream ended.
     timer: Option<Sleep>,
+    /// The last poll's waker, until woken (see "Why no wake-up is lost").
+    waker: Option<Waker>,
+    /// The latest clock reading: values due by then come out without
+    /// reading the clock again (never early: the clock only moves on).
+    seen: Instant,
     site: &'static Location<'static>,
     /// This queue's entries, as `observe` sees them.
     count: Arc<CollectionCount>,
@@ -144,13 +170,15 @@ impl<T> DelayQueue<T> {
     }
 
     fn on(handle: Handle, site: &'static Location<'static>) -> Self {
-        let wheel = Wheel::with_tick(handle.now(), handle.resolution());
+        let now = handle.now();
+        let wheel = Wheel::with_tick(now, handle.resolution());
         DelayQueue {
             count: handle.register_collection(site),
             handle,
             wheel,
-            expired: VecDeque::new(),
             timer: None,
+            waker: None,
+            seen: now,
             site,
         }
     }
@@ -169,23 +197,24 @@ impl<T> DelayQueue<T> {
     pub fn insert_at(&mut self, value: T, deadline: Instant) -> Key {
         let key = Key(self.wheel.insert(deadline, value));
         self.count.set(self.len());
-        self.arm_earlier(deadline);
+        self.wake_if_earlier(deadline);
         key
     }
 
     /// Removes the value under `key` and returns it; `None` for a stale key
     /// (expired and handed out, or removed), which touches nothing. Keys mean
     /// something only to the queue that issued them.
+    ///
+    /// A value already due but not handed out yet is still the queue's:
+    /// `remove` returns it (O(1), like any other), and it is never handed out.
     pub fn remove(&mut self, key: &Key) -> Option<T> {
-        let value = match self.wheel.cancel(key.0) {
-            Some(value) => value,
-            // Expired but not handed out yet: still this queue's to give back.
-            None => {
-                let at = self.expired.iter().position(|e| e.key == *key)?;
-                self.expired.remove(at)?.into_inner()
-            }
-        };
-        self.count.set(self.len());
+        let value = self.wheel.cancel(key.0)?;
+        self.after_removal();
+        if self.wheel.is_empty() {
+            // The stream just ended: tell the waiting task now, not when the
+            // timer armed for the removed value fires.
+            self.wake();
+        }
         Some(value)
     }
 
@@ -202,11 +231,14 @@ impl<T> DelayQueue<T> {
     }
 
     /// Moves the value under `key` to `deadline`; `false` for a stale key.
+    ///
+    /// A value due but not handed out yet can still be reset: it then comes
+    /// out at its new deadline.
     pub fn reset_at(&mut self, key: &Key, deadline: Instant) -> bool {
         if !self.wheel.reset(key.0, deadline) {
             return false;
         }
-        self.arm_earlier(deadline);
+        self.wake_if_earlier(deadline);
         true
     }
 
@@ -216,17 +248,15 @@ impl<T> DelayQueue<T> {
         self.wheel.deadline(key.0)
     }
 
-    /// The key of a value with the earliest deadline (one not handed out yet).
+    /// The key of a value with the earliest deadline (one not handed out
+    /// yet); ties: any of them. O(values in the wheel's earliest slot).
     pub fn peek(&self) -> Option<Key> {
-        match self.expired.front() {
-            Some(e) => Some(e.key),
-            None => self.wheel.peek().map(Key),
-        }
+        self.wheel.peek().map(Key)
     }
 
     /// Values held, due or not.
     pub fn len(&self) -> usize {
-        self.wheel.len() + self.expired.len()
+        self.wheel.len()
     }
 
     /// `true` when no value is held.
@@ -234,12 +264,16 @@ impl<T> DelayQueue<T> {
         self.len() == 0
     }
 
-    /// Drops every value; every key goes stale. Keeps the storage.
+    /// Drops every value; every key goes stale. Keeps the storage. A task
+    /// waiting on the queue is woken (its stream has ended).
     pub fn clear(&mut self) {
+        let had_values = !self.wheel.is_empty();
         self.wheel.clear();
-        self.expired.clear();
         self.timer = None;
         self.count.set(0);
+        if had_values {
+            self.wake();
+        }
     }
 
     /// Values the queue holds room for without allocating.
@@ -251,31 +285,53 @@ impl<T> DelayQueue<T> {
     /// (as far as the free slots lie at its end; keys stay valid).
     pub fn shrink_to_fit(&mut self) {
         self.wheel.shrink_to_fit();
-        self.expired.shrink_to_fit();
     }
 
     /// Hands out the next value whose deadline has passed: `Ready(Some)`,
-    /// `Pending` (the task is woken at the earliest deadline), or
-    /// `Ready(None)` when the queue is empty (see the module docs).
+    /// `Pending` (the task is woken at the earliest deadline, or by an insert
+    /// that brings an earlier one), or `Ready(None)` when the queue is empty
+    /// (see the module docs: an insert wakes the task again).
+    ///
+    /// Values come out in deadline order (at the driver's resolution; equal
+    /// deadlines in no particular order), one per call.
     pub fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<Option<Expired<T>>> {
+        // Remember who polled, whatever the answer (tokio-util's rule).
+        match &self.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => self.waker = Some(cx.waker().clone()),
+        }
+        let mut now = self.seen;
+        let mut read_clock = false;
         loop {
-            if let Some(expired) = self.expired.pop_front() {
-                self.count.set(self.len());
-                return Poll::Ready(Some(expired));
+            if let Some((key, tick, value)) = self.wheel.pop_expired(now) {
+                self.after_removal();
+                return Poll::Ready(Some(Expired {
+                    deadline: self.wheel.tick_instant(tick),
+                    key: Key(key),
+                    value,
+                }));
             }
-            if self.wheel.is_empty() {
+            if !read_clock {
+                // Nothing due at the last reading: read the clock once.
+                read_clock = true;
+                let fresh = self.handle.now();
+                if fresh > now {
+                    (now, self.seen) = (fresh, fresh);
+                    continue;
+                }
+            }
+            let Some(next) = self.wheel.next_deadline() else {
                 self.timer = None;
                 return Poll::Ready(None);
-            }
-            self.collect_due(self.handle.now());
-            if !self.expired.is_empty() {
-                continue;
+            };
+            if next <= now {
+                // Nothing came due at `now`, yet the next deadline is not
+                // after it: only an instant saturated centuries away does
+                // that. It never comes due.
+                return Poll::Pending;
             }
             // Nothing due: arm the one driver timer for the wheel's next
             // deadline (never after the earliest value) with this task's waker.
-            let Some(next) = self.wheel.next_deadline() else {
-                continue;
-            };
             let timer = match &mut self.timer {
                 Some(timer) => {
                     if timer.deadline() != next {
@@ -290,46 +346,36 @@ impl<T> DelayQueue<T> {
             if timer.poll_sleep(cx).is_pending() {
                 return Poll::Pending;
             }
-            // It fired: the clock has reached `next`, so collecting again
-            // makes progress (values come due, or a coarse slot cascades and
-            // `next` moves on) — unless the driver was dropped, which
-            // completes every timer at once: then, like every timer on it,
-            // every value completes now.
-            if self.handle.now() < next {
-                self.collect_due(far_future(next));
-            }
+            // It fired: the clock has reached `next`, so popping at it makes
+            // progress (values come due, or a coarse slot cascades and `next`
+            // moves on) — or the driver was dropped, which completes every
+            // timer at once: then, like every timer on it, each value comes
+            // out now, in deadline order.
+            now = now.max(next);
         }
     }
 
-    /// Moves every value due at `now` to `expired`, in deadline order (at the
-    /// driver's resolution; ties by key).
-    fn collect_due(&mut self, now: Instant) {
-        let mut batch = Vec::new();
-        self.wheel
-            .poll_expired_with_ticks(now, |key, tick, value| batch.push((tick, key, value)));
-        batch.sort_unstable_by_key(|&(tick, key, _)| (tick, key));
-        let wheel = &self.wheel;
-        self.expired
-            .extend(batch.into_iter().map(|(tick, key, value)| Expired {
-                deadline: wheel.tick_instant(tick),
-                key: Key(key),
-                value,
-            }));
+    /// Bookkeeping after a value left: the live count, and storage left
+    /// over from a burst (O(1) unless it shrinks).
+    fn after_removal(&mut self) {
+        self.count.set(self.wheel.len());
+        self.wheel.trim();
     }
 
-    /// A new deadline earlier than the armed timer's moves the timer there.
-    fn arm_earlier(&mut self, deadline: Instant) {
-        if let Some(timer) = &mut self.timer {
-            if deadline < timer.deadline() {
-                timer.reset(deadline);
-            }
+    /// A new deadline: if it is earlier than the one the waiting task's
+    /// timer is armed for (or nothing is armed), wake the task so it polls
+    /// and re-arms. Touches nothing shared unless a task waits.
+    fn wake_if_earlier(&mut self, deadline: Instant) {
+        if self.timer.as_ref().is_none_or(|t| deadline < t.deadline()) {
+            self.wake();
         }
     }
-}
 
-/// An instant past every deadline a wheel can hold (≈ 584 years on).
-fn far_future(from: Instant) -> Instant {
-    crate::clock::saturating_add(from, Duration::from_nanos(u64::MAX))
+    fn wake(&mut self) {
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
 }
 
 impl Handle {
