@@ -84,7 +84,7 @@ impl<T> Wheel<T> {
     /// whether it shrank.
     ///
     /// Cheap to call after every removal: O(1) when it does nothing, and it
-    /// tries at most once per halving of [`len`](TimerQueue::len), and once
+    /// tries at most once per halving of [`len`](crate::queue::TimerQueue::len), and once
     /// more on reaching empty — steady churn never pays for it. A try counts
     /// the free slots at the end (at most half the slots) and, if there are
     /// enough, shrinks in O(slots). Only trailing free slots can be returned

@@ -30,9 +30,15 @@ impl<T> Wheel<T> {
     /// tick — as `(key, tick, value)`; `None` when nothing is due at `now`.
     ///
     /// Calling it until `None` hands out what one
-    /// [`poll_expired(now)`](crate::queue::TimerQueue::poll_expired) would, in tick order
-    /// (see the [module docs](self)). Never early: a timer comes out only
-    /// once `now`, rounded down to a tick, has reached its deadline's tick.
+    /// [`poll_expired(now)`](crate::queue::TimerQueue::poll_expired) would,
+    /// but in tick order (within a tick, and among timers inserted already
+    /// due, in no particular order). Timers due but not handed out yet stay
+    /// in the wheel, so `cancel` and `reset` still reach them in O(1). Never
+    /// early: a timer comes out only once `now`, rounded down to a tick, has
+    /// reached its deadline's tick.
+    ///
+    /// Cost: O(1) per timer, plus at most one cascade per level per timer and
+    /// one O(levels) bitmap search per occupied slot reached.
     ///
     /// ```
     /// use std::time::{Duration, Instant};
