@@ -11,6 +11,8 @@
 //!   one is O(1), however many are due.
 //! - A late poll hands out in deadline order across the wheel's levels.
 //! - A shut-down driver does not make `poll_expired` spin.
+//! - One driver timer per queue: inserts, removes and resets that do not
+//!   bring an earlier deadline touch nothing of the driver.
 
 mod support;
 
@@ -288,4 +290,36 @@ fn a_late_poll_hands_out_in_deadline_order() {
         n += 1;
     }
     assert_eq!(n, 5000);
+}
+
+/// One driver timer stands for the whole queue, and changes that do not
+/// bring an earlier deadline touch only the queue's own wheel: no driver
+/// registration, cancel or reset, no wake-up.
+#[test]
+fn later_changes_touch_only_the_queue() {
+    let (_clock, driver) = driver();
+    let mut q = driver.delay_queue::<u64>();
+    let keys: Vec<_> = (0..1000u64).map(|i| q.insert(i, ms(100 + i))).collect();
+    let (woken, waker) = CountingWaker::new();
+    assert!(poll(&mut q, &waker).is_pending());
+    assert_eq!(driver.pending_timers(), 1, "one driver timer for the queue");
+    let before = driver.snapshot().counters;
+    for (i, k) in keys.iter().enumerate().skip(1) {
+        if i % 2 == 0 {
+            assert!(q.remove(k).is_some());
+        } else {
+            assert!(q.reset(k, ms(5_000 + i as u64)));
+        }
+    }
+    for i in 0..1000u64 {
+        q.insert(i, ms(200 + i));
+    }
+    let after = driver.snapshot().counters;
+    assert_eq!(
+        (after.created, after.cancelled, after.reset),
+        (before.created, before.cancelled, before.reset),
+        "the driver was touched"
+    );
+    assert_eq!(woken.count(), 0, "the waiting task was woken for nothing");
+    assert_eq!(driver.pending_timers(), 1);
 }
