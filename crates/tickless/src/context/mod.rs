@@ -42,14 +42,14 @@
 //! across threads*: cancellation and a deadline.
 
 mod slots;
+mod wait;
 
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
@@ -57,6 +57,7 @@ use crossbeam_channel::{Receiver, Sender};
 use crate::driver::{Entry, Handle, Registered};
 use crate::sync::{lock, AtomicBool, Mutex, Ordering};
 use slots::Slots;
+pub use wait::{Cancelled, Run};
 
 /// Why a context ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -284,19 +285,13 @@ impl Context {
 
     /// A future that completes, with the reason, when the context ends.
     pub fn cancelled(&self) -> Cancelled {
-        Cancelled {
-            node: self.node.clone(),
-            slot: None,
-        }
+        Cancelled::new(self.node.clone())
     }
 
     /// Runs `future` until it completes or the context ends, whichever is
     /// first (the future is polled first).
     pub fn run<F: Future>(&self, future: F) -> Run<F> {
-        Run {
-            future,
-            cancelled: self.cancelled(),
-        }
+        Run::new(future, self.cancelled())
     }
 
     /// Sleeps for `duration` unless the context ends first.
@@ -444,66 +439,6 @@ impl Drop for CancelGuard {
     }
 }
 
-/// Completes when its context ends; see [`Context::cancelled`].
-#[must_use = "futures do nothing unless polled"]
-pub struct Cancelled {
-    node: Arc<Node>,
-    /// Our waker's slot in the node's waiters while registered.
-    slot: Option<usize>,
-}
-
-impl Future for Cancelled {
-    type Output = ContextError;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<ContextError> {
-        let this = &mut *self;
-        let mut st = lock(&this.node.state);
-        if let Some(err) = st.err {
-            this.slot = None;
-            return Poll::Ready(err);
-        }
-        match this.slot.and_then(|s| st.waiters.get_mut(s)) {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            Some(w) => *w = cx.waker().clone(),
-            None => this.slot = Some(st.waiters.insert(cx.waker().clone())),
-        }
-        Poll::Pending
-    }
-}
-
-impl Drop for Cancelled {
-    fn drop(&mut self) {
-        if let Some(slot) = self.slot.take() {
-            let mut st = lock(&self.node.state);
-            if st.err.is_none() {
-                st.waiters.remove(slot);
-            }
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// A future raced against its context; see [`Context::run`].
-    #[must_use = "futures do nothing unless polled"]
-    pub struct Run<F> {
-        #[pin]
-        future: F,
-        cancelled: Cancelled,
-    }
-}
-
-impl<F: Future> Future for Run<F> {
-    type Output = Result<F::Output, ContextError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Poll::Ready(v) = this.future.poll(cx) {
-            return Poll::Ready(Ok(v));
-        }
-        Pin::new(this.cancelled).poll(cx).map(Err)
-    }
-}
-
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
@@ -517,18 +452,6 @@ impl fmt::Debug for Context {
 impl fmt::Debug for CancelGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CancelGuard").finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for Cancelled {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cancelled").finish_non_exhaustive()
-    }
-}
-
-impl<F> fmt::Debug for Run<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Run").finish_non_exhaustive()
     }
 }
 
