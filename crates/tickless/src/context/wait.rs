@@ -12,7 +12,7 @@ use std::task::{Context as TaskContext, Poll};
 use super::{ContextError, Node};
 use crate::sync::lock;
 
-/// Completes when its context ends; see [`Context::cancelled`].
+/// Completes when its context ends; see [`Context::cancelled`](super::Context::cancelled).
 #[must_use = "futures do nothing unless polled"]
 pub struct Cancelled {
     node: Arc<Node>,
@@ -57,7 +57,7 @@ impl Drop for Cancelled {
 }
 
 pin_project_lite::pin_project! {
-    /// A future raced against its context; see [`Context::run`].
+    /// A future raced against its context; see [`Context::run`](super::Context::run).
     #[must_use = "futures do nothing unless polled"]
     pub struct Run<F> {
         #[pin]
