@@ -46,6 +46,7 @@ pub mod driver;
 mod interval;
 pub mod observe;
 pub mod queue;
+pub mod sched;
 mod sleep;
 mod sync;
 mod timeout;
