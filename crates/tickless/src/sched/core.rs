@@ -209,6 +209,9 @@ impl Core {
                         break Err(Rejected::PendingFull);
                     }
                 }
+                RejectPolicy::CallerRuns | RejectPolicy::Block if shared.on_own_worker() => {
+                    break Err(Rejected::PendingFull);
+                }
                 RejectPolicy::CallerRuns if !work.is_periodic() => {
                     st.stats.caller_runs += 1;
                     self.release(st, fx);
@@ -218,9 +221,6 @@ impl Core {
                     return Ok(None);
                 }
                 RejectPolicy::CallerRuns | RejectPolicy::Block => {
-                    if shared.on_own_worker() {
-                        break Err(Rejected::PendingFull);
-                    }
                     st.blocked += 1;
                     st = shared.room.wait(st).unwrap_or_else(|p| p.into_inner());
                     st.blocked -= 1;
