@@ -1,4 +1,4 @@
-//! Publishes a [`Snapshot`](super::Snapshot) through the [`metrics`] facade
+//! Publishes a [`Snapshot`] through the [`metrics`] facade
 //! (feature `metrics`), under the same names as the Prometheus exporter.
 //!
 //! Call [`publish`] periodically (every few seconds) with a fresh snapshot;
@@ -6,7 +6,7 @@
 //! labelled `file`/`line` (the [`MAX_SITES`] busiest only), and the number
 //! of leak suspects a gauge. The lateness histogram is not published: the
 //! facade records observations, not a driver's ready-made buckets; scrape
-//! [`Snapshot::to_prometheus`](super::Snapshot::to_prometheus) for it.
+//! [`Snapshot::to_prometheus`] for it.
 
 use super::Snapshot;
 
