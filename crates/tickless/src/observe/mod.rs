@@ -233,8 +233,8 @@ impl Snapshot {
         suspects
     }
 
-    /// The Prometheus text exposition of this snapshot; see the
-    /// `prometheus` section of the README for names and labels.
+    /// The Prometheus text exposition of this snapshot; the README's
+    /// "Monitoring" section lists the names and labels.
     pub fn to_prometheus(&self) -> String {
         prometheus::render(self)
     }
