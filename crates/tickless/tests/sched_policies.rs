@@ -183,7 +183,7 @@ fn block_admits_the_waiting_submitter_in_order() {
 #[test]
 fn schedule_with_max_pending_jobs_waiting() {
     // Abort: refused.
-    let mut f = full(RejectPolicy::Abort, 1);
+    let f = full(RejectPolicy::Abort, 1);
     let _first = f.s.schedule(ms(10), f.job("first")).unwrap();
     assert_eq!(
         f.s.schedule(ms(5), f.job("second")).unwrap_err(),
@@ -192,7 +192,7 @@ fn schedule_with_max_pending_jobs_waiting() {
     assert_eq!(f.hook.lock().unwrap()[0].reason, Rejected::PendingFull);
 
     // Discard: Ok, but the handle is not pending and the job never runs.
-    let mut f = full(RejectPolicy::Discard, 1);
+    let f = full(RejectPolicy::Discard, 1);
     let _first = f.s.schedule(ms(10), f.job("first")).unwrap();
     let second = f.s.schedule(ms(5), f.job("second")).unwrap();
     assert!(!second.is_pending());
