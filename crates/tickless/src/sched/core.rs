@@ -249,7 +249,7 @@ impl Core {
                 break Err(Rejected::Shutdown);
             }
             match st.try_execute(work.take().expect("work"), now, site, &mut fx) {
-                Ok(()) => break Ok(()),
+                Ok(_) => break Ok(()),
                 Err(back) => work = Some(back),
             }
             if !counted {

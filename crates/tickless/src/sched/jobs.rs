@@ -140,19 +140,27 @@ impl Jobs {
         Some(job)
     }
 
-    /// Gives storage back after a burst: drops trailing free slots once at
-    /// most a quarter of the slots are live (amortised O(1) per removal).
+    /// Gives storage back after a burst: when the last slot is freed while
+    /// at most a quarter of the slots are live, drops the trailing free
+    /// slots. Live jobs cannot move (their ids are indexes), so only a free
+    /// tail can go. After each attempt the next waits until the live count
+    /// has halved (or the slab grew): amortised O(1) per removal.
     fn shrink(&mut self) {
         let (slots, live) = (self.slots.len(), self.len());
-        if slots < 64 || live * 4 > slots || (self.shrink_below != 0 && live >= self.shrink_below) {
+        let tail_free = self.slots.last().is_some_and(|s| s.job.is_none());
+        if slots < 64
+            || !tail_free
+            || live * 4 > slots
+            || (self.shrink_below != 0 && live >= self.shrink_below)
+        {
             return;
         }
-        self.shrink_below = live / 2;
+        self.shrink_below = (live / 2).max(1);
         while self.slots.last().is_some_and(|s| s.job.is_none()) {
             self.slots.pop();
         }
-        let live_end = self.slots.len() as u32;
-        self.free.retain(|&i| i < live_end);
+        let end = self.slots.len() as u32;
+        self.free.retain(|&i| i < end);
         self.slots.shrink_to(self.slots.len() * 2);
         self.free.shrink_to(self.free.len() * 2);
     }

@@ -69,6 +69,8 @@
 mod builder;
 mod core;
 mod jobs;
+#[cfg(test)]
+mod model;
 mod state;
 mod stats;
 

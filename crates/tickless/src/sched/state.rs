@@ -190,7 +190,7 @@ impl State {
         now: Instant,
         site: &'static Location<'static>,
         fx: &mut Effects,
-    ) -> Result<(), Work> {
+    ) -> Result<JobId, Work> {
         if self.queued >= self.capacity {
             return Err(work);
         }
@@ -203,7 +203,7 @@ impl State {
             cancelled: false,
         });
         self.enqueue(id, fx);
-        Ok(())
+        Ok(id)
     }
 
     /// Moves every job due at `now` out of the wheel (the driver timer
