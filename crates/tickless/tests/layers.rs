@@ -23,6 +23,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("blocking", 3),
     ("context", 4),
     ("delay_queue", 4),
+    // An adaptor over `sleep` (feature `hyper`).
+    ("hyper", 4),
     ("observe", 5),
 ];
 
