@@ -1,0 +1,271 @@
+//! `tickless bench server`: the example server ([`super`]) under `wrk`, once
+//! per timer implementation, as one table:
+//!
+//! 1. throughput: 64 connections for 10 s — requests/s, latency p50/p99;
+//! 2. 10k idle keep-alive connections (our own client) while 64 connections
+//!    load the server — RSS per idle connection, p99 of the loaded ones;
+//! 3. slow clients: silent connections against a server with a short idle
+//!    timeout — none closed early, and how late the last one closed.
+//!
+//! Each variant runs in its own server process (`tickless serve`), so its
+//! RSS is its own. Without `wrk` it prints a hint and skips.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{clients, seconds, wrk, TimerKind};
+use crate::bench::{print_table, Scenario};
+use crate::progress::Progress;
+
+#[derive(Args, Debug)]
+pub struct ServerBenchArgs {
+    /// Short runs (1 s loads, at most 1000 idle connections): for smoke tests.
+    #[arg(long)]
+    quick: bool,
+    /// Seconds of each wrk load.
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
+    duration: Duration,
+    /// Idle keep-alive connections held open in part 2.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    idle: usize,
+    /// The server's idle timeout in part 3 (slow clients), in seconds.
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = seconds)]
+    slow_timeout: Duration,
+    /// Silent connections in part 3.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    slow: usize,
+}
+
+/// Connections of every wrk load.
+const LOAD_CONNECTIONS: u32 = 64;
+
+/// What one variant measured (`None`: skipped or failed).
+#[derive(Default)]
+struct Measured {
+    rps: Option<f64>,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    rss_per_idle: Option<f64>,
+    idle_p99_ms: Option<f64>,
+    early_closes: Option<f64>,
+    worst_late_ms: Option<f64>,
+}
+
+pub fn run(args: &ServerBenchArgs) -> ExitCode {
+    if !wrk::available() {
+        crate::say("bench server: skipped, wrk is not installed (apt-get install wrk)");
+        return ExitCode::SUCCESS;
+    }
+    let (load, mut idle) = if args.quick {
+        (Duration::from_secs(1), args.idle.min(1_000))
+    } else {
+        (args.duration, args.idle)
+    };
+    // Our idle clients and the server's side of them, plus wrk's and slack.
+    if let Some(limit) = clients::raise_fd_limit() {
+        let room = usize::try_from(limit.saturating_sub(512)).unwrap_or(usize::MAX);
+        if idle > room {
+            crate::say(format!(
+                "note: open-file limit {limit}: holding {room} idle connections, not {idle}"
+            ));
+            idle = room;
+        }
+    }
+    let mut notes = Vec::new();
+    let mut measured = Vec::new();
+    for kind in TimerKind::ALL {
+        let m = variant(kind, args, load, idle, &mut notes);
+        measured.push((kind.name(), m));
+    }
+    let row = |name: &'static str, unit, lower_is_better, f: fn(&Measured) -> Option<f64>| {
+        let columns = measured.iter().map(|(n, m)| (*n, f(m))).collect();
+        Scenario {
+            name,
+            unit,
+            lower_is_better,
+            columns,
+        }
+    };
+    crate::say(format!(
+        "wrk -t2 -c{LOAD_CONNECTIONS} --latency, {:?} per load; {idle} idle connections; \
+         {} silent connections against a {:?} idle timeout",
+        load, args.slow, args.slow_timeout
+    ));
+    let table = [
+        row("throughput (64 connections)", "req/s", false, |m| m.rps),
+        row("latency p50 (64 connections)", "ms", true, |m| m.p50_ms),
+        row("latency p99 (64 connections)", "ms", true, |m| m.p99_ms),
+        row("RSS per idle keep-alive connection", "B", true, |m| {
+            m.rss_per_idle
+        }),
+        row(
+            "latency p99 (64 connections beside the idle ones)",
+            "ms",
+            true,
+            |m| m.idle_p99_ms,
+        ),
+        row(
+            "slow clients closed before the timeout",
+            "conns",
+            true,
+            |m| m.early_closes,
+        ),
+        row(
+            "slow clients: latest close after the timeout",
+            "ms",
+            true,
+            |m| m.worst_late_ms,
+        ),
+    ];
+    print_table(&table);
+    for note in notes {
+        crate::say(format!("note: {note}"));
+    }
+    ExitCode::SUCCESS
+}
+
+/// All three parts against one timer implementation.
+fn variant(
+    kind: TimerKind,
+    args: &ServerBenchArgs,
+    load: Duration,
+    idle: usize,
+    notes: &mut Vec<String>,
+) -> Measured {
+    let name = kind.name();
+    let mut m = Measured::default();
+    let mut note = |what: String| notes.push(format!("{name}: {what}"));
+    let server = match Server::start(kind, Duration::from_secs(60)) {
+        Ok(s) => s,
+        Err(e) => {
+            note(e);
+            return m;
+        }
+    };
+    if !crate::stopped() {
+        let p = Progress::new(format!("{name}: throughput"), 1);
+        // A short warm-up: the server's buffers and tickless's slabs grow once.
+        let _ = wrk::run(server.addr, LOAD_CONNECTIONS, Duration::from_secs(1));
+        match wrk::run(server.addr, LOAD_CONNECTIONS, load) {
+            Ok(r) => {
+                m.rps = Some(r.requests_per_sec);
+                m.p50_ms = Some(r.p50.as_secs_f64() * 1e3);
+                m.p99_ms = Some(r.p99.as_secs_f64() * 1e3);
+                if r.errors > 0 {
+                    note(format!("wrk counted {} errors under load", r.errors));
+                }
+            }
+            Err(e) => note(e),
+        }
+        p.finish();
+    }
+    if !crate::stopped() {
+        let p = Progress::new(format!("{name}: {idle} idle + load"), 1);
+        let before = rss_bytes(server.child.id());
+        match clients::open_idle(server.addr, idle) {
+            Ok(held) => {
+                let after = rss_bytes(server.child.id());
+                if let (Some(b), Some(a)) = (before, after) {
+                    m.rss_per_idle = Some(a.saturating_sub(b) as f64 / idle.max(1) as f64);
+                }
+                match wrk::run(server.addr, LOAD_CONNECTIONS, load) {
+                    Ok(r) => m.idle_p99_ms = Some(r.p99.as_secs_f64() * 1e3),
+                    Err(e) => note(e),
+                }
+                let open = clients::still_open(&held);
+                if open != held.len() {
+                    note(format!(
+                        "{} idle connections closed early",
+                        held.len() - open
+                    ));
+                }
+                // The server closes first: its TIME_WAITs, not our ports.
+                drop(server);
+                drop(held);
+            }
+            Err(e) => note(format!("opening {idle} idle connections: {e}")),
+        }
+        p.finish();
+    }
+    if !crate::stopped() {
+        let p = Progress::new(format!("{name}: slow clients"), 1);
+        match Server::start(kind, args.slow_timeout) {
+            Ok(server) => {
+                let bound = args.slow_timeout * 5 + Duration::from_secs(5);
+                let closes = clients::silent(server.addr, args.slow, bound);
+                let closed: Vec<Duration> = closes.iter().flatten().copied().collect();
+                if closed.len() < closes.len() {
+                    note(format!(
+                        "{} of {} silent connections not closed within {bound:?}",
+                        closes.len() - closed.len(),
+                        closes.len()
+                    ));
+                }
+                let t = args.slow_timeout;
+                m.early_closes = Some(closed.iter().filter(|&&c| c < t).count() as f64);
+                m.worst_late_ms = closed
+                    .iter()
+                    .map(|c| c.saturating_sub(t).as_secs_f64() * 1e3)
+                    .reduce(f64::max);
+            }
+            Err(e) => note(e),
+        }
+        p.finish();
+    }
+    m
+}
+
+/// A `tickless serve` child process; killed on drop.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(kind: TimerKind, idle_timeout: Duration) -> Result<Server, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find myself: {e}"))?;
+        let mut child = Command::new(exe)
+            .args(["serve", "--addr", "127.0.0.1:0", "--timers", kind.name()])
+            .arg("--idle-timeout")
+            .arg(idle_timeout.as_secs_f64().to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start the server: {e}"))?;
+        let mut line = String::new();
+        let read = child
+            .stdout
+            .take()
+            .map(|out| BufReader::new(out).read_line(&mut line));
+        let addr = line
+            .strip_prefix("listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok());
+        match (read, addr) {
+            (Some(Ok(_)), Some(addr)) => Ok(Server { child, addr }),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(format!("the server did not start (said {line:?})"))
+            }
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The resident set of process `pid` (`VmRSS` of `/proc/<pid>/status`).
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?;
+    let kb: u64 = line.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
