@@ -76,10 +76,34 @@ pub fn run(args: &ServerBenchArgs) -> ExitCode {
         }
     }
     let mut notes = Vec::new();
-    let mut measured = Vec::new();
-    for kind in TimerKind::ALL {
-        let m = variant(kind, args, load, idle, &mut notes);
-        measured.push((kind.name(), m));
+    let mut measured: Vec<_> = TimerKind::ALL
+        .iter()
+        .map(|k| (k.name(), Measured::default()))
+        .collect();
+    // Part by part, the variants back to back: the neighbours' noise moves
+    // less between them than between whole runs.
+    type Part = fn(TimerKind, &Params, &mut Measured, &mut dyn FnMut(String));
+    let parts: [(&str, Part); 3] = [
+        ("throughput", throughput),
+        ("idle + load", idle_and_load),
+        ("slow clients", slow_clients),
+    ];
+    let params = Params {
+        load,
+        idle,
+        slow: args.slow,
+        slow_timeout: args.slow_timeout,
+    };
+    for (part, measure) in parts {
+        for (kind, (name, m)) in TimerKind::ALL.into_iter().zip(&mut measured) {
+            if crate::stopped() {
+                break;
+            }
+            let p = Progress::new(format!("{name}: {part}"), 1);
+            let mut note = |what: String| notes.push(format!("{name}: {what}"));
+            measure(kind, &params, m, &mut note);
+            p.finish();
+        }
     }
     let row = |name: &'static str, unit, lower_is_better, f: fn(&Measured) -> Option<f64>| {
         let columns = measured.iter().map(|(n, m)| (*n, f(m))).collect();
@@ -128,95 +152,93 @@ pub fn run(args: &ServerBenchArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// All three parts against one timer implementation.
-fn variant(
-    kind: TimerKind,
-    args: &ServerBenchArgs,
+/// The sizes of one run.
+struct Params {
     load: Duration,
     idle: usize,
-    notes: &mut Vec<String>,
-) -> Measured {
-    let name = kind.name();
-    let mut m = Measured::default();
-    let mut note = |what: String| notes.push(format!("{name}: {what}"));
-    let server = match Server::start(kind, Duration::from_secs(60)) {
-        Ok(s) => s,
-        Err(e) => {
-            note(e);
-            return m;
-        }
+    slow: usize,
+    slow_timeout: Duration,
+}
+
+/// The server's default timeouts (5 s request, 60 s idle).
+fn default_server(kind: TimerKind, note: &mut dyn FnMut(String)) -> Option<Server> {
+    Server::start(kind, Duration::from_secs(60))
+        .map_err(note)
+        .ok()
+}
+
+/// Part 1: 64 connections for the load's duration, after a 1 s warm-up.
+fn throughput(kind: TimerKind, p: &Params, m: &mut Measured, note: &mut dyn FnMut(String)) {
+    let Some(server) = default_server(kind, note) else {
+        return;
     };
-    if !crate::stopped() {
-        let p = Progress::new(format!("{name}: throughput"), 1);
-        // A short warm-up: the server's buffers and tickless's slabs grow once.
-        let _ = wrk::run(server.addr, LOAD_CONNECTIONS, Duration::from_secs(1));
-        match wrk::run(server.addr, LOAD_CONNECTIONS, load) {
-            Ok(r) => {
-                m.rps = Some(r.requests_per_sec);
-                m.p50_ms = Some(r.p50.as_secs_f64() * 1e3);
-                m.p99_ms = Some(r.p99.as_secs_f64() * 1e3);
-                if r.errors > 0 {
-                    note(format!("wrk counted {} errors under load", r.errors));
-                }
+    let _ = wrk::run(server.addr, LOAD_CONNECTIONS, Duration::from_secs(1));
+    match wrk::run(server.addr, LOAD_CONNECTIONS, p.load) {
+        Ok(r) => {
+            m.rps = Some(r.requests_per_sec);
+            m.p50_ms = Some(r.p50.as_secs_f64() * 1e3);
+            m.p99_ms = Some(r.p99.as_secs_f64() * 1e3);
+            if r.errors > 0 {
+                note(format!("wrk counted {} errors under load", r.errors));
             }
-            Err(e) => note(e),
         }
-        p.finish();
+        Err(e) => note(e),
     }
-    if !crate::stopped() {
-        let p = Progress::new(format!("{name}: {idle} idle + load"), 1);
-        let before = rss_bytes(server.child.id());
-        match clients::open_idle(server.addr, idle) {
-            Ok(held) => {
-                let after = rss_bytes(server.child.id());
-                if let (Some(b), Some(a)) = (before, after) {
-                    m.rss_per_idle = Some(a.saturating_sub(b) as f64 / idle.max(1) as f64);
-                }
-                match wrk::run(server.addr, LOAD_CONNECTIONS, load) {
-                    Ok(r) => m.idle_p99_ms = Some(r.p99.as_secs_f64() * 1e3),
-                    Err(e) => note(e),
-                }
-                let open = clients::still_open(&held);
-                if open != held.len() {
-                    note(format!(
-                        "{} idle connections closed early",
-                        held.len() - open
-                    ));
-                }
-                // The server closes first: its TIME_WAITs, not our ports.
-                drop(server);
-                drop(held);
-            }
-            Err(e) => note(format!("opening {idle} idle connections: {e}")),
-        }
-        p.finish();
+}
+
+/// Part 2: after the same warm-up, the server's RSS before and after `idle`
+/// keep-alive connections, then 64 loaded connections beside them.
+fn idle_and_load(kind: TimerKind, p: &Params, m: &mut Measured, note: &mut dyn FnMut(String)) {
+    let Some(server) = default_server(kind, note) else {
+        return;
+    };
+    let _ = wrk::run(server.addr, LOAD_CONNECTIONS, Duration::from_secs(1));
+    let before = rss_bytes(server.child.id());
+    let held = match clients::open_idle(server.addr, p.idle) {
+        Ok(held) => held,
+        Err(e) => return note(format!("opening {} idle connections: {e}", p.idle)),
+    };
+    if let (Some(b), Some(a)) = (before, rss_bytes(server.child.id())) {
+        m.rss_per_idle = Some(a.saturating_sub(b) as f64 / p.idle.max(1) as f64);
     }
-    if !crate::stopped() {
-        let p = Progress::new(format!("{name}: slow clients"), 1);
-        match Server::start(kind, args.slow_timeout) {
-            Ok(server) => {
-                let bound = args.slow_timeout * 5 + Duration::from_secs(5);
-                let closes = clients::silent(server.addr, args.slow, bound);
-                let closed: Vec<Duration> = closes.iter().flatten().copied().collect();
-                if closed.len() < closes.len() {
-                    note(format!(
-                        "{} of {} silent connections not closed within {bound:?}",
-                        closes.len() - closed.len(),
-                        closes.len()
-                    ));
-                }
-                let t = args.slow_timeout;
-                m.early_closes = Some(closed.iter().filter(|&&c| c < t).count() as f64);
-                m.worst_late_ms = closed
-                    .iter()
-                    .map(|c| c.saturating_sub(t).as_secs_f64() * 1e3)
-                    .reduce(f64::max);
-            }
-            Err(e) => note(e),
-        }
-        p.finish();
+    match wrk::run(server.addr, LOAD_CONNECTIONS, p.load) {
+        Ok(r) => m.idle_p99_ms = Some(r.p99.as_secs_f64() * 1e3),
+        Err(e) => note(e),
     }
-    m
+    let open = clients::still_open(&held);
+    if open != held.len() {
+        note(format!(
+            "{} idle connections closed early",
+            held.len() - open
+        ));
+    }
+    // The server closes first: the TIME_WAITs are its, not our ports'.
+    drop(server);
+    drop(held);
+}
+
+/// Part 3: silent connections against a server with a short idle timeout.
+fn slow_clients(kind: TimerKind, p: &Params, m: &mut Measured, note: &mut dyn FnMut(String)) {
+    let server = match Server::start(kind, p.slow_timeout) {
+        Ok(s) => s,
+        Err(e) => return note(e),
+    };
+    let bound = p.slow_timeout * 5 + Duration::from_secs(5);
+    let closes = clients::silent(server.addr, p.slow, bound);
+    let closed: Vec<Duration> = closes.iter().flatten().copied().collect();
+    if closed.len() < closes.len() {
+        note(format!(
+            "{} of {} silent connections not closed within {bound:?}",
+            closes.len() - closed.len(),
+            closes.len()
+        ));
+    }
+    let t = p.slow_timeout;
+    m.early_closes = Some(closed.iter().filter(|&&c| c < t).count() as f64);
+    m.worst_late_ms = closed
+        .iter()
+        .map(|c| c.saturating_sub(t).as_secs_f64() * 1e3)
+        .reduce(f64::max);
 }
 
 /// A `tickless serve` child process; killed on drop.
