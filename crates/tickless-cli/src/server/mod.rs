@@ -3,7 +3,9 @@
 //! timers a production server has:
 //!
 //! - every request is wrapped in a timeout (5 s; a 503 when it fires);
-//! - every connection has an idle timeout (60 s), reset on each request;
+//! - every connection has an idle timeout (60 s), reset on each request
+//!   (when it starts: keep the request timeout below the idle timeout, as
+//!   the defaults do, or a slow request's connection idles out under it);
 //! - hyper's header-read timeout, on hyper's `Timer`, set to the idle
 //!   timeout: hyper 1.x arms it whenever a connection waits for a request
 //!   head, between keep-alive requests too, so it also bounds idleness.
