@@ -141,6 +141,12 @@ pub fn run(args: &ServerBenchArgs) -> ExitCode {
             |m| m.early_closes,
         ),
         row(
+            "slow clients: median close after the timeout",
+            "ms",
+            true,
+            |m| m.median_late_ms,
+        ),
+        row(
             "slow clients: latest close after the timeout",
             "ms",
             true,
