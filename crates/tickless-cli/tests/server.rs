@@ -111,7 +111,7 @@ fn bench_server_prints_one_table_or_the_wrk_hint() {
         return;
     }
     let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("| ")).collect();
-    assert_eq!(rows.len(), 9, "a header and 8 rows:\n{out}");
+    assert_eq!(rows.len(), 10, "a header and 9 rows:\n{out}");
     for row in &rows[1..] {
         assert!(
             row.contains("tickless: ") && row.contains("tokio: "),

@@ -1,7 +1,9 @@
 //! `tickless bench server`: the example server ([`super`]) under `wrk`, once
 //! per timer implementation, as one table:
 //!
-//! 1. throughput: 64 connections for 10 s — requests/s, latency p50/p99;
+//! 1. throughput: 64 connections for 10 s — requests/s, latency p50/p99,
+//!    and the server's CPU time per request (`/proc/<pid>/stat`), which the
+//!    neighbours of a shared machine disturb far less than requests/s;
 //! 2. 10k idle keep-alive connections (our own client) while 64 connections
 //!    load the server — RSS per idle connection, p99 of the loaded ones;
 //! 3. slow clients: silent connections against a server with a short idle
@@ -48,6 +50,7 @@ const LOAD_CONNECTIONS: u32 = 64;
 #[derive(Default)]
 struct Measured {
     rps: Option<f64>,
+    cpu_us: Option<f64>,
     p50_ms: Option<f64>,
     p99_ms: Option<f64>,
     rss_per_idle: Option<f64>,
@@ -123,6 +126,12 @@ pub fn run(args: &ServerBenchArgs) -> ExitCode {
     ));
     let table = [
         row("throughput (64 connections)", "req/s", false, |m| m.rps),
+        row(
+            "server CPU per request (64 connections)",
+            "µs",
+            true,
+            |m| m.cpu_us,
+        ),
         row("latency p50 (64 connections)", "ms", true, |m| m.p50_ms),
         row("latency p99 (64 connections)", "ms", true, |m| m.p99_ms),
         row("RSS per idle keep-alive connection", "B", true, |m| {
@@ -181,8 +190,13 @@ fn throughput(kind: TimerKind, p: &Params, m: &mut Measured, note: &mut dyn FnMu
         return;
     };
     let _ = wrk::run(server.addr, LOAD_CONNECTIONS, Duration::from_secs(1));
+    let cpu_before = cpu_time(server.child.id());
     match wrk::run(server.addr, LOAD_CONNECTIONS, p.load) {
         Ok(r) => {
+            if let (Some(b), Some(a)) = (cpu_before, cpu_time(server.child.id())) {
+                let used = a.saturating_sub(b).as_secs_f64();
+                m.cpu_us = Some(used * 1e6 / r.requests.max(1) as f64);
+            }
             m.rps = Some(r.requests_per_sec);
             m.p50_ms = Some(r.p50.as_secs_f64() * 1e3);
             m.p99_ms = Some(r.p99.as_secs_f64() * 1e3);
@@ -227,6 +241,8 @@ fn idle_and_load(kind: TimerKind, p: &Params, m: &mut Measured, note: &mut dyn F
 
 /// Part 3: silent connections against a server with a short idle timeout.
 fn slow_clients(kind: TimerKind, p: &Params, m: &mut Measured, note: &mut dyn FnMut(String)) {
+    // Let the kernel finish tearing down the previous part's idle sockets.
+    std::thread::sleep(Duration::from_millis(500));
     let server = match Server::start(kind, p.slow_timeout) {
         Ok(s) => s,
         Err(e) => return note(e),
@@ -290,6 +306,25 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// User + system CPU time of process `pid`, all threads (`/proc/<pid>/stat`).
+#[cfg(target_os = "linux")]
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces), from field 3.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split_whitespace().skip(11); // utime is field 14
+    let ticks: u64 = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    let hz = rustix::param::clock_ticks_per_second().max(1);
+    Some(Duration::from_nanos(
+        ticks.saturating_mul(1_000_000_000 / hz),
+    ))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpu_time(_pid: u32) -> Option<Duration> {
+    None
 }
 
 /// The resident set of process `pid` (`VmRSS` of `/proc/<pid>/status`).

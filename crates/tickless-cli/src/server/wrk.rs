@@ -1,5 +1,5 @@
-//! Runs `wrk --latency` and reads its report: requests/s, the latency
-//! distribution's p50 and p99, and the errors it counted.
+//! Runs `wrk --latency` and reads its report: requests completed and per
+//! second, the latency distribution's p50 and p99, and the errors it counted.
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -8,6 +8,7 @@ use std::time::Duration;
 /// What one wrk run measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Report {
+    pub requests: u64,
     pub requests_per_sec: f64,
     pub p50: Duration,
     pub p99: Duration,
@@ -48,18 +49,21 @@ pub fn run(addr: SocketAddr, connections: u32, duration: Duration) -> Result<Rep
 /// Reads wrk's text report; `None` if a required line is missing.
 pub fn parse(text: &str) -> Option<Report> {
     let mut report = Report {
+        requests: 0,
         requests_per_sec: f64::NAN,
         p50: Duration::ZERO,
         p99: Duration::ZERO,
         errors: 0,
     };
-    let (mut p50, mut p99, mut rps) = (None, None, None);
+    let (mut p50, mut p99, mut rps, mut requests) = (None, None, None, None);
     for line in text.lines().map(str::trim) {
         let mut words = line.split_whitespace();
         match words.next() {
             Some("50%") => p50 = words.next().and_then(latency),
             Some("99%") => p99 = words.next().and_then(latency),
             Some("Requests/sec:") => rps = words.next().and_then(|w| w.parse().ok()),
+            // "379 requests in 1.10s, 2.05MB read"
+            Some(n) if words.next() == Some("requests") => requests = n.parse().ok(),
             _ => {}
         }
         if let Some(counts) = line.strip_prefix("Socket errors:") {
@@ -76,6 +80,7 @@ pub fn parse(text: &str) -> Option<Report> {
     report.p50 = p50?;
     report.p99 = p99?;
     report.requests_per_sec = rps?;
+    report.requests = requests?;
     Some(report)
 }
 
@@ -121,6 +126,7 @@ Transfer/sec:      1.87MB
     fn reads_wrks_report() {
         let r = parse(REPORT).unwrap();
         assert_eq!(r.requests_per_sec, 344.40);
+        assert_eq!(r.requests, 379);
         assert_eq!(r.p50, Duration::from_nanos(245_500));
         assert_eq!(r.p99, Duration::from_micros(21_860));
         assert_eq!(r.errors, 12);
