@@ -23,7 +23,7 @@ mod wrk;
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
 use std::io::Write as _;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -163,7 +163,8 @@ async fn connection<T: Timers>(stream: TcpStream, timers: T, config: Config) {
     timers.install(&mut http);
     http.header_read_timeout(config.idle_timeout);
     let mut conn = pin!(http.serve_connection(TokioIo::new(stream), service));
-    let mut idle = timers.idle(config.idle_timeout);
+    // Pinned in this task's future, as tokio's docs pin a `Sleep`: no box.
+    let mut idle = pin!(timers.idle(config.idle_timeout));
     let mut seen = 0;
     poll_fn(|cx| {
         if conn.as_mut().poll(cx).is_ready() {
@@ -173,10 +174,10 @@ async fn connection<T: Timers>(stream: TcpStream, timers: T, config: Config) {
         let now = requests.load(Ordering::Relaxed);
         if now != seen {
             seen = now;
-            T::reset_idle(&mut idle, config.idle_timeout);
+            T::reset_idle(idle.as_mut(), config.idle_timeout);
         }
         // Idle too long: dropping the connection closes it.
-        Pin::new(&mut idle).poll(cx)
+        idle.as_mut().poll(cx)
     })
     .await;
 }

@@ -11,14 +11,14 @@ use hyper::server::conn::http1;
 
 /// The timers of one server variant.
 pub trait Timers: Clone + Send + Sync + 'static {
-    /// A connection's idle timer.
-    type Idle: Future<Output = ()> + Send + Unpin + 'static;
+    /// A connection's idle timer (pinned in the connection's future).
+    type Idle: Future<Output = ()> + Send + 'static;
 
     /// An idle timer that fires `after` from now.
     fn idle(&self, after: Duration) -> Self::Idle;
 
     /// Pushes an idle timer out to `after` from now (a request arrived).
-    fn reset_idle(idle: &mut Self::Idle, after: Duration);
+    fn reset_idle(idle: Pin<&mut Self::Idle>, after: Duration);
 
     /// `fut`, or `None` if it is not done within `limit`.
     fn timeout<F: Future + Send>(
@@ -36,15 +36,14 @@ pub trait Timers: Clone + Send + Sync + 'static {
 pub struct Tokio;
 
 impl Timers for Tokio {
-    // `tokio::time::Sleep` is `!Unpin`: held across polls, it is boxed.
-    type Idle = Pin<Box<tokio::time::Sleep>>;
+    type Idle = tokio::time::Sleep;
 
     fn idle(&self, after: Duration) -> Self::Idle {
-        Box::pin(tokio::time::sleep(after))
+        tokio::time::sleep(after)
     }
 
-    fn reset_idle(idle: &mut Self::Idle, after: Duration) {
-        idle.as_mut().reset(tokio::time::Instant::now() + after);
+    fn reset_idle(idle: Pin<&mut Self::Idle>, after: Duration) {
+        idle.reset(tokio::time::Instant::now() + after);
     }
 
     async fn timeout<F: Future + Send>(&self, limit: Duration, fut: F) -> Option<F::Output> {
@@ -67,8 +66,9 @@ impl Timers for Tickless {
         tickless::sleep(after)
     }
 
-    fn reset_idle(idle: &mut Self::Idle, after: Duration) {
-        idle.reset_after(after);
+    fn reset_idle(idle: Pin<&mut Self::Idle>, after: Duration) {
+        // `Sleep` is `Unpin`: no pinning needed, the pin derefs mutably.
+        idle.get_mut().reset_after(after);
     }
 
     async fn timeout<F: Future + Send>(&self, limit: Duration, fut: F) -> Option<F::Output> {
