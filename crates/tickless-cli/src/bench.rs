@@ -15,6 +15,8 @@ use crate::progress::Progress;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    suite: Option<Suite>,
     /// Small sizes and short runs (seconds): for smoke tests.
     #[arg(long)]
     quick: bool,
@@ -26,15 +28,24 @@ pub struct BenchArgs {
     only: Option<String>,
 }
 
+#[derive(clap::Subcommand, Debug)]
+enum Suite {
+    /// The example HTTP server (`tickless serve`) under wrk: tokio's timers vs tickless's.
+    Server(crate::server::bench::ServerBenchArgs),
+}
+
 /// One scenario: a value per implementation (`None` where it does not apply).
-struct Scenario {
-    name: &'static str,
-    unit: &'static str,
-    lower_is_better: bool,
-    columns: Vec<(&'static str, Option<f64>)>,
+pub(crate) struct Scenario {
+    pub(crate) name: &'static str,
+    pub(crate) unit: &'static str,
+    pub(crate) lower_is_better: bool,
+    pub(crate) columns: Vec<(&'static str, Option<f64>)>,
 }
 
 pub fn run(args: &BenchArgs) -> ExitCode {
+    if let Some(Suite::Server(server)) = &args.suite {
+        return crate::server::bench::run(server);
+    }
     let q = args.quick;
     // Ctrl-C skips the scenarios not started yet; the table shows the rest.
     let wanted =
@@ -357,7 +368,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn print_table(results: &[Scenario]) {
+pub(crate) fn print_table(results: &[Scenario]) {
     crate::say("| scenario | unit | better | results (ratio to the first) |");
     crate::say("|---|---|---|---|");
     for s in results {
@@ -369,6 +380,8 @@ fn print_table(results: &[Scenario]) {
             .map(|(i, (name, v))| match v {
                 None => format!("{name}: n/a"),
                 Some(v) if i == 0 => format!("{name}: {v:.1}"),
+                // No ratio to a zero (e.g. no early closes).
+                Some(v) if base == 0.0 => format!("{name}: {v:.1}"),
                 Some(v) => format!("{name}: {v:.1} ({:.2}×)", v / base),
             })
             .collect();

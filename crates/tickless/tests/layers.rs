@@ -24,6 +24,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("context", 4),
     ("delay_queue", 4),
     ("sched", 4),
+    // An adaptor over `sleep` (feature `hyper`).
+    ("hyper", 4),
     ("observe", 5),
 ];
 
