@@ -481,3 +481,76 @@ fn jobs_never_run_early_under_random_steps() {
     let m = s.metrics();
     assert_eq!((m.pending, m.total.completed), (0, 2_000));
 }
+
+#[test]
+fn metrics_reach_observe_snapshots_and_prometheus() {
+    let (clock, driver) = support::manual_driver();
+    let s = Scheduler::builder()
+        .workers(1)
+        .name("billing")
+        .handle(driver.handle().clone())
+        .build()
+        .unwrap();
+    for i in 0..10u64 {
+        s.schedule(ms(i), || {}).unwrap().detach();
+    }
+    s.execute(|| panic!("a job that panics (expected in this test)"))
+        .unwrap();
+    let _later = s.schedule(ms(100), || {}).unwrap();
+    clock.advance(ms(20));
+    settle(&s);
+    let snapshot = driver.snapshot();
+    let m = snapshot
+        .schedulers
+        .iter()
+        .find(|m| m.name == "billing")
+        .expect("the scheduler is in its driver's snapshot");
+    assert_eq!((m.pending, m.total.completed, m.total.panicked), (1, 10, 1));
+    assert_eq!(
+        m.jobs.len(),
+        2,
+        "two submitting lines have run jobs: {:?}",
+        m.jobs
+    );
+    assert_eq!(m.total.lateness.count, 11);
+
+    let text = snapshot.to_prometheus();
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .expect("valid exposition");
+    let sum = |metric: &str, label: (&str, &str)| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == metric && s.labels.get("scheduler") == Some("billing"))
+            .filter(|s| s.labels.get(label.0) == Some(label.1))
+            .map(|s| match &s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => *v,
+                prometheus_parse::Value::Histogram(h) => {
+                    h.iter().map(|b| b.count).fold(0.0, f64::max)
+                }
+                other => panic!("{other:?}"),
+            })
+            .sum()
+    };
+    assert_eq!(
+        sum("tickless_sched_runs_total", ("outcome", "completed")),
+        10.0
+    );
+    assert_eq!(
+        sum("tickless_sched_runs_total", ("outcome", "panicked")),
+        1.0
+    );
+    assert_eq!(sum("tickless_sched_jobs", ("state", "pending")), 1.0);
+    assert_eq!(sum("tickless_sched_limit", ("limit", "workers")), 1.0);
+    // A real histogram: every run is under the +Inf bucket, and `_count` agrees.
+    let count: f64 = scrape
+        .samples
+        .iter()
+        .filter(|s| s.metric == "tickless_sched_dispatch_lateness_seconds_count")
+        .map(|s| match s.value {
+            prometheus_parse::Value::Untyped(v) | prometheus_parse::Value::Counter(v) => v,
+            ref other => panic!("{other:?}"),
+        })
+        .sum();
+    assert_eq!(count, 11.0);
+}

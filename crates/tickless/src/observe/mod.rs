@@ -33,12 +33,14 @@ pub mod metrics;
 #[cfg(feature = "pprof")]
 mod pprof;
 mod prometheus;
+mod prometheus_sched;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::driver::stats::{self, Site, SiteCounts, LATENESS_BUCKETS};
 use crate::driver::Handle;
+use crate::sched::SchedulerMetrics;
 
 /// Switches per-call-site counting on or off, for every driver (default on).
 ///
@@ -173,6 +175,8 @@ pub struct Snapshot {
     pub resolution: Duration,
     /// Whether call-site counting was on.
     pub call_sites_enabled: bool,
+    /// Every live [`Scheduler`](crate::sched::Scheduler) on this driver, by name.
+    pub schedulers: Vec<SchedulerMetrics>,
 }
 
 /// Growth over the recent snapshots that makes a call site a suspect.
@@ -355,6 +359,7 @@ impl Handle {
             sites,
             resolution: self.resolution(),
             call_sites_enabled: call_sites(),
+            schedulers: crate::sched::on_driver(self),
         }
     }
 }

@@ -184,6 +184,7 @@ pub(super) fn render(s: &Snapshot) -> String {
             }
         }
     }
+    super::prometheus_sched::render(&mut out, &s.schedulers);
     out
 }
 
@@ -244,7 +245,7 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
 }
 
 /// Label value escaping: backslash, double quote and newline.
-fn escape(v: &str) -> String {
+pub(super) fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
@@ -282,6 +283,7 @@ mod tests {
             sites,
             resolution: Duration::from_millis(1),
             call_sites_enabled: true,
+            schedulers: Vec::new(),
         };
         let text = super::render(&snapshot);
         let other = |name: &str| {

@@ -133,6 +133,7 @@ impl Core {
             name: b.name.clone(),
             workers: b.workers,
         });
+        super::metrics::register(&shared);
         let core = Arc::new(Core {
             alarm: Alarm::new(handle, site, Dispatch(shared.clone())),
             shared,

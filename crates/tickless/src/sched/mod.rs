@@ -69,6 +69,7 @@
 mod builder;
 mod core;
 mod jobs;
+mod metrics;
 #[cfg(test)]
 mod model;
 mod state;
@@ -80,6 +81,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use builder::{BuildError, Builder, RejectPolicy, Rejected, RejectedAt, Rejection};
+pub(crate) use metrics::on_driver;
+pub use metrics::{JobMetrics, SchedulerMetrics};
 pub use stats::{Histogram, JobStats, BUCKETS, MAX_JOB_NAMES};
 
 use self::core::Core;
@@ -245,31 +248,7 @@ impl Scheduler {
 
     /// Counts and histograms (see the [module docs](self#observability)).
     pub fn metrics(&self) -> SchedulerMetrics {
-        let shared = &self.core().shared;
-        let st = lock(&shared.state);
-        let (pending, queued, running, _) = st.counts();
-        let (names, total) = st.stats.view();
-        SchedulerMetrics {
-            name: shared.name.clone(),
-            workers: shared.workers,
-            queue_capacity: st.capacity,
-            max_pending: st.max_pending,
-            policy: st.policy,
-            pending,
-            queued,
-            running,
-            caller_runs: st.stats.caller_runs,
-            jobs: names
-                .into_iter()
-                .map(|(site, stats)| JobMetrics {
-                    file: site.file(),
-                    line: site.line(),
-                    column: site.column(),
-                    stats,
-                })
-                .collect(),
-            total,
-        }
+        self.core().shared.metrics()
     }
 }
 
@@ -330,54 +309,4 @@ impl fmt::Debug for JobHandle {
             .field("pending", &self.is_pending())
             .finish_non_exhaustive()
     }
-}
-
-/// A scheduler's counts and histograms, from [`Scheduler::metrics`].
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct SchedulerMetrics {
-    /// [`Builder::name`].
-    pub name: String,
-    /// Worker threads.
-    pub workers: usize,
-    /// [`Builder::queue_capacity`].
-    pub queue_capacity: usize,
-    /// [`Builder::max_pending`].
-    pub max_pending: usize,
-    /// [`Builder::reject`].
-    pub policy: RejectPolicy,
-    /// Jobs waiting for their deadline (and due runs waiting for room).
-    pub pending: usize,
-    /// Due runs waiting for a worker.
-    pub queued: usize,
-    /// Runs in progress on the workers.
-    pub running: usize,
-    /// Runs the submitting thread did itself (`CallerRuns`, or `Block` inside a job).
-    pub caller_runs: u64,
-    /// Per job name.
-    pub jobs: Vec<JobMetrics>,
-    /// Summed over all job names.
-    pub total: JobStats,
-}
-
-impl SchedulerMetrics {
-    /// Uses of the reject policy, summed over job names, indexed like
-    /// [`RejectPolicy::ALL`].
-    pub fn rejected(&self) -> [u64; 5] {
-        self.total.rejected
-    }
-}
-
-/// One job name's counts: the line that submitted the jobs.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct JobMetrics {
-    /// Source file of the submitting call.
-    pub file: &'static str,
-    /// Its line.
-    pub line: u32,
-    /// Its column.
-    pub column: u32,
-    /// What jobs submitted there did.
-    pub stats: JobStats,
 }
