@@ -194,6 +194,7 @@ fn prometheus_scrapes_evaluates_every_rule_and_panel_and_fires_the_leak_alert() 
     // The service: a driver with timers that fire, live ones, and a leak.
     let driver = Driver::builder().build().unwrap();
     let (_timers, leak_line) = support::busy_driver(&driver);
+    let _sched = support::busy_scheduler(&driver);
     let stop = Arc::new(AtomicBool::new(false));
     let ticking = {
         let (driver, stop) = (driver.handle().clone(), stop.clone());

@@ -52,6 +52,7 @@ fn a_real_scrape_passes_check_metrics() {
     };
     let driver = Driver::builder().build().unwrap();
     let (_timers, _) = support::busy_driver(&driver);
+    let _sched = support::busy_scheduler(&driver);
     let options = Options {
         handle: driver.handle().clone(),
         ..Options::default()

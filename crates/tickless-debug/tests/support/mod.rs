@@ -93,3 +93,35 @@ pub fn busy_driver(driver: &tickless::Driver) -> (Vec<tickless::blocking::Timer>
     keep.extend((0..1500).map(|_| driver.timer(Duration::from_secs(3600))));
     (keep, leak_line)
 }
+
+/// A scheduler on `driver` with every `tickless_sched_*` family filled:
+/// runs that completed (the lateness and run-time histograms), one that
+/// panicked, a rejection, and a periodic job that keeps them coming.
+pub fn busy_scheduler(driver: &tickless::Driver) -> tickless::sched::Scheduler {
+    use tickless::sched::{RejectPolicy, Scheduler};
+    let s = Scheduler::builder()
+        .workers(1)
+        .queue_capacity(1)
+        .reject(RejectPolicy::Discard)
+        .name("jobs")
+        .handle(driver.handle().clone())
+        .build()
+        .expect("a scheduler");
+    let (started_tx, started) = std::sync::mpsc::sync_channel(1);
+    let (gate_tx, gate) = std::sync::mpsc::sync_channel::<()>(0);
+    s.execute(move || {
+        started_tx.send(()).unwrap();
+        let _ = gate.recv();
+    })
+    .unwrap();
+    started.recv().unwrap();
+    s.execute(|| {}).unwrap(); // fills the queue
+    s.execute(|| {}).unwrap(); // discarded: one rejection
+    drop(gate_tx);
+    s.execute(|| panic!("a job that panics (planted by the test)"))
+        .unwrap();
+    s.at_fixed_rate(Duration::ZERO, Duration::from_millis(200), || {})
+        .unwrap()
+        .detach();
+    s
+}

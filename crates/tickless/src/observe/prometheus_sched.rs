@@ -1,6 +1,7 @@
 //! The scheduler series of the Prometheus exposition (`tickless_sched_*`),
 //! one set per live [`Scheduler`](crate::sched::Scheduler) of the driver,
-//! labelled `scheduler` (its name) and, per job name, `job` (`file:line`).
+//! labelled `scheduler` (its name) and, per job name, `site` (`file:line`; not `job`,
+//! which Prometheus reserves for the scrape target).
 //!
 //! Dispatch lateness (deadline → start) and run time are real histograms
 //! (`_bucket{le}`, `_sum`, `_count`), so `histogram_quantile` gives the p99
@@ -71,7 +72,7 @@ pub(super) fn render(out: &mut String, schedulers: &[SchedulerMetrics]) {
         schedulers.iter().flat_map(|s| {
             s.jobs.iter().map(move |j| {
                 let labels = format!(
-                    "scheduler=\"{}\",job=\"{}:{}\"",
+                    "scheduler=\"{}\",site=\"{}:{}\"",
                     escape(&s.name),
                     escape(j.file),
                     j.line
