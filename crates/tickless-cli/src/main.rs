@@ -8,6 +8,7 @@ use tickless_workloads::alloc::CountingAlloc;
 
 mod bench;
 mod demo;
+mod demo_sched;
 mod leak;
 mod precision;
 mod progress;
