@@ -14,6 +14,7 @@ mod precision;
 mod progress;
 mod report;
 mod server;
+mod soak;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -36,6 +37,9 @@ enum Command {
     Precision(precision::PrecisionArgs),
     /// The example HTTP server that `tickless bench server` loads (hyper, tokio).
     Serve(server::ServeArgs),
+    /// A randomized mix of every timer API with checkers (never early, nothing
+    /// lost, no stale value, memory and threads back to baseline); non-zero exit on a violation.
+    Soak(soak::SoakArgs),
 }
 
 /// Set by Ctrl-C: every subcommand finishes the measurement in hand, skips
@@ -61,5 +65,6 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Precision(args) => precision::run(&args),
         Command::Serve(args) => server::run(&args),
+        Command::Soak(args) => soak::run(&args),
     }
 }
