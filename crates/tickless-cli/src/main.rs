@@ -60,11 +60,17 @@ pub fn say(line: impl AsRef<str>) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
-    match cli.command {
+    let code = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Precision(args) => precision::run(&args),
         Command::Serve(args) => server::run(&args),
         Command::Soak(args) => soak::run(&args),
+    };
+    if stopped() {
+        // Interrupted: what was measured is printed; the shell's convention
+        // for Ctrl-C (128 + SIGINT) says the run was cut short.
+        return ExitCode::from(130);
     }
+    code
 }
