@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use tickless::queue::{QuadHeap, Wheel};
 use tickless_workloads::alloc::live_bytes;
 use tickless_workloads::queues::{BTreeQueue, BenchQueue, Churn};
@@ -24,17 +24,28 @@ pub struct BenchArgs {
     /// Run only the scenarios whose name contains NAME.
     #[arg(long, value_name = "NAME")]
     only: Option<String>,
+    #[command(subcommand)]
+    what: Option<BenchWhat>,
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchWhat {
+    /// The scheduler (`tickless::sched`) beside Java's ScheduledThreadPoolExecutor, Go and tokio.
+    Sched(crate::bench_sched::SchedArgs),
 }
 
 /// One scenario: a value per implementation (`None` where it does not apply).
-struct Scenario {
-    name: &'static str,
-    unit: &'static str,
-    lower_is_better: bool,
-    columns: Vec<(&'static str, Option<f64>)>,
+pub(crate) struct Scenario {
+    pub name: &'static str,
+    pub unit: &'static str,
+    pub lower_is_better: bool,
+    pub columns: Vec<(&'static str, Option<f64>)>,
 }
 
 pub fn run(args: &BenchArgs) -> ExitCode {
+    if let Some(BenchWhat::Sched(sched)) = &args.what {
+        return crate::bench_sched::run(sched);
+    }
     let q = args.quick;
     // Ctrl-C skips the scenarios not started yet; the table shows the rest.
     let wanted =
@@ -348,16 +359,22 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     }
     print_table(&results);
     if let Some(path) = &args.json {
-        if let Err(e) = std::fs::write(path, json(&results)) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+        if let Err(e) = write_json(path, &results) {
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
-        crate::say(format!("json: {}", path.display()));
     }
     ExitCode::SUCCESS
 }
 
-fn print_table(results: &[Scenario]) {
+pub(crate) fn write_json(path: &std::path::Path, results: &[Scenario]) -> Result<(), String> {
+    std::fs::write(path, json(results))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    crate::say(format!("json: {}", path.display()));
+    Ok(())
+}
+
+pub(crate) fn print_table(results: &[Scenario]) {
     crate::say("| scenario | unit | better | results (ratio to the first) |");
     crate::say("|---|---|---|---|");
     for s in results {
