@@ -143,6 +143,7 @@ public class SchedBench {
                 done.incrementAndGet();
             }, due - System.nanoTime(), TimeUnit.NANOSECONDS);
         }
+        long submitted = System.nanoTime() - t0;
         ex.shutdown(); // runs the delayed tasks (default policy), then stops
         ex.awaitTermination(1, TimeUnit.HOURS);
         long took = System.nanoTime() - t0;
@@ -159,6 +160,7 @@ public class SchedBench {
         out("not_exactly_once", wrong);
         out("early", early);
         out("throughput_per_s", tasks / (took / 1e9));
+        out("submit_ms", submitted / 1e6);
         out("late_p50_ns", percentile(sorted, tasks, 0.5));
         out("late_p99_ns", percentile(sorted, tasks, 0.99));
     }

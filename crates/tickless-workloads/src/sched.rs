@@ -99,12 +99,17 @@ pub fn churn(pairs: u64, pending: usize, explicit_cancel: bool) -> Duration {
     took
 }
 
-/// Heap bytes per pending one-hour one-shot job, `n` pending. The closure
-/// is zero-sized (a `Box` of it allocates nothing), so this is the
-/// scheduler's own cost. `keep_handles`: the caller keeps every
-/// [`JobHandle`](tickless::sched::JobHandle) in a `Vec` (to cancel later);
-/// otherwise they are detached.
-pub fn bytes_per_job(n: usize, keep_handles: bool) -> f64 {
+/// Heap bytes per pending one-hour one-shot job, `n` pending: the
+/// scheduler's own cost. The closure is zero-sized (a `Box` of it allocates
+/// nothing), and the handles go to a `Vec` allocated before the count
+/// starts, so they are not counted (a kept handle adds
+/// `size_of::<JobHandle>()` wherever the caller keeps it; a detached job
+/// costs exactly this).
+///
+/// The handles are kept, not detached, because they are the fast way to
+/// empty the scheduler: shutting down with 1M jobs pending is quadratic
+/// today (see the README's Scheduler section).
+pub fn bytes_per_job(n: usize) -> f64 {
     let sched = Scheduler::builder()
         .workers(1)
         .max_pending(n + 1)
@@ -113,15 +118,10 @@ pub fn bytes_per_job(n: usize, keep_handles: bool) -> f64 {
         .expect("a one-worker scheduler");
     // Warm-up: the driver and the wheel's first allocations are not per job.
     drop(sched.schedule(HOUR, || {}));
+    let mut handles = Vec::with_capacity(n);
     let before = live_bytes();
-    let mut handles = Vec::new();
     for _ in 0..n {
-        let h = sched.schedule(HOUR, || {}).expect("max_pending is n + 1");
-        if keep_handles {
-            handles.push(h);
-        } else {
-            h.detach();
-        }
+        handles.push(sched.schedule(HOUR, || {}).expect("max_pending is n + 1"));
     }
     let bytes = live_bytes().saturating_sub(before) as f64 / n as f64;
     assert_eq!(sched.metrics().pending, n, "every job pending");
@@ -191,6 +191,8 @@ pub struct OneShots {
     pub not_exactly_once: u64,
     /// From the first `schedule` to the last run.
     pub took: Duration,
+    /// From the first `schedule` to the return of the last.
+    pub submitted: Duration,
     pub lateness: Lateness,
 }
 
@@ -226,7 +228,7 @@ impl Record {
 
     /// Waits (up to a minute) for `n` runs, then a little more to see
     /// duplicates; summarises.
-    fn wait(&self, n: u64) -> OneShots {
+    fn wait(&self, n: u64, submitted: Duration) -> OneShots {
         let give_up = Instant::now() + Duration::from_secs(60);
         // Acquire: pairs with the AcqRel increment in `ran`.
         while self.done.load(Ordering::Acquire) < n && Instant::now() < give_up {
@@ -242,6 +244,7 @@ impl Record {
                 .filter(|r| r.load(Ordering::Relaxed) != 1)
                 .count() as u64,
             took: Duration::from_nanos(self.last.load(Ordering::Relaxed)),
+            submitted,
             lateness: Lateness::new(
                 self.late
                     .iter()
@@ -274,7 +277,7 @@ pub fn one_shots(n: usize, within: Duration, workers: usize) -> OneShots {
             .expect("max_pending is n + 1")
             .detach();
     }
-    let out = rec.wait(n as u64);
+    let out = rec.wait(n as u64, t0.elapsed());
     sched.shutdown();
     out
 }
@@ -297,7 +300,7 @@ pub fn one_shots_tokio(n: usize, within: Duration, workers: usize) -> OneShots {
             rec.ran(i, due, t0);
         });
     }
-    let out = rec.wait(n as u64);
+    let out = rec.wait(n as u64, t0.elapsed());
     drop(rt);
     out
 }
@@ -313,6 +316,8 @@ pub struct Overload {
     pub rejected: u64,
     pub caller_runs: u64,
     pub offered_per_sec: f64,
+    /// Runs completed over the whole run, the drain at shutdown included.
+    pub completed_per_sec: f64,
     /// Highest live heap growth seen by the producer, bytes.
     pub peak_bytes: usize,
 }
@@ -344,7 +349,9 @@ pub fn overload(
             break;
         }
         let target = (elapsed.as_secs_f64() * rate) as u64;
-        while offered < target {
+        // A producer held up (Block, CallerRuns) does not catch up later:
+        // it offers only while the clock says it may, and never past the end.
+        while offered < target && start.elapsed() < run_for {
             offered += 1;
             if sched.execute(move || std::thread::sleep(job)).is_err() {
                 refused += 1;
@@ -355,6 +362,7 @@ pub fn overload(
     }
     let offered_per_sec = offered as f64 / start.elapsed().as_secs_f64();
     sched.shutdown();
+    let completed_per_sec = sched.metrics().total.completed as f64 / start.elapsed().as_secs_f64();
     let m = sched.metrics();
     Overload {
         offered,
@@ -363,6 +371,50 @@ pub fn overload(
         rejected: m.rejected().iter().sum(),
         caller_runs: m.caller_runs,
         offered_per_sec,
+        completed_per_sec,
         peak_bytes: peak,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lateness_quantiles_and_early_runs() {
+        let l = Lateness::new(vec![30, -5, 10, 20, 0]);
+        assert_eq!(l.early(), 1);
+        assert_eq!(l.quantile(0.0), -5.0);
+        assert_eq!(l.quantile(0.5), 10.0, "nearest rank: the 3rd of 5");
+        assert_eq!(l.quantile(1.0), 30.0);
+        assert_eq!(l.max(), 30.0);
+        assert_eq!(Lateness::default().quantile(0.99), 0.0);
+    }
+
+    #[test]
+    fn one_shots_run_exactly_once_and_never_early() {
+        for r in [
+            one_shots(2_000, Duration::from_millis(20), 2),
+            one_shots_tokio(2_000, Duration::from_millis(20), 2),
+        ] {
+            assert_eq!((r.ran, r.not_exactly_once), (2_000, 0));
+            assert_eq!(r.lateness.early(), 0);
+        }
+    }
+
+    /// Timing decides how many runs are rejected, never the accounting.
+    #[test]
+    fn overload_under_abort_accounts_for_every_offer() {
+        let o = overload(
+            RejectPolicy::Abort,
+            1,
+            4,
+            Duration::from_millis(1),
+            4_000.0,
+            Duration::from_millis(200),
+        );
+        assert!(o.offered > 0);
+        assert_eq!(o.rejected + o.completed, o.offered, "{o:?}");
+        assert_eq!(o.refused, o.rejected, "{o:?}");
     }
 }
