@@ -6,7 +6,7 @@
 // Run as a single-file program (JDK 11+):
 //   java anchors/java/SchedBench.java churn <pairs> <pending>
 //   java anchors/java/SchedBench.java bytes <tasks>
-//   java anchors/java/SchedBench.java periodic <tasks> <period_ms> <threads> <secs>
+//   java anchors/java/SchedBench.java periodic <tasks> <period_ms> <threads> <secs> [burst|staggered]
 //   java anchors/java/SchedBench.java oneshot <tasks> <within_ms> <threads>
 // Results go to stdout, one "key value" per line; progress to stderr.
 import java.lang.management.ManagementFactory;
@@ -88,7 +88,7 @@ public class SchedBench {
     }
 
     /** Each of `tasks` runs every `period` at a fixed rate; lateness = start - (first + k*period). */
-    static void periodicRound(int tasks, long periodMs, int threads, double secs, boolean measured) {
+    static void periodicRound(int tasks, long periodMs, int threads, double secs, boolean staggered, boolean measured) {
         var ex = new ScheduledThreadPoolExecutor(threads);
         long period = TimeUnit.MILLISECONDS.toNanos(periodMs);
         int cap = (int) (tasks * (secs * 1000 / periodMs + 4));
@@ -96,15 +96,18 @@ public class SchedBench {
         AtomicInteger n = new AtomicInteger();
         List<ScheduledFuture<?>> futures = new ArrayList<>();
         long cpu0 = cpuNanos();
+        // First deadlines fixed up front (as in the Rust side): all at start,
+        // or spread evenly over one period from there.
+        long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20);
         for (int t = 0; t < tasks; t++) {
-            final long first = System.nanoTime();
+            final long first = staggered ? start + period * t / tasks : start;
             final long[] k = {0};
             futures.add(ex.scheduleAtFixedRate(() -> {
                 long now = System.nanoTime();
                 long due = first + k[0]++ * period;
                 int i = n.getAndIncrement();
                 if (i < late.length) late[i] = now - due;
-            }, 0, periodMs, TimeUnit.MILLISECONDS));
+            }, first - System.nanoTime(), period, TimeUnit.NANOSECONDS));
         }
         try {
             Thread.sleep((long) (secs * 1000));
@@ -175,8 +178,9 @@ public class SchedBench {
                 long period = Long.parseLong(a[2]);
                 int threads = Integer.parseInt(a[3]);
                 double secs = Double.parseDouble(a[4]);
-                periodicRound(tasks, period, threads, Math.min(2, secs), false); // JIT warm-up
-                periodicRound(tasks, period, threads, secs, true);
+                boolean staggered = a.length > 5 && a[5].equals("staggered");
+                periodicRound(tasks, period, threads, Math.min(2, secs), staggered, false); // JIT warm-up
+                periodicRound(tasks, period, threads, secs, staggered, true);
             }
             case "oneshot" -> {
                 int tasks = Integer.parseInt(a[1]);

@@ -139,9 +139,19 @@ pub struct Periodic {
     pub metrics_p99: Option<Duration>,
 }
 
-/// `jobs` fixed-rate jobs every `period` (first run at once) on `workers`
-/// workers for `run_for`: Java's `scheduleAtFixedRate(task, 0, period)`.
-pub fn periodic(jobs: usize, period: Duration, workers: usize, run_for: Duration) -> Periodic {
+/// `jobs` fixed-rate jobs every `period` on `workers` workers for
+/// `run_for` (Java's `scheduleAtFixedRate`). The first deadlines are fixed
+/// up front, so every anchor gets the same load however fast it submits:
+/// all at one instant 20 ms from the start (`staggered == false`: every
+/// period begins with a burst of `jobs` runs), or spread evenly over one
+/// period from there.
+pub fn periodic(
+    jobs: usize,
+    period: Duration,
+    workers: usize,
+    run_for: Duration,
+    staggered: bool,
+) -> Periodic {
     let sched = Scheduler::builder()
         .workers(workers)
         .name("bench periodic")
@@ -151,22 +161,31 @@ pub fn periodic(jobs: usize, period: Duration, workers: usize, run_for: Duration
     // One slot per run, claimed with a counter (as the Java anchor does).
     let samples: Arc<Vec<AtomicI64>> = Arc::new((0..cap).map(|_| AtomicI64::new(0)).collect());
     let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now() + Duration::from_millis(20);
     let handles: Vec<_> = (0..jobs)
-        .map(|_| {
-            let first = Instant::now();
+        .map(|j| {
+            let first = if staggered {
+                start + period.mul_f64(j as f64 / jobs as f64)
+            } else {
+                start
+            };
             let mut k = 0u32;
             let (samples, next) = (samples.clone(), next.clone());
             sched
-                .at_fixed_rate(Duration::ZERO, period, move || {
-                    let late = late_nanos(Instant::now(), first + period * k);
-                    k += 1;
-                    // Relaxed: a unique slot index; the slots are read after
-                    // shutdown, which joins the workers.
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if let Some(slot) = samples.get(i) {
-                        slot.store(late, Ordering::Relaxed);
-                    }
-                })
+                .at_fixed_rate(
+                    first.saturating_duration_since(Instant::now()),
+                    period,
+                    move || {
+                        let late = late_nanos(Instant::now(), first + period * k);
+                        k += 1;
+                        // Relaxed: a unique slot index; the slots are read after
+                        // shutdown, which joins the workers.
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if let Some(slot) = samples.get(i) {
+                            slot.store(late, Ordering::Relaxed);
+                        }
+                    },
+                )
                 .expect("room for the periodic jobs")
         })
         .collect();
