@@ -98,7 +98,7 @@ public class SchedBench {
         long cpu0 = cpuNanos();
         // First deadlines fixed up front (as in the Rust side): all at start,
         // or spread evenly over one period from there.
-        long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(20);
+        long start = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
         for (int t = 0; t < tasks; t++) {
             final long first = staggered ? start + period * t / tasks : start;
             final long[] k = {0};

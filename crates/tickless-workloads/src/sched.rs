@@ -15,7 +15,7 @@
 //! Lateness is measured inside the job, the same way in every anchor:
 //! start − the deadline the caller asked for (so a deadline rounded up by
 //! a timer counts as late). Memory comes from
-//! [`live_bytes`](crate::alloc::live_bytes), so the binary must install
+//! [`live_bytes`], so the binary must install
 //! [`CountingAlloc`](crate::alloc::CountingAlloc).
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -142,9 +142,9 @@ pub struct Periodic {
 /// `jobs` fixed-rate jobs every `period` on `workers` workers for
 /// `run_for` (Java's `scheduleAtFixedRate`). The first deadlines are fixed
 /// up front, so every anchor gets the same load however fast it submits:
-/// all at one instant 20 ms from the start (`staggered == false`: every
-/// period begins with a burst of `jobs` runs), or spread evenly over one
-/// period from there.
+/// all at one instant 200 ms from the start (time enough to submit;
+/// `staggered == false`: every period begins with a burst of `jobs` runs),
+/// or spread evenly over one period from there.
 pub fn periodic(
     jobs: usize,
     period: Duration,
@@ -161,7 +161,7 @@ pub fn periodic(
     // One slot per run, claimed with a counter (as the Java anchor does).
     let samples: Arc<Vec<AtomicI64>> = Arc::new((0..cap).map(|_| AtomicI64::new(0)).collect());
     let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now() + Duration::from_millis(20);
+    let start = Instant::now() + Duration::from_millis(200);
     let handles: Vec<_> = (0..jobs)
         .map(|j| {
             let first = if staggered {
