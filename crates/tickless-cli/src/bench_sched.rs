@@ -28,7 +28,8 @@ pub struct SchedArgs {
     /// periodic, oneshot, overload).
     #[arg(long, value_name = "NAME")]
     only: Option<String>,
-    /// Seconds of the periodic load (1000 jobs every 50 ms on 10 workers).
+    /// Seconds of the periodic load (1000 jobs every 50 ms on 10 workers;
+    /// clamped to 0.1..=3600, like --overload-secs).
     #[arg(long, default_value_t = 10.0)]
     secs: f64,
     /// Seconds of each overload run (one per policy).
@@ -125,7 +126,7 @@ pub fn run(args: &SchedArgs) -> ExitCode {
         });
     }
     if wanted("periodic") {
-        let secs = if q { args.secs.min(1.0) } else { args.secs }.max(0.1);
+        let secs = seconds(args.secs, q);
         for (mode, staggered, names) in [
             ("burst", false, PERIODIC_BURST),
             ("staggered", true, PERIODIC_STAGGERED),
@@ -235,12 +236,7 @@ pub fn run(args: &SchedArgs) -> ExitCode {
         }
     }
     if wanted("overload") {
-        let secs = if q {
-            args.overload_secs.min(1.0)
-        } else {
-            args.overload_secs
-        }
-        .max(0.1);
+        let secs = seconds(args.overload_secs, q);
         // 4 workers × jobs sleeping 1 ms: at most 4000 runs/s; offered 8000/s.
         let (workers, job, rate) = (4, Duration::from_millis(1), 8000.0);
         let p = Progress::new(format!("sched overload, 3 policies × {secs} s"), 1);
@@ -324,6 +320,17 @@ pub fn run(args: &SchedArgs) -> ExitCode {
     } else {
         eprintln!("error: a correctness check failed (see the notes above)");
         ExitCode::FAILURE
+    }
+}
+
+/// A seconds flag: at most 1 s with `--quick`, clamped to 0.1..=3600
+/// (NaN counts as the minimum).
+fn seconds(value: f64, quick: bool) -> f64 {
+    let value = if quick { value.min(1.0) } else { value };
+    if value.is_nan() {
+        0.1
+    } else {
+        value.clamp(0.1, 3600.0)
     }
 }
 
