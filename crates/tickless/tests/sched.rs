@@ -638,3 +638,26 @@ fn racing_submits_cancels_and_fires_lose_nothing() {
     assert_eq!(ran as usize, kept, "exactly the jobs not cancelled ran");
     assert_eq!(early.load(Ordering::Relaxed), 0, "a job ran early");
 }
+
+/// Shutting down drops pending jobs in one pass: 200k one-hour jobs (that
+/// share wheel slots) go in well under a second here, where a `peek` per job
+/// took minutes. The bound is generous (noisy CI); quadratic would blow it.
+#[test]
+fn shutdown_with_many_pending_jobs_is_linear() {
+    let (_clock, driver) = support::manual_driver();
+    let s = sched(&driver, 1);
+    for i in 0..200_000u64 {
+        s.schedule(Duration::from_secs(3600) + Duration::from_micros(i), || {})
+            .unwrap()
+            .detach();
+    }
+    assert_eq!(s.metrics().pending, 200_000);
+    let start = Instant::now();
+    s.shutdown_now();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        start.elapsed()
+    );
+    assert_eq!(s.metrics().pending, 0);
+}

@@ -70,8 +70,24 @@ pub(super) struct JobId {
 }
 
 impl JobId {
+    /// No job: what a handle holds once cancelled, detached or never filed.
+    pub(super) const NONE: u64 = u64::MAX;
+
     pub(super) fn index(self) -> u32 {
         self.index
+    }
+
+    /// Packed into one word (a handle keeps it in an atomic).
+    pub(super) fn to_bits(self) -> u64 {
+        u64::from(self.gen) << 32 | u64::from(self.index)
+    }
+
+    /// `None` for [`NONE`](Self::NONE).
+    pub(super) fn from_bits(bits: u64) -> Option<JobId> {
+        (bits != Self::NONE).then_some(JobId {
+            index: bits as u32,
+            gen: (bits >> 32) as u32,
+        })
     }
 }
 
@@ -163,6 +179,23 @@ impl Jobs {
         self.free.retain(|&i| i < end);
         self.slots.shrink_to(self.slots.len() * 2);
         self.free.shrink_to(self.free.len() * 2);
+    }
+
+    /// Removes every job `pred` accepts, handing each to `out`: one pass
+    /// over the slab, O(slots) (shutdown drops all pending jobs this way).
+    pub(super) fn remove_where(
+        &mut self,
+        mut pred: impl FnMut(&Job) -> bool,
+        mut out: impl FnMut(Job),
+    ) {
+        for (index, slot) in self.slots.iter_mut().enumerate() {
+            if slot.job.as_ref().is_some_and(&mut pred) {
+                out(slot.job.take().expect("checked"));
+                slot.gen = slot.gen.wrapping_add(1);
+                self.free.push(index as u32);
+            }
+        }
+        self.shrink();
     }
 
     pub(super) fn len(&self) -> usize {

@@ -77,6 +77,7 @@ mod stats;
 
 use std::fmt;
 use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -215,7 +216,7 @@ impl Scheduler {
         let id = self.core().schedule(work, deadline, site)?;
         Ok(JobHandle {
             core: self.core().clone(),
-            id,
+            id: AtomicU64::new(id.map_or(JobId::NONE, JobId::to_bits)),
         })
     }
 
@@ -267,8 +268,10 @@ impl fmt::Debug for Scheduler {
 #[must_use = "dropping a JobHandle cancels its job; call .detach() to keep it running"]
 pub struct JobHandle {
     core: Arc<Core>,
-    /// `None` when the job was never filed (discarded, or run by the caller).
-    id: Option<JobId>,
+    /// The job's id packed into a word; [`JobId::NONE`] when the job was
+    /// never filed (discarded, or run by the caller), or once cancelled or
+    /// detached — so a drop after `cancel` costs no lock.
+    id: AtomicU64,
 }
 
 impl JobHandle {
@@ -277,29 +280,32 @@ impl JobHandle {
     /// already running finishes; a periodic one finishes its current run
     /// and never runs again.
     pub fn cancel(&self) -> bool {
-        self.id.is_some_and(|id| self.core.cancel(id))
+        // Relaxed: the swap only decides who cancels (once); the scheduler's
+        // lock orders the cancel itself.
+        let id = self.id.swap(JobId::NONE, Ordering::Relaxed);
+        JobId::from_bits(id).is_some_and(|id| self.core.cancel(id))
     }
 
     /// Lets the job run with no handle (a periodic job then runs until
     /// shutdown).
-    pub fn detach(mut self) {
-        self.id = None;
+    pub fn detach(self) {
+        // Relaxed: the handle is ours alone here.
+        self.id.store(JobId::NONE, Ordering::Relaxed);
     }
 
     /// `true` while the job has a run that has not started: a one-shot job
     /// until it starts, a periodic job until cancelled (except during its
     /// runs) or shut down.
     pub fn is_pending(&self) -> bool {
-        self.id
+        // Relaxed: see `cancel`.
+        JobId::from_bits(self.id.load(Ordering::Relaxed))
             .is_some_and(|id| lock(&self.core.shared.state).is_pending(id))
     }
 }
 
 impl Drop for JobHandle {
     fn drop(&mut self) {
-        if let Some(id) = self.id {
-            self.core.cancel(id);
-        }
+        self.cancel();
     }
 }
 

@@ -405,12 +405,18 @@ impl State {
         } else {
             Phase::Draining
         };
-        while let Some(key) = self.wheel.peek() {
-            let index = self.wheel.cancel(key).expect("peeked");
-            self.pending -= 1;
-            let job = self.jobs.remove(self.jobs.id_at(index)).expect("live");
-            fx.dropped.extend(job.work);
-        }
+        // Every job in the wheel goes, in one pass (not one `peek` each: that
+        // scans a slot, and jobs with similar delays share one).
+        let mut gone = 0;
+        self.jobs.remove_where(
+            |job| matches!(job.at, At::Pending(_)),
+            |job| {
+                gone += 1;
+                fx.dropped.extend(job.work);
+            },
+        );
+        self.pending -= gone;
+        self.wheel.clear();
         if stop {
             for list in [mem::take(&mut self.ready), mem::take(&mut self.overflow)] {
                 for id in list {
