@@ -105,7 +105,7 @@ fn op(rng: &mut Rng, c: &Checks, sched: &Scheduler) {
             let d = rng.micros(3_000);
             let t = Instant::now();
             let timer = Timer::new(d);
-            if rng.next() % 2 == 0 && timer.stop() {
+            if rng.next().is_multiple_of(2) && timer.stop() {
                 std::thread::sleep(d + Duration::from_millis(1));
                 if timer.receiver().try_recv() != Err(TryRecvError::Empty) {
                     c.fail(&c.stale, || {
@@ -145,7 +145,7 @@ fn op(rng: &mut Rng, c: &Checks, sched: &Scheduler) {
             let h = after_func(d, move || {
                 let _ = tx.send(t.elapsed());
             });
-            if rng.next() % 3 == 0 && h.stop() {
+            if rng.next().is_multiple_of(3) && h.stop() {
                 std::thread::sleep(d + Duration::from_millis(2));
                 if rx.try_recv().is_ok() {
                     c.fail(&c.stale, || "after_func ran after a successful stop".into());
@@ -170,7 +170,7 @@ fn op(rng: &mut Rng, c: &Checks, sched: &Scheduler) {
             let t = Instant::now();
             let kids: Vec<_> = (0..4).map(|_| root.with_timeout(d)).collect();
             let grandkids: Vec<_> = kids.iter().map(|(k, _)| k.with_cancel()).collect();
-            let cancel_root = rng.next() % 2 == 0;
+            let cancel_root = rng.next().is_multiple_of(2);
             if cancel_root {
                 drop(guard);
             }
@@ -200,7 +200,7 @@ fn op(rng: &mut Rng, c: &Checks, sched: &Scheduler) {
             for i in 0..20u64 {
                 let d = rng.micros(2_000);
                 let key = q.insert((i, d), d);
-                if rng.next() % 4 == 0 {
+                if rng.next().is_multiple_of(4) {
                     q.remove(&key);
                 } else {
                     expect += 1;
@@ -233,7 +233,7 @@ fn op(rng: &mut Rng, c: &Checks, sched: &Scheduler) {
             let Ok(job) = job else {
                 return c.fail(&c.lost, || "scheduler refused a job".into());
             };
-            if rng.next() % 3 == 0 && job.cancel() {
+            if rng.next().is_multiple_of(3) && job.cancel() {
                 std::thread::sleep(d + Duration::from_millis(2));
                 if rx.try_recv().is_ok() {
                     c.fail(&c.stale, || "a cancelled job ran".into());
