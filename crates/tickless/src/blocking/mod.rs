@@ -56,7 +56,7 @@
 //! ```
 
 mod after_func;
-mod alarm;
+pub(crate) mod alarm;
 #[cfg(all(test, tickless_loom))]
 mod models;
 mod ticker;

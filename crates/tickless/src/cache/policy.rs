@@ -1,0 +1,277 @@
+//! W-TinyLFU eviction (Einziger, Friedman and Manes, 2017; Caffeine's
+//! policy): which entries stay when a shard is over its capacity.
+//!
+//! A new entry enters the *window*, an LRU list of 1 % of the capacity that
+//! lets bursts of recent keys in. The window's least recent entry then
+//! moves to the *main* space, a segmented LRU — *probation*, and
+//! *protected* (80 % of main) for entries hit again while in main. When main
+//! is over its share, the candidate just out of the window and main's victim
+//! (probation's least recent, else protected's) meet at the door: the one
+//! the [frequency sketch](super::sketch) has seen less often is evicted
+//! (the candidate on a tie), so a one-off key cannot push out a popular one.
+//!
+//! The lists are intrusive, linked by `u32` slab index through the nodes
+//! stored in the shard's wheel: every operation is O(1) and allocates
+//! nothing. Weights are the weigher's (1 per entry without one).
+
+use super::sketch::Sketch;
+use crate::queue::Wheel;
+
+/// Ends a list.
+pub(super) const NIL: u32 = u32::MAX;
+
+/// Which list a node is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Region {
+    Window = 0,
+    Probation = 1,
+    Protected = 2,
+}
+
+/// One cached entry, stored in the shard's wheel (whose tick is its deadline).
+pub(super) struct Node<K, V> {
+    pub(super) key: K,
+    pub(super) value: V,
+    /// The TTL or per-entry deadline tick, which idle extensions never pass
+    /// (`u64::MAX`: none).
+    pub(super) hard: u64,
+    /// Towards the most recent end of its list.
+    prev: u32,
+    /// Towards the least recent end.
+    next: u32,
+    pub(super) weight: u32,
+    region: Region,
+}
+
+impl<K, V> Node<K, V> {
+    pub(super) fn new(key: K, value: V, weight: u32, hard: u64) -> Self {
+        Node {
+            key,
+            value,
+            hard,
+            prev: NIL,
+            next: NIL,
+            weight,
+            region: Region::Window,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct List {
+    /// Most recent.
+    head: u32,
+    /// Least recent.
+    tail: u32,
+    weight: u64,
+}
+
+const EMPTY: List = List {
+    head: NIL,
+    tail: NIL,
+    weight: 0,
+};
+
+pub(super) struct Policy {
+    lists: [List; 3],
+    capacity: u64,
+    window_max: u64,
+    protected_max: u64,
+    /// Allocated once the shard first fills to half its capacity
+    /// (Caffeine's habit): a cache that never fills never pays for it.
+    sketch: Option<Sketch>,
+}
+
+impl Policy {
+    pub(super) fn new(capacity: u64) -> Self {
+        let window_max = (capacity / 100).max(1).min(capacity);
+        let protected_max = (capacity - window_max) / 5 * 4;
+        Policy {
+            lists: [EMPTY; 3],
+            capacity,
+            window_max,
+            protected_max,
+            sketch: None,
+        }
+    }
+
+    pub(super) fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// Total weight of the entries linked.
+    pub(super) fn weight(&self) -> u64 {
+        self.lists.iter().map(|l| l.weight).sum()
+    }
+
+    /// Counts an access of the key with `hash` (for admission).
+    #[inline]
+    pub(super) fn record(&mut self, hash: u64) {
+        if let Some(sketch) = &mut self.sketch {
+            sketch.increment(hash);
+        } else if self.weight() >= self.capacity / 2 && self.capacity != u64::MAX {
+            self.sketch = Some(Sketch::new(self.capacity));
+        }
+    }
+
+    fn frequency(&self, hash: u64) -> u8 {
+        self.sketch.as_ref().map_or(0, |s| s.frequency(hash))
+    }
+
+    /// Heap bytes of the sketch.
+    pub(super) fn bytes(&self) -> usize {
+        self.sketch.as_ref().map_or(0, Sketch::bytes)
+    }
+
+    /// Links a new node (at `index` in `wheel`) as the window's most recent.
+    pub(super) fn insert<K, V>(&mut self, wheel: &mut Wheel<Node<K, V>>, index: u32) {
+        self.push_front(wheel, index, Region::Window);
+    }
+
+    /// A hit: moves the node to the front of its list; a probation hit is
+    /// promoted to protected (demoting protected's least recent if full).
+    pub(super) fn touch<K, V>(&mut self, wheel: &mut Wheel<Node<K, V>>, index: u32) {
+        let region = wheel.value_at(index).region;
+        self.unlink(wheel, index);
+        match region {
+            Region::Window | Region::Protected => self.push_front(wheel, index, region),
+            Region::Probation => {
+                self.push_front(wheel, index, Region::Protected);
+                while self.lists[Region::Protected as usize].weight > self.protected_max {
+                    let tail = self.lists[Region::Protected as usize].tail;
+                    if tail == index {
+                        break;
+                    }
+                    self.unlink(wheel, tail);
+                    self.push_front(wheel, tail, Region::Probation);
+                }
+            }
+        }
+    }
+
+    /// The node's weight changes (a replacement) from `old` to its current one.
+    pub(super) fn reweigh<K, V>(&mut self, wheel: &Wheel<Node<K, V>>, index: u32, old: u32) {
+        let node = wheel.value_at(index);
+        let list = &mut self.lists[node.region as usize];
+        list.weight = list.weight - u64::from(old) + u64::from(node.weight);
+    }
+
+    /// Unlinks a node still in the wheel.
+    pub(super) fn unlink<K, V>(&mut self, wheel: &mut Wheel<Node<K, V>>, index: u32) {
+        let node = wheel.value_at(index);
+        let (prev, next, weight, region) = (node.prev, node.next, node.weight, node.region);
+        self.unlink_links(wheel, prev, next, weight, region);
+    }
+
+    /// Unlinks a node already taken out of the wheel (expired or cancelled).
+    pub(super) fn unlink_removed<K, V>(
+        &mut self,
+        wheel: &mut Wheel<Node<K, V>>,
+        node: &Node<K, V>,
+    ) {
+        self.unlink_links(wheel, node.prev, node.next, node.weight, node.region);
+    }
+
+    fn unlink_links<K, V>(
+        &mut self,
+        wheel: &mut Wheel<Node<K, V>>,
+        prev: u32,
+        next: u32,
+        weight: u32,
+        region: Region,
+    ) {
+        let list = &mut self.lists[region as usize];
+        list.weight -= u64::from(weight);
+        if prev == NIL {
+            list.head = next;
+        } else {
+            wheel.value_at_mut(prev).next = next;
+        }
+        if next == NIL {
+            list.tail = prev;
+        } else {
+            wheel.value_at_mut(next).prev = prev;
+        }
+    }
+
+    fn push_front<K, V>(&mut self, wheel: &mut Wheel<Node<K, V>>, index: u32, region: Region) {
+        let list = &mut self.lists[region as usize];
+        let old_head = list.head;
+        let node = wheel.value_at_mut(index);
+        node.prev = NIL;
+        node.next = old_head;
+        node.region = region;
+        list.weight += u64::from(node.weight);
+        list.head = index;
+        if old_head == NIL {
+            list.tail = index;
+        } else {
+            wheel.value_at_mut(old_head).prev = index;
+        }
+    }
+
+    /// Restores the bounds after an insert or a weight change: moves the
+    /// window's overflow to probation and settles each candidate against
+    /// main's victim, pushing the losers' indices (unlinked, still in the
+    /// wheel) onto `evicted`. Afterwards the weight is at most the capacity.
+    /// `hash_of` gives a node's key hash (for the sketch).
+    pub(super) fn evict<K, V>(
+        &mut self,
+        wheel: &mut Wheel<Node<K, V>>,
+        hash_of: impl Fn(&K) -> u64,
+        evicted: &mut Vec<u32>,
+    ) {
+        let main_max = self.capacity - self.window_max;
+        while self.lists[Region::Window as usize].weight > self.window_max {
+            let candidate = self.lists[Region::Window as usize].tail;
+            self.unlink(wheel, candidate);
+            self.push_front(wheel, candidate, Region::Probation);
+            while self.main_weight() > main_max {
+                let victim = [Region::Probation, Region::Protected]
+                    .into_iter()
+                    .map(|r| self.lists[r as usize].tail)
+                    .find(|&t| t != NIL && t != candidate);
+                let loser = match victim {
+                    Some(victim) => {
+                        let c = self.frequency(hash_of(&wheel.value_at(candidate).key));
+                        let v = self.frequency(hash_of(&wheel.value_at(victim).key));
+                        if c > v {
+                            victim
+                        } else {
+                            candidate
+                        }
+                    }
+                    None => candidate,
+                };
+                self.unlink(wheel, loser);
+                evicted.push(loser);
+                if loser == candidate {
+                    break;
+                }
+            }
+        }
+        // Heavy entries can leave the total over even with both spaces
+        // within their shares: evict the least recent, main first.
+        while self.weight() > self.capacity {
+            let Some(tail) = [Region::Probation, Region::Protected, Region::Window]
+                .into_iter()
+                .map(|r| self.lists[r as usize].tail)
+                .find(|&t| t != NIL)
+            else {
+                break;
+            };
+            self.unlink(wheel, tail);
+            evicted.push(tail);
+        }
+    }
+
+    fn main_weight(&self) -> u64 {
+        self.lists[Region::Probation as usize].weight
+            + self.lists[Region::Protected as usize].weight
+    }
+
+    /// Forgets every list (the wheel was cleared).
+    pub(super) fn clear(&mut self) {
+        self.lists = [EMPTY; 3];
+    }
+}
