@@ -15,6 +15,10 @@ use crate::progress::Progress;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
+    /// A suite of its own instead of the timer suite: `cache` (tickless::cache
+    /// against moka and quick_cache: hit ratios on the ARC traces, threads, memory, idle).
+    #[arg(value_name = "SUITE")]
+    suite: Option<String>,
     /// Small sizes and short runs (seconds): for smoke tests.
     #[arg(long)]
     quick: bool,
@@ -36,6 +40,14 @@ struct Scenario {
 
 pub fn run(args: &BenchArgs) -> ExitCode {
     let q = args.quick;
+    match args.suite.as_deref() {
+        None => {}
+        Some("cache") => return crate::bench_cache::run(q),
+        Some(other) => {
+            eprintln!("error: no bench suite {other:?} (there is: cache)");
+            return ExitCode::from(2);
+        }
+    }
     // Ctrl-C skips the scenarios not started yet; the table shows the rest.
     let wanted =
         |name: &str| !crate::stopped() && args.only.as_deref().is_none_or(|o| name.contains(o));
