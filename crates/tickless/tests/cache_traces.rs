@@ -19,8 +19,11 @@ fn oltp_hit_ratios_stay_above_the_floors() {
             return;
         }
     };
-    // (capacity, floor %): the better of moka and quick_cache, minus 0.5.
-    for (capacity, floor) in [(1_000, 35.21), (10_000, 0.0)] {
+    // (capacity, floor %): the better of moka 0.12 (35.74 % at 1 000) and
+    // quick_cache 0.6 (61.32 % at 10 000), minus half a point. tickless
+    // measured 39.6–40.4 % and 61.7–62.0 % (the hasher's random seed moves
+    // it by a few tenths).
+    for (capacity, floor) in [(1_000, 35.24), (10_000, 60.82)] {
         let cache: Cache<u64, u64> = Cache::new(capacity);
         let ratio = traces::hit_ratio(&keys, |k| cache.get(&k).is_some(), |k| cache.insert(k, k));
         println!("OLTP, capacity {capacity}: {ratio:.2} % (floor {floor} %)");

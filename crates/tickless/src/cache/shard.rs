@@ -97,11 +97,16 @@ impl<K: Hash + Eq, V> State<K, V> {
         Q: Eq + ?Sized,
     {
         self.policy.record(hash);
-        let index = self.find(hash, key)?;
+        let Some(index) = self.find(hash, key) else {
+            self.policy.access(false);
+            return None;
+        };
         if self.expired(index, now) {
+            self.policy.access(false);
             self.remove_at(hash, index, RemovalCause::Expired, removed);
             return None;
         }
+        self.policy.access(true);
         if let Some(idle) = idle {
             let extended = self
                 .wheel
