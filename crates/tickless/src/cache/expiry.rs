@@ -45,7 +45,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use super::shard::State;
+use super::shard::{Removed, State};
 use super::Inner;
 use crate::blocking::alarm::Action;
 use crate::sync::lock_std;
@@ -88,7 +88,7 @@ where
     /// The expiry job of shard `shard` (see the module docs).
     pub(super) fn expire(self: Arc<Self>, shard: usize, closed: bool) {
         loop {
-            let mut removed = Vec::new();
+            let mut removed = Removed::new();
             let done = {
                 let mut st = lock_std(&self.shards[shard].state);
                 let now = self.handle.now();

@@ -33,8 +33,8 @@
 //!
 //! Every operation is O(1): one hash, one shard lock, a table probe, O(1)
 //! list and wheel updates; a clock read only for entries that can expire.
-//! Memory per entry (`u64 → u64`): the node in the wheel (72 bytes with its
-//! links and deadline), 5–10 bytes of hash table, and 8 bytes of frequency
+//! Memory per entry (`u64 → u64`): the node in the wheel (64 bytes with its
+//! links and deadline; 8 more with a time to idle), 5–10 bytes of hash table, and 8 bytes of frequency
 //! sketch per unit of capacity once the cache has filled halfway. Storage
 //! is given back as entries leave.
 //!
@@ -201,7 +201,7 @@ where
                         shard: i,
                     };
                     Shard {
-                        state: Mutex::new(State::new(origin, tick, capacity)),
+                        state: Mutex::new(State::new(origin, tick, capacity, b.tti.is_some())),
                         alarm: Alarm::new(b.handle.clone(), site, action),
                     }
                 })
@@ -230,7 +230,7 @@ where
     {
         let inner = &*self.inner;
         let hash = inner.hasher.hash_one(key);
-        let mut removed = Vec::new();
+        let mut removed = Removed::new();
         let value = {
             let mut st = inner.lock(hash);
             st.get(hash, key, &mut inner.clock(), inner.tti, &mut removed)
@@ -274,7 +274,7 @@ where
     {
         let inner = &*self.inner;
         let hash = inner.hasher.hash_one(key);
-        let mut removed = Vec::new();
+        let mut removed = Removed::new();
         let value = {
             let mut st = inner.lock(hash);
             st.remove(hash, key, &mut inner.clock(), &mut removed)
@@ -302,7 +302,7 @@ where
         let hash = inner.hasher.hash_one(&key);
         let mut init = Some(init);
         loop {
-            let mut removed = Vec::new();
+            let mut removed = Removed::new();
             let lead = {
                 let mut st = inner.lock(hash);
                 if let Some(v) = st.get(hash, &key, &mut inner.clock(), inner.tti, &mut removed) {
@@ -350,7 +350,7 @@ where
     pub fn invalidate_all(&self) {
         let inner = &*self.inner;
         for (i, shard) in inner.shards.iter().enumerate() {
-            let mut removed = Vec::new();
+            let mut removed = Removed::new();
             {
                 let mut st = lock_std(&shard.state);
                 st.drain(&mut inner.clock(), &mut removed);
@@ -481,7 +481,7 @@ where
         let hard_at = ttl.map(|d| self.handle.deadline_after(d));
         let idle_at = self.tti.map(|d| self.handle.deadline_after(d));
         let i = self.index(hash);
-        let mut removed = Vec::new();
+        let mut removed = Removed::new();
         {
             let mut st = lock_std(&self.shards[i].state);
             if landing {

@@ -34,9 +34,6 @@ pub(super) enum Region {
 pub(super) struct Node<K, V> {
     pub(super) key: K,
     pub(super) value: V,
-    /// The TTL or per-entry deadline tick, which idle extensions never pass
-    /// (`u64::MAX`: none).
-    pub(super) hard: u64,
     /// Towards the most recent end of its list.
     prev: u32,
     /// Towards the least recent end.
@@ -46,11 +43,10 @@ pub(super) struct Node<K, V> {
 }
 
 impl<K, V> Node<K, V> {
-    pub(super) fn new(key: K, value: V, weight: u32, hard: u64) -> Self {
+    pub(super) fn new(key: K, value: V, weight: u32) -> Self {
         Node {
             key,
             value,
-            hard,
             prev: NIL,
             next: NIL,
             weight,

@@ -7,9 +7,10 @@
 //! key's `Hash`/`Eq`: removed entries are handed back in a [`Removed`] list
 //! for the caller to pass to the listener (and drop) after unlocking.
 //!
-//! Cost per entry (`u64 → u64`): the wheel slot (node 40 bytes + 26 of
-//! links, deadline and generation, 72 in all) and a `u32` in the table
-//! (5 bytes with its control byte, at a load of ½–⅞).
+//! Cost per entry (`u64 → u64`): the wheel slot (node 32 bytes + 26 of
+//! links, deadline and generation, 64 in all), a `u32` in the table (5
+//! bytes with its control byte, at a load of ½–⅞), and with a time to idle
+//! 8 bytes of hard deadline.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
@@ -23,8 +24,50 @@ use super::policy::{Node, Policy};
 use super::RemovalCause;
 use crate::queue::{TimerQueue, Wheel};
 
-/// Entries taken out under the lock, for the listener.
-pub(super) type Removed<K, V> = Vec<(K, V, RemovalCause)>;
+/// Entries taken out under the lock, for the listener (and to be dropped
+/// after it). The first is kept inline: most calls remove at most one, and
+/// then allocate nothing.
+pub(super) struct Removed<K, V> {
+    first: Option<(K, V, RemovalCause)>,
+    rest: Vec<(K, V, RemovalCause)>,
+}
+
+impl<K, V> Removed<K, V> {
+    pub(super) fn new() -> Self {
+        Removed {
+            first: None,
+            rest: Vec::new(),
+        }
+    }
+
+    pub(super) fn push(&mut self, entry: (K, V, RemovalCause)) {
+        if self.first.is_none() {
+            self.first = Some(entry);
+        } else {
+            self.rest.push(entry);
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn last(&self) -> Option<&(K, V, RemovalCause)> {
+        self.rest.last().or(self.first.as_ref())
+    }
+}
+
+impl<K, V> IntoIterator for Removed<K, V> {
+    type Item = (K, V, RemovalCause);
+    type IntoIter = std::iter::Chain<
+        std::option::IntoIter<(K, V, RemovalCause)>,
+        std::vec::IntoIter<(K, V, RemovalCause)>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.rest)
+    }
+}
 
 /// A deadline tick for entries that never expire.
 pub(super) const NEVER: u64 = u64::MAX;
@@ -39,10 +82,19 @@ pub(super) struct State<K, V> {
     pub(super) armed: Option<u64>,
     /// Indices evicted by the policy (kept to reuse its allocation).
     scratch: Vec<u32>,
+    /// With a time to idle: per slab index, the TTL or per-entry deadline
+    /// tick that idle extensions never pass (`NEVER`: none). Without one the
+    /// wheel's tick is that deadline, and this costs nothing.
+    hard: Option<Vec<u64>>,
 }
 
 impl<K: Hash + Eq, V> State<K, V> {
-    pub(super) fn new(origin: Instant, tick: std::time::Duration, capacity: u64) -> Self {
+    pub(super) fn new(
+        origin: Instant,
+        tick: std::time::Duration,
+        capacity: u64,
+        idle: bool,
+    ) -> Self {
         State {
             table: HashTable::new(),
             wheel: Wheel::with_tick(origin, tick),
@@ -50,6 +102,18 @@ impl<K: Hash + Eq, V> State<K, V> {
             flights: HashMap::new(),
             armed: None,
             scratch: Vec::new(),
+            hard: idle.then(Vec::new),
+        }
+    }
+
+    /// Records the hard deadline of the entry at `index` (with a time to idle).
+    fn set_hard(&mut self, index: u32, hard: u64) {
+        if let Some(h) = &mut self.hard {
+            let i = index as usize;
+            if h.len() <= i {
+                h.resize(i + 1, NEVER);
+            }
+            h[i] = hard;
         }
     }
 
@@ -111,7 +175,7 @@ impl<K: Hash + Eq, V> State<K, V> {
             let extended = self
                 .wheel
                 .tick_for(crate::clock::saturating_add(now(), idle));
-            let hard = self.wheel.value_at(index).hard;
+            let hard = self.hard.as_ref().map_or(NEVER, |h| h[index as usize]);
             self.wheel.reset_at_tick(index, extended.min(hard));
         }
         self.policy.touch(&mut self.wheel, index);
@@ -161,8 +225,8 @@ impl<K: Hash + Eq, V> State<K, V> {
             let node = self.wheel.value_at_mut(index);
             let old_value = std::mem::replace(&mut node.value, value);
             let old_weight = std::mem::replace(&mut node.weight, weight);
-            node.hard = hard;
             self.wheel.reset_at_tick(index, tick);
+            self.set_hard(index, hard);
             self.policy.reweigh(&self.wheel, index, old_weight);
             self.policy.touch(&mut self.wheel, index);
             removed.push((key, old_value, cause));
@@ -170,8 +234,9 @@ impl<K: Hash + Eq, V> State<K, V> {
             self.policy.record(hash);
             let index = self
                 .wheel
-                .insert_at_tick(tick, Node::new(key, value, weight, hard))
+                .insert_at_tick(tick, Node::new(key, value, weight))
                 .index;
+            self.set_hard(index, hard);
             let wheel = &self.wheel;
             self.table
                 .insert_unique(hash, index, |&i| hasher.hash_one(&wheel.value_at(i).key));
@@ -261,6 +326,12 @@ impl<K: Hash + Eq, V> State<K, V> {
     /// After removals: gives storage back once mostly empty (O(1) unless it shrinks).
     pub(super) fn trim(&mut self, hasher: &impl BuildHasher) {
         self.wheel.trim();
+        if let Some(h) = &mut self.hard {
+            h.truncate(self.wheel.slots());
+            if h.capacity() > 64 && h.len() < h.capacity() / 4 {
+                h.shrink_to_fit();
+            }
+        }
         if self.table.capacity() > 64 && self.table.len() < self.table.capacity() / 4 {
             let wheel = &self.wheel;
             self.table
@@ -293,6 +364,9 @@ impl<K: Hash + Eq, V> State<K, V> {
         }
         self.table = HashTable::new();
         self.policy.clear();
+        if let Some(h) = &mut self.hard {
+            *h = Vec::new();
+        }
     }
 
     /// Clones of every live entry at `now`.
@@ -312,6 +386,9 @@ impl<K: Hash + Eq, V> State<K, V> {
 
     /// Heap bytes held (wheel, table, sketch).
     pub(super) fn bytes(&self) -> usize {
-        self.wheel.allocated_bytes() + self.table.allocation_size() + self.policy.bytes()
+        self.wheel.allocated_bytes()
+            + self.table.allocation_size()
+            + self.policy.bytes()
+            + self.hard.as_ref().map_or(0, |h| h.capacity() * 8)
     }
 }

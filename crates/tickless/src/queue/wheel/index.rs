@@ -51,6 +51,12 @@ impl<T> Wheel<T> {
         self.link(index, when);
     }
 
+    /// Slots in use or free: every index handed out is below it.
+    #[inline]
+    pub(crate) fn slots(&self) -> usize {
+        self.slab.slots()
+    }
+
     /// Every pending timer's index and value, in slab order. O(slots).
     pub(crate) fn for_each_indexed<F: FnMut(u32, &T)>(&self, mut f: F) {
         for (key, entry) in self.slab.iter() {
