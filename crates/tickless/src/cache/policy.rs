@@ -21,6 +21,10 @@ use crate::queue::Wheel;
 
 /// Ends a list.
 pub(super) const NIL: u32 = u32::MAX;
+/// The low 30 bits of `Node::prev_region`: the index (all ones: none).
+const INDEX: u32 = (1 << 30) - 1;
+/// Slab indices must stay below this to be linked (a shard's entry limit).
+pub(super) const MAX_ENTRIES: usize = INDEX as usize - 1;
 
 /// Which list a node is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,12 +38,14 @@ pub(super) enum Region {
 pub(super) struct Node<K, V> {
     pub(super) key: K,
     pub(super) value: V,
-    /// Towards the most recent end of its list.
-    prev: u32,
+    /// Towards the most recent end of its list (low 30 bits), and the
+    /// [`Region`] (top 2 bits): a 32-byte node for `u64 → u64`.
+    prev_region: u32,
     /// Towards the least recent end.
     next: u32,
     pub(super) weight: u32,
-    region: Region,
+    /// The list's push count when this node was pushed to its front.
+    stamp: u32,
 }
 
 impl<K, V> Node<K, V> {
@@ -47,11 +53,38 @@ impl<K, V> Node<K, V> {
         Node {
             key,
             value,
-            prev: NIL,
+            prev_region: INDEX,
             next: NIL,
             weight,
-            region: Region::Window,
+            stamp: 0,
         }
+    }
+
+    #[inline]
+    fn prev(&self) -> u32 {
+        match self.prev_region & INDEX {
+            INDEX => NIL,
+            p => p,
+        }
+    }
+
+    #[inline]
+    fn set_prev(&mut self, prev: u32) {
+        self.prev_region = (self.prev_region & !INDEX) | (prev & INDEX);
+    }
+
+    #[inline]
+    fn region(&self) -> Region {
+        match self.prev_region >> 30 {
+            0 => Region::Window,
+            1 => Region::Probation,
+            _ => Region::Protected,
+        }
+    }
+
+    #[inline]
+    fn set_region(&mut self, region: Region) {
+        self.prev_region = (self.prev_region & INDEX) | ((region as u32) << 30);
     }
 }
 
@@ -62,12 +95,19 @@ struct List {
     /// Least recent.
     tail: u32,
     weight: u64,
+    /// Nodes linked.
+    len: u32,
+    /// Pushes to the front so far (wrapping): a node pushed `k` pushes ago
+    /// has fewer than `k` nodes before it.
+    clock: u32,
 }
 
 const EMPTY: List = List {
     head: NIL,
     tail: NIL,
     weight: 0,
+    len: 0,
+    clock: 0,
 };
 
 pub(super) struct Policy {
@@ -186,10 +226,17 @@ impl Policy {
 
     /// A hit: moves the node to the front of its list; a probation hit is
     /// promoted to protected (demoting protected's least recent if full).
+    ///
+    /// A node already in the most recent quarter of its window or protected
+    /// list stays where it is: its push stamp proves fewer nodes lie before
+    /// it, and moving it would only cost its neighbours' cache misses (the
+    /// hot keys of a skewed workload are hit there again and again).
     pub(super) fn touch<K, V>(&mut self, wheel: &mut Wheel<Node<K, V>>, index: u32) {
-        let region = wheel.value_at(index).region;
-        if region != Region::Probation && self.lists[region as usize].head == index {
-            return; // already the most recent
+        let node = wheel.value_at(index);
+        let region = node.region();
+        let list = &self.lists[region as usize];
+        if region != Region::Probation && list.clock.wrapping_sub(node.stamp) <= list.len / 4 {
+            return;
         }
         self.unlink(wheel, index);
         match region {
@@ -211,14 +258,14 @@ impl Policy {
     /// The node's weight changes (a replacement) from `old` to its current one.
     pub(super) fn reweigh<K, V>(&mut self, wheel: &Wheel<Node<K, V>>, index: u32, old: u32) {
         let node = wheel.value_at(index);
-        let list = &mut self.lists[node.region as usize];
+        let list = &mut self.lists[node.region() as usize];
         list.weight = list.weight - u64::from(old) + u64::from(node.weight);
     }
 
     /// Unlinks a node still in the wheel.
     pub(super) fn unlink<K, V>(&mut self, wheel: &mut Wheel<Node<K, V>>, index: u32) {
         let node = wheel.value_at(index);
-        let (prev, next, weight, region) = (node.prev, node.next, node.weight, node.region);
+        let (prev, next, weight, region) = (node.prev(), node.next, node.weight, node.region());
         self.unlink_links(wheel, prev, next, weight, region);
     }
 
@@ -228,7 +275,7 @@ impl Policy {
         wheel: &mut Wheel<Node<K, V>>,
         node: &Node<K, V>,
     ) {
-        self.unlink_links(wheel, node.prev, node.next, node.weight, node.region);
+        self.unlink_links(wheel, node.prev(), node.next, node.weight, node.region());
     }
 
     fn unlink_links<K, V>(
@@ -241,6 +288,7 @@ impl Policy {
     ) {
         let list = &mut self.lists[region as usize];
         list.weight -= u64::from(weight);
+        list.len -= 1;
         if prev == NIL {
             list.head = next;
         } else {
@@ -249,23 +297,26 @@ impl Policy {
         if next == NIL {
             list.tail = prev;
         } else {
-            wheel.value_at_mut(next).prev = prev;
+            wheel.value_at_mut(next).set_prev(prev);
         }
     }
 
     fn push_front<K, V>(&mut self, wheel: &mut Wheel<Node<K, V>>, index: u32, region: Region) {
         let list = &mut self.lists[region as usize];
         let old_head = list.head;
+        list.clock = list.clock.wrapping_add(1);
+        list.len += 1;
         let node = wheel.value_at_mut(index);
-        node.prev = NIL;
+        node.set_prev(NIL);
+        node.set_region(region);
         node.next = old_head;
-        node.region = region;
+        node.stamp = list.clock;
         list.weight += u64::from(node.weight);
         list.head = index;
         if old_head == NIL {
             list.tail = index;
         } else {
-            wheel.value_at_mut(old_head).prev = index;
+            wheel.value_at_mut(old_head).set_prev(index);
         }
     }
 

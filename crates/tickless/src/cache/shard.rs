@@ -20,7 +20,7 @@ use std::time::Instant;
 use hashbrown::HashTable;
 
 use super::flight::Flight;
-use super::policy::{Node, Policy};
+use super::policy::{Node, Policy, MAX_ENTRIES};
 use super::RemovalCause;
 use crate::queue::{TimerQueue, Wheel};
 
@@ -194,8 +194,9 @@ impl<K: Hash + Eq, V> State<K, V> {
 
     /// Inserts or replaces; evicts down to the capacity. `tick` is the
     /// deadline (`NEVER` for none), `hard` the bound idle extensions keep to.
-    /// Returns `false` if the entry alone outweighs the shard (it is then
-    /// handed back as evicted by `Size`, and nothing else changes).
+    /// Returns `false` if the entry alone outweighs the shard, or the shard
+    /// holds its limit of 2³⁰ − 2 entries (it is then handed back as evicted
+    /// by `Size`, and nothing else changes).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn insert(
         &mut self,
@@ -209,7 +210,8 @@ impl<K: Hash + Eq, V> State<K, V> {
         hasher: &impl BuildHasher,
         removed: &mut Removed<K, V>,
     ) -> bool {
-        if u64::from(weight) > self.policy.capacity() {
+        let full = self.table.len() >= MAX_ENTRIES;
+        if u64::from(weight) > self.policy.capacity() || (full && self.find(hash, &key).is_none()) {
             if let Some(index) = self.find(hash, &key) {
                 self.remove_at(hash, index, RemovalCause::Replaced, removed);
             }
