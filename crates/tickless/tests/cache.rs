@@ -457,3 +457,110 @@ fn unreported_get_with(model: &Model, next_value: u64) -> u64 {
         .filter(|v| !model.deadlines.contains_key(v))
         .count() as u64
 }
+
+#[test]
+fn a_panicking_listener_does_not_stop_active_expiry() {
+    let (clock, driver) = manual_driver();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let cache: Cache<u64, u64> = driver
+        .cache_builder()
+        .time_to_live(ms(10))
+        .eviction_listener(move |k, _, _| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            assert_ne!(k, 0, "the listener panics on key 0");
+        })
+        .build();
+    for k in 0..3000 {
+        cache.insert(k, k); // more than one batch
+    }
+    clock.advance(ms(10));
+    wait_until("every expiry despite the panic", || {
+        calls.load(Ordering::SeqCst) == 3000
+    });
+    wait_until("the panic counted", || driver.callback_panics() >= 1);
+    // The alarm was re-armed: later entries still expire with no call.
+    cache.insert(5000, 1);
+    clock.advance(ms(10));
+    wait_until("the later expiry", || calls.load(Ordering::SeqCst) == 3001);
+    assert_eq!(cache.entry_count(), 0);
+}
+
+/// Threads insert, read and remove while the clock moves and the expiry job
+/// runs: every value is reported exactly once, none is read after its
+/// deadline, and nothing is left.
+#[test]
+fn inserts_and_removes_racing_expiry_report_each_value_once() {
+    let (clock, driver) = manual_driver();
+    let (builder, log) = logged(&driver);
+    let cache = builder.max_capacity(5_000).time_to_live(ms(5)).build();
+    let next = Arc::new(AtomicUsize::new(1));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Time moves only under the write side, so a worker's clock reading
+    // holds for its whole operation.
+    let gate = Arc::new(std::sync::RwLock::new(()));
+    let workers: Vec<_> = (0..3u64)
+        .map(|t| {
+            let (cache, next, stop, clock, gate) = (
+                cache.clone(),
+                next.clone(),
+                stop.clone(),
+                clock.clone(),
+                gate.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::SeqCst) {
+                    i += 1;
+                    let _still = gate.read().unwrap();
+                    let now_ms = clock.elapsed().as_millis() as u64;
+                    let key = (i * 7 + t) % 3000;
+                    match i % 4 {
+                        0 => {
+                            cache.remove(&key);
+                        }
+                        1 => {
+                            // Stamp the value with the insert time: a read must
+                            // never see it 5 ms or more later.
+                            let v = next.fetch_add(1, Ordering::SeqCst) as u64;
+                            cache.insert(key, (v << 20) | now_ms);
+                        }
+                        _ => {
+                            if let Some(v) = cache.get(&key) {
+                                let born = v & ((1 << 20) - 1);
+                                assert!(now_ms < born + 5, "read an expired value");
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for _ in 0..200 {
+        {
+            let _moving = gate.write().unwrap();
+            clock.advance(ms(1));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.join().unwrap();
+    }
+    clock.advance(ms(10));
+    let inserted = next.load(Ordering::SeqCst) - 1;
+    wait_until("every value reported", || {
+        log.lock().unwrap().len() >= inserted
+    });
+    std::thread::sleep(ms(20));
+    let log = log.lock().unwrap();
+    let mut values: Vec<u64> = log.iter().map(|e| e.1 >> 20).collect();
+    values.sort_unstable();
+    values.dedup();
+    assert_eq!(
+        (log.len(), values.len()),
+        (inserted, inserted),
+        "each value reported once"
+    );
+    assert_eq!(cache.entry_count(), 0);
+}

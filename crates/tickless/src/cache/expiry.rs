@@ -42,6 +42,7 @@
 //! removed as calls meet them.
 
 use std::hash::Hash;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -85,8 +86,11 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// The expiry job of shard `shard` (see the module docs).
+    /// The expiry job of shard `shard` (see the module docs). A panicking
+    /// listener does not stop it: the job finishes (and re-arms), then
+    /// resumes the first panic for the executor to count.
     pub(super) fn expire(self: Arc<Self>, shard: usize, closed: bool) {
+        let mut panic = None;
         loop {
             let mut removed = Removed::new();
             let done = {
@@ -104,10 +108,16 @@ where
                 }
                 done
             };
-            self.notify(removed);
-            if done {
-                return;
+            let notified = catch_unwind(AssertUnwindSafe(|| self.notify(removed)));
+            if let Err(payload) = notified {
+                panic.get_or_insert(payload);
             }
+            if done {
+                break;
+            }
+        }
+        if let Some(payload) = panic {
+            resume_unwind(payload);
         }
     }
 
