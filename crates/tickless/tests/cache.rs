@@ -564,3 +564,54 @@ fn inserts_and_removes_racing_expiry_report_each_value_once() {
     );
     assert_eq!(cache.entry_count(), 0);
 }
+
+#[test]
+fn stats_snapshots_and_prometheus_count_reads_and_causes() {
+    let (clock, driver) = manual_driver();
+    let cache: Cache<u64, u64> = driver
+        .cache_builder()
+        .name("sessions")
+        .max_capacity(2)
+        .time_to_live(ms(10))
+        .build();
+    cache.insert(1, 1);
+    cache.insert(1, 2); // replaced
+    assert_eq!(cache.get(&1), Some(2)); // hit
+    assert_eq!(cache.get(&9), None); // miss
+    cache.remove(&1); // explicit
+    for k in 2..=4 {
+        cache.insert(k, k); // the third: one evicted for size
+    }
+    clock.advance(ms(10));
+    wait_until("two expirations", || cache.stats().expired == 2);
+    let stats = cache.stats();
+    assert_eq!(
+        (stats.name.as_str(), stats.hits, stats.misses),
+        ("sessions", 1, 1)
+    );
+    assert_eq!(
+        (stats.replaced, stats.explicit, stats.size, stats.expired),
+        (1, 1, 1, 2)
+    );
+    assert_eq!((stats.entries, stats.weighted_size), (0, 0));
+
+    let snapshot = driver.snapshot();
+    assert_eq!(snapshot.caches, [stats]);
+    let text = snapshot.to_prometheus();
+    for line in [
+        "tickless_cache_hits_total{cache=\"sessions\"} 1",
+        "tickless_cache_misses_total{cache=\"sessions\"} 1",
+        "tickless_cache_hit_ratio{cache=\"sessions\"} 0.5",
+        "tickless_cache_entries{cache=\"sessions\"} 0",
+        "tickless_cache_evictions_total{cache=\"sessions\",cause=\"size\"} 1",
+        "tickless_cache_evictions_total{cache=\"sessions\",cause=\"expired\"} 2",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+    }
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    drop(cache);
+    assert!(
+        driver.snapshot().caches.is_empty(),
+        "a dropped cache leaves the snapshots"
+    );
+}

@@ -28,6 +28,11 @@
 //!   shard evicts on its own share.
 //! - **Listener**: every entry that leaves is reported once, with its
 //!   [`RemovalCause`], with no lock held.
+//! - **Visible**: [`Cache::stats`] counts hits, misses and removals by
+//!   cause; every live cache appears in its driver's
+//!   [`observe`](crate::observe) snapshots and their Prometheus text
+//!   (`tickless_cache_hits_total{cache="name"}`, …), and its expiry alarms
+//!   as timers of the line that built it.
 //!
 //! # Cost
 //!
@@ -73,15 +78,17 @@
 mod builder;
 mod expiry;
 mod flight;
+mod iter;
 mod policy;
 mod shard;
 mod sketch;
+mod stats;
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::panic::Location;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use hashbrown::DefaultHashBuilder;
@@ -91,8 +98,10 @@ use crate::driver::Handle;
 use crate::sync::lock_std;
 pub use builder::CacheBuilder;
 use expiry::Expire;
-use flight::Flight;
+pub use iter::Iter;
 use shard::{Removed, State, NEVER};
+pub(crate) use stats::on_driver as stats_on_driver;
+pub use stats::CacheStats;
 
 /// Why an entry left the cache, as the eviction listener is told.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -145,6 +154,8 @@ where
     listener: Option<Listener<K, V>>,
     name: Option<String>,
     max_capacity: Option<u64>,
+    /// The line that built the cache (its name in stats when unnamed).
+    site: &'static Location<'static>,
 }
 
 struct Shard<K, V>
@@ -219,8 +230,10 @@ where
                 listener: b.listener,
                 name: b.name,
                 max_capacity: b.max_capacity,
+                site,
             }
         });
+        stats::register(Arc::downgrade(&inner) as Weak<dyn stats::Source>);
         Cache { inner }
     }
 
@@ -295,58 +308,6 @@ where
         self.remove(key);
     }
 
-    /// The value under `key`, or — on a miss — the one `init` returns, after
-    /// inserting it. Concurrent misses on one key run `init` once: the other
-    /// callers wait for its value (single-flight). If `init` panics, the
-    /// panic reaches this caller and one of the waiters runs its own `init`.
-    /// `init` must not call `get_with` for the same key (it would wait for itself).
-    pub fn get_with(&self, key: K, init: impl FnOnce() -> V) -> V {
-        let inner = &*self.inner;
-        let hash = inner.hasher.hash_one(&key);
-        let mut init = Some(init);
-        loop {
-            let mut removed = Removed::new();
-            let lead = {
-                let mut st = inner.lock(hash);
-                if let Some(v) = st.get(hash, &key, &mut inner.clock(), inner.tti, &mut removed) {
-                    let v = v.clone();
-                    drop(st);
-                    inner.notify(removed);
-                    return v;
-                }
-                match st.flights.get(&key) {
-                    Some(flight) => Err(flight.clone()),
-                    None => {
-                        let flight = Arc::new(Flight::new());
-                        st.flights.insert(key.clone(), flight.clone());
-                        Ok(flight)
-                    }
-                }
-            };
-            inner.notify(removed);
-            match lead {
-                Err(flight) => {
-                    if let Some(v) = flight.wait() {
-                        return v;
-                    }
-                    // The leader panicked: try again (perhaps as the leader).
-                }
-                Ok(flight) => {
-                    let guard = Lead {
-                        inner,
-                        hash,
-                        key: Some(key),
-                        flight,
-                    };
-                    let f = init
-                        .take()
-                        .unwrap_or_else(|| unreachable!("one lead per call"));
-                    return guard.finish(f());
-                }
-            }
-        }
-    }
-
     /// Removes every entry (each reported as [`Explicit`](RemovalCause::Explicit),
     /// or [`Expired`](RemovalCause::Expired) if past its deadline, on this
     /// thread) and gives their storage back.
@@ -383,64 +344,27 @@ where
         self.inner.name.as_deref()
     }
 
+    /// Hits, misses, removals by cause, entries and weight so far (locks
+    /// each shard in turn). [`observe`](crate::observe) snapshots of the
+    /// cache's driver list the same for every live cache.
+    ///
+    /// ```
+    /// let cache = tickless::cache::Cache::builder().name("users").build();
+    /// cache.insert(1, "ann");
+    /// assert_eq!(cache.get(&1), Some("ann"));
+    /// assert_eq!(cache.get(&2), None);
+    /// let stats = cache.stats();
+    /// assert_eq!((stats.name.as_str(), stats.hits, stats.misses, stats.entries), ("users", 1, 1, 1));
+    /// assert_eq!(stats.hit_ratio(), 0.5);
+    /// ```
+    pub fn stats(&self) -> CacheStats {
+        stats::Source::stats(&*self.inner)
+    }
+
     /// Heap bytes the cache's own structures hold (entries' storage, tables,
     /// sketches; not what the keys and values own), for diagnostics.
     pub fn heap_bytes(&self) -> usize {
         self.inner.sum(|st| st.bytes() as u64) as usize
-    }
-
-    /// Clones of the live entries, one shard at a time (each shard is copied
-    /// under its lock, then iterated with none held): entries inserted or
-    /// removed meanwhile may or may not be seen. Not counted as accesses.
-    pub fn iter(&self) -> Iter<K, V> {
-        Iter {
-            cache: self.clone(),
-            shard: 0,
-            entries: Vec::new().into_iter(),
-        }
-    }
-}
-
-/// The leader of a `get_with`: on drop without [`finish`](Lead::finish)
-/// (its initializer panicked), removes the flight and releases the waiters.
-struct Lead<'a, K, V>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    inner: &'a Inner<K, V>,
-    hash: u64,
-    key: Option<K>,
-    flight: Arc<Flight<V>>,
-}
-
-impl<K, V> Lead<'_, K, V>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    fn finish(mut self, value: V) -> V {
-        let key = self
-            .key
-            .take()
-            .unwrap_or_else(|| unreachable!("finished once"));
-        self.inner
-            .insert_with(key, value.clone(), self.inner.ttl, true);
-        self.flight.publish(value.clone());
-        value
-    }
-}
-
-impl<K, V> Drop for Lead<'_, K, V>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            lock_std(self.inner.shard(self.hash)).flights.remove(&key);
-            self.flight.fail();
-        }
     }
 }
 
@@ -532,38 +456,6 @@ where
     fn drop(&mut self) {
         for shard in self.shards.iter() {
             shard.alarm.stop(); // frees the driver registration at once
-        }
-    }
-}
-
-/// The live entries of a [`Cache`], as [`Cache::iter`] copies them.
-pub struct Iter<K, V>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    cache: Cache<K, V>,
-    shard: usize,
-    entries: std::vec::IntoIter<(K, V)>,
-}
-
-impl<K, V> Iterator for Iter<K, V>
-where
-    K: Hash + Eq + Clone + Send + Sync + 'static,
-    V: Clone + Send + Sync + 'static,
-{
-    type Item = (K, V);
-
-    fn next(&mut self) -> Option<(K, V)> {
-        loop {
-            if let Some(entry) = self.entries.next() {
-                return Some(entry);
-            }
-            let inner = &*self.cache.inner;
-            let shard = inner.shards.get(self.shard)?;
-            self.shard += 1;
-            let st = lock_std(&shard.state);
-            self.entries = st.snapshot(&mut inner.clock()).into_iter();
         }
     }
 }

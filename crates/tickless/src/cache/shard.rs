@@ -21,6 +21,7 @@ use hashbrown::HashTable;
 
 use super::flight::Flight;
 use super::policy::{Node, Policy, MAX_ENTRIES};
+use super::stats::Counts;
 use super::RemovalCause;
 use crate::queue::{TimerQueue, Wheel};
 
@@ -86,6 +87,7 @@ pub(super) struct State<K, V> {
     /// tick that idle extensions never pass (`NEVER`: none). Without one the
     /// wheel's tick is that deadline, and this costs nothing.
     hard: Option<Vec<u64>>,
+    pub(super) counts: Counts,
 }
 
 impl<K: Hash + Eq, V> State<K, V> {
@@ -103,6 +105,7 @@ impl<K: Hash + Eq, V> State<K, V> {
             armed: None,
             scratch: Vec::new(),
             hard: idle.then(Vec::new),
+            counts: Counts::default(),
         }
     }
 
@@ -163,14 +166,17 @@ impl<K: Hash + Eq, V> State<K, V> {
         self.policy.record(hash);
         let Some(index) = self.find(hash, key) else {
             self.policy.access(false);
+            self.counts.misses += 1;
             return None;
         };
         if self.expired(index, now) {
             self.policy.access(false);
+            self.counts.misses += 1;
             self.remove_at(hash, index, RemovalCause::Expired, removed);
             return None;
         }
         self.policy.access(true);
+        self.counts.hits += 1;
         if let Some(idle) = idle {
             let extended = self
                 .wheel
@@ -215,6 +221,7 @@ impl<K: Hash + Eq, V> State<K, V> {
             if let Some(index) = self.find(hash, &key) {
                 self.remove_at(hash, index, RemovalCause::Replaced, removed);
             }
+            self.counts.removed(RemovalCause::Size);
             removed.push((key, value, RemovalCause::Size));
             return false;
         }
@@ -231,6 +238,7 @@ impl<K: Hash + Eq, V> State<K, V> {
             self.set_hard(index, hard);
             self.policy.reweigh(&self.wheel, index, old_weight);
             self.policy.touch(&mut self.wheel, index);
+            self.counts.removed(cause);
             removed.push((key, old_value, cause));
         } else {
             self.policy.record(hash);
@@ -301,6 +309,7 @@ impl<K: Hash + Eq, V> State<K, V> {
         }
         let key = self.wheel.key_at(index);
         if let Some(node) = self.wheel.cancel(key) {
+            self.counts.removed(cause);
             removed.push((node.key, node.value, cause));
         }
         self.wheel.trim();
@@ -321,6 +330,7 @@ impl<K: Hash + Eq, V> State<K, V> {
             entry.remove();
         }
         self.policy.unlink_removed(&mut self.wheel, &node);
+        self.counts.removed(RemovalCause::Expired);
         removed.push((node.key, node.value, RemovalCause::Expired));
         true
     }
@@ -361,6 +371,7 @@ impl<K: Hash + Eq, V> State<K, V> {
                 RemovalCause::Explicit
             };
             if let Some(node) = wheel.cancel(wheel.key_at(index)) {
+                self.counts.removed(cause);
                 removed.push((node.key, node.value, cause));
             }
         }

@@ -42,6 +42,12 @@ impl Handle {
         }
     }
 
+    /// `true` if both handles reach the same driver (for collections that
+    /// report per driver, such as caches in `observe` snapshots).
+    pub(crate) fn same_driver(&self, other: &Handle) -> bool {
+        std::ptr::eq(self.inner(), other.inner())
+    }
+
     /// The driver's clock reading.
     pub fn now(&self) -> Instant {
         self.inner().clock.now()

@@ -173,6 +173,8 @@ pub struct Snapshot {
     pub resolution: Duration,
     /// Whether call-site counting was on.
     pub call_sites_enabled: bool,
+    /// The counters of every live [`Cache`](crate::cache::Cache) on this driver.
+    pub caches: Vec<crate::cache::CacheStats>,
 }
 
 /// Growth over the recent snapshots that makes a call site a suspect.
@@ -355,6 +357,7 @@ impl Handle {
             sites,
             resolution: self.resolution(),
             call_sites_enabled: call_sites(),
+            caches: crate::cache::stats_on_driver(self),
         }
     }
 }
