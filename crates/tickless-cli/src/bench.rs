@@ -42,7 +42,12 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     let q = args.quick;
     match args.suite.as_deref() {
         None => {}
-        Some("cache") => return crate::bench_cache::run(q),
+        Some("cache") => {
+            if args.json.is_some() || args.only.is_some() {
+                eprintln!("note: --json and --only apply to the timer suite; `bench cache` prints its tables");
+            }
+            return crate::bench_cache::run(q);
+        }
         Some(other) => {
             eprintln!("error: no bench suite {other:?} (there is: cache)");
             return ExitCode::from(2);

@@ -339,11 +339,14 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The model: key → (value, deadline in ms); values are unique per insert.
+/// The model: key → (value, deadline, hard deadline, in ms); values are
+/// unique per insert. With a time to idle, a read moves the deadline to
+/// `now + idle`, never past the hard (TTL) deadline.
 struct Model {
-    live: HashMap<u64, (u64, u64)>,
+    live: HashMap<u64, (u64, u64, u64)>,
     deadlines: HashMap<u64, u64>,
     reported: HashMap<u64, RemovalCause>,
+    idle: Option<u64>,
 }
 
 impl Model {
@@ -363,7 +366,7 @@ impl Model {
                 }
                 RemovalCause::Size => {}
             }
-            if self.live.get(&k).is_some_and(|&(lv, _)| lv == v) {
+            if self.live.get(&k).is_some_and(|&(lv, _, _)| lv == v) {
                 self.live.remove(&k);
             }
         }
@@ -371,6 +374,23 @@ impl Model {
 
     fn expected(&self, k: u64, now: u64) -> Option<u64> {
         self.live.get(&k).filter(|e| e.1 > now).map(|e| e.0)
+    }
+
+    fn insert(&mut self, k: u64, v: u64, now: u64, ttl: u64) {
+        let hard = now + ttl;
+        let deadline = self.idle.map_or(hard, |i| hard.min(now + i));
+        self.deadlines.insert(v, deadline);
+        self.live.insert(k, (v, deadline, hard));
+    }
+
+    /// A read hit at `now`.
+    fn read(&mut self, k: u64, now: u64) {
+        if let (Some(idle), Some(e)) = (self.idle, self.live.get_mut(&k)) {
+            if e.1 > now {
+                e.1 = e.2.min(now + idle);
+                self.deadlines.insert(e.0, e.1);
+            }
+        }
     }
 }
 
@@ -381,6 +401,7 @@ proptest! {
     fn behaves_like_a_map_with_deadlines(
         ops in prop::collection::vec(op(), 1..120),
         capacity in prop_oneof![Just(None), (1..10u64).prop_map(Some)],
+        idle in prop_oneof![Just(None), (3..15u64).prop_map(Some)],
     ) {
         let (clock, driver) = manual_driver();
         let (mut builder, log) = logged(&driver);
@@ -388,8 +409,11 @@ proptest! {
         if let Some(c) = capacity {
             builder = builder.max_capacity(c);
         }
+        if let Some(i) = idle {
+            builder = builder.time_to_idle(ms(i));
+        }
         let cache = builder.build();
-        let mut model = Model { live: HashMap::new(), deadlines: HashMap::new(), reported: HashMap::new() };
+        let mut model = Model { live: HashMap::new(), deadlines: HashMap::new(), reported: HashMap::new(), idle };
         let (mut now, mut next_value) = (0u64, 0u64);
         for op in ops {
             match op {
@@ -402,6 +426,7 @@ proptest! {
                         let expected = model.expected(k, now);
                         model.absorb(&log, now);
                         prop_assert_eq!(Some(got), expected.or(Some(v)));
+                        model.read(k, now);
                         expected.is_none()
                     } else if let Op::InsertTtl(_, t) = op {
                         cache.insert_with_ttl(k, v, ms(t));
@@ -411,14 +436,14 @@ proptest! {
                         true
                     };
                     if inserted {
-                        model.deadlines.insert(v, now + ttl);
-                        model.live.insert(k, (v, now + ttl));
+                        model.insert(k, v, now, ttl);
                     }
                 }
                 Op::Get(k) => {
                     let got = cache.get(&k);
                     model.absorb(&log, now);
                     prop_assert_eq!(got, model.expected(k, now), "get({}) at {} ms", k, now);
+                    model.read(k, now);
                 }
                 Op::Remove(k) => {
                     let got = cache.remove(&k);
