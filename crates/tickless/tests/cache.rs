@@ -640,3 +640,48 @@ fn stats_snapshots_and_prometheus_count_reads_and_causes() {
         "a dropped cache leaves the snapshots"
     );
 }
+
+#[test]
+fn popular_entries_survive_a_scan_of_one_off_keys() {
+    let cache: Cache<u64, u64> = Cache::new(100);
+    for _ in 0..20 {
+        for k in 0..50 {
+            if cache.get(&k).is_none() {
+                cache.insert(k, k);
+            }
+        }
+    }
+    for k in 1_000..101_000 {
+        if cache.get(&k).is_none() {
+            cache.insert(k, k); // each seen once: a scan
+        }
+    }
+    let kept = (0..50).filter(|k| cache.contains_key(k)).count();
+    assert!(
+        kept >= 45,
+        "only {kept} of the 50 popular keys survived the scan"
+    );
+}
+
+#[test]
+fn a_panicking_weigher_in_get_with_releases_the_waiters() {
+    let cache: Cache<u64, u64> = Cache::builder()
+        .max_capacity(100)
+        .weigher(|_, v| {
+            assert_ne!(*v, 0, "weigher refuses 0");
+            1
+        })
+        .build();
+    let leader = {
+        let cache = cache.clone();
+        std::thread::spawn(move || {
+            cache.get_with(1, || {
+                std::thread::sleep(ms(100));
+                0
+            })
+        })
+    };
+    std::thread::sleep(ms(20));
+    assert_eq!(cache.get_with(1, || 5), 5, "the waiter ran its own");
+    assert!(leader.join().is_err());
+}

@@ -145,12 +145,14 @@ where
     V: Clone + Send + Sync + 'static,
 {
     fn finish(mut self, value: V) -> V {
-        let key = self
-            .key
-            .take()
-            .unwrap_or_else(|| unreachable!("finished once"));
+        let Some(key) = self.key.clone() else {
+            unreachable!("finished once")
+        };
+        // The key stays in `self` until the insert returns: a panicking
+        // weigher or key `Hash` still ends the flight (in `drop`).
         self.inner
             .insert_with(key, value.clone(), self.inner.ttl, true);
+        self.key = None;
         self.flight.publish(value.clone());
         value
     }

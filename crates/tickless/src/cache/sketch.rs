@@ -35,9 +35,7 @@ pub(super) struct Sketch {
 impl Sketch {
     /// A sketch for a cache of `capacity` entries.
     pub(super) fn new(capacity: u64) -> Self {
-        let words = (capacity.max(16) as usize)
-            .next_power_of_two()
-            .clamp(8, MAX_WORDS);
+        let words = (capacity.clamp(16, MAX_WORDS as u64) as usize).next_power_of_two();
         let sample = capacity.saturating_mul(10).clamp(160, u64::from(u32::MAX)) as u32;
         Sketch {
             words: vec![0; words].into_boxed_slice(),
@@ -103,6 +101,14 @@ impl Sketch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn any_capacity_sizes_a_bounded_sketch() {
+        for capacity in [0, 1, 1000, u64::MAX / 2, u64::MAX - 1] {
+            let s = Sketch::new(capacity);
+            assert!(s.words.len().is_power_of_two() && s.words.len() <= MAX_WORDS);
+        }
+    }
 
     #[test]
     fn counts_saturate_at_fifteen_and_estimates_never_undercount() {
