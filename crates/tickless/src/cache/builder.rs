@@ -1,13 +1,20 @@
 //! [`CacheBuilder`]: moka's builder names, on the global driver or an
-//! explicit [`Handle`].
+//! explicit [`Handle`]; and building: the shards, their even shares of the
+//! capacity, their alarms, the registration for `observe`.
 
 use std::fmt;
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::panic::Location;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use super::{Cache, Listener, RemovalCause, Weigher};
+use hashbrown::DefaultHashBuilder;
+
+use super::expiry::Expire;
+use super::shard::State;
+use super::{stats, Cache, Inner, Listener, RemovalCause, Shard, Weigher};
+use crate::blocking::alarm::Alarm;
 use crate::driver::Handle;
 
 /// Configures a [`Cache`]: capacity (entries, or total weight with a
@@ -141,6 +148,65 @@ impl Handle {
         V: Clone + Send + Sync + 'static,
     {
         CacheBuilder::on(self.clone())
+    }
+}
+
+/// Most shards, and the least capacity a shard is given.
+const MAX_SHARDS: usize = 64;
+const MIN_SHARD_CAPACITY: u64 = 4096;
+
+fn shard_count(max_capacity: Option<u64>) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
+    let mut n = (cpus * 4).next_power_of_two().min(MAX_SHARDS);
+    if let Some(cap) = max_capacity {
+        while n > 1 && cap / (n as u64) < MIN_SHARD_CAPACITY {
+            n /= 2;
+        }
+    }
+    n
+}
+
+impl<K, V> Cache<K, V>
+where
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub(super) fn from_builder(b: CacheBuilder<K, V>, site: &'static Location<'static>) -> Self {
+        let n = shard_count(b.max_capacity);
+        let origin = b.handle.now();
+        let tick = b.handle.resolution();
+        let inner = Arc::new_cyclic(|weak| {
+            let shards = (0..n)
+                .map(|i| {
+                    // Even shares that add up to the capacity exactly.
+                    let capacity = b.max_capacity.map_or(u64::MAX, |c| {
+                        c / n as u64 + u64::from((i as u64) < c % n as u64)
+                    });
+                    let action = Expire {
+                        inner: weak.clone(),
+                        shard: i,
+                    };
+                    Shard {
+                        state: Mutex::new(State::new(origin, tick, capacity, b.tti.is_some())),
+                        alarm: Alarm::new(b.handle.clone(), site, action),
+                    }
+                })
+                .collect();
+            Inner {
+                shards,
+                hasher: DefaultHashBuilder::default(),
+                handle: b.handle,
+                ttl: b.ttl,
+                tti: b.tti,
+                weigher: b.weigher,
+                listener: b.listener,
+                name: b.name,
+                max_capacity: b.max_capacity,
+                site,
+            }
+        });
+        stats::register(Arc::downgrade(&inner) as Weak<dyn stats::Source>);
+        Cache { inner }
     }
 }
 

@@ -88,7 +88,7 @@ use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::panic::Location;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hashbrown::DefaultHashBuilder;
@@ -167,21 +167,6 @@ where
     alarm: Arc<Alarm<Expire<K, V>>>,
 }
 
-/// Most shards, and the least capacity a shard is given.
-const MAX_SHARDS: usize = 64;
-const MIN_SHARD_CAPACITY: u64 = 4096;
-
-fn shard_count(max_capacity: Option<u64>) -> usize {
-    let cpus = std::thread::available_parallelism().map_or(4, |n| n.get());
-    let mut n = (cpus * 4).next_power_of_two().min(MAX_SHARDS);
-    if let Some(cap) = max_capacity {
-        while n > 1 && cap / (n as u64) < MIN_SHARD_CAPACITY {
-            n /= 2;
-        }
-    }
-    n
-}
-
 impl<K, V> Cache<K, V>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -197,44 +182,6 @@ where
     /// A [`CacheBuilder`] on the global driver.
     pub fn builder() -> CacheBuilder<K, V> {
         CacheBuilder::on(Handle::current())
-    }
-
-    fn from_builder(b: CacheBuilder<K, V>, site: &'static Location<'static>) -> Self {
-        let n = shard_count(b.max_capacity);
-        let origin = b.handle.now();
-        let tick = b.handle.resolution();
-        let inner = Arc::new_cyclic(|weak| {
-            let shards = (0..n)
-                .map(|i| {
-                    // Even shares that add up to the capacity exactly.
-                    let capacity = b.max_capacity.map_or(u64::MAX, |c| {
-                        c / n as u64 + u64::from((i as u64) < c % n as u64)
-                    });
-                    let action = Expire {
-                        inner: weak.clone(),
-                        shard: i,
-                    };
-                    Shard {
-                        state: Mutex::new(State::new(origin, tick, capacity, b.tti.is_some())),
-                        alarm: Alarm::new(b.handle.clone(), site, action),
-                    }
-                })
-                .collect();
-            Inner {
-                shards,
-                hasher: DefaultHashBuilder::default(),
-                handle: b.handle,
-                ttl: b.ttl,
-                tti: b.tti,
-                weigher: b.weigher,
-                listener: b.listener,
-                name: b.name,
-                max_capacity: b.max_capacity,
-                site,
-            }
-        });
-        stats::register(Arc::downgrade(&inner) as Weak<dyn stats::Source>);
-        Cache { inner }
     }
 
     /// The value under `key`, if present and not expired (a clone).
