@@ -15,10 +15,8 @@ use crate::progress::Progress;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// A suite of its own instead of the timer suite: `cache` (tickless::cache
-    /// against moka and quick_cache: hit ratios on the ARC traces, threads, memory, idle).
-    #[arg(value_name = "SUITE")]
-    suite: Option<String>,
+    #[command(subcommand)]
+    suite: Option<Suite>,
     /// Small sizes and short runs (seconds): for smoke tests.
     #[arg(long)]
     quick: bool,
@@ -30,29 +28,30 @@ pub struct BenchArgs {
     only: Option<String>,
 }
 
+#[derive(clap::Subcommand, Debug)]
+enum Suite {
+    /// The example HTTP server (`tickless serve`) under wrk: tokio's timers vs tickless's.
+    Server(crate::server::bench::ServerBenchArgs),
+    /// tickless::cache against moka and quick_cache: hit ratios on the ARC
+    /// traces, replay time, two threads, memory per entry, the idle test.
+    Cache(crate::bench_cache::CacheBenchArgs),
+}
+
 /// One scenario: a value per implementation (`None` where it does not apply).
-struct Scenario {
-    name: &'static str,
-    unit: &'static str,
-    lower_is_better: bool,
-    columns: Vec<(&'static str, Option<f64>)>,
+pub(crate) struct Scenario {
+    pub(crate) name: &'static str,
+    pub(crate) unit: &'static str,
+    pub(crate) lower_is_better: bool,
+    pub(crate) columns: Vec<(&'static str, Option<f64>)>,
 }
 
 pub fn run(args: &BenchArgs) -> ExitCode {
-    let q = args.quick;
-    match args.suite.as_deref() {
+    match &args.suite {
+        Some(Suite::Server(server)) => return crate::server::bench::run(server),
+        Some(Suite::Cache(cache)) => return crate::bench_cache::run(cache.quick || args.quick),
         None => {}
-        Some("cache") => {
-            if args.json.is_some() || args.only.is_some() {
-                eprintln!("note: --json and --only apply to the timer suite; `bench cache` prints its tables");
-            }
-            return crate::bench_cache::run(q);
-        }
-        Some(other) => {
-            eprintln!("error: no bench suite {other:?} (there is: cache)");
-            return ExitCode::from(2);
-        }
     }
+    let q = args.quick;
     // Ctrl-C skips the scenarios not started yet; the table shows the rest.
     let wanted =
         |name: &str| !crate::stopped() && args.only.as_deref().is_none_or(|o| name.contains(o));
@@ -374,7 +373,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn print_table(results: &[Scenario]) {
+pub(crate) fn print_table(results: &[Scenario]) {
     crate::say("| scenario | unit | better | results (ratio to the first) |");
     crate::say("|---|---|---|---|");
     for s in results {
@@ -386,6 +385,8 @@ fn print_table(results: &[Scenario]) {
             .map(|(i, (name, v))| match v {
                 None => format!("{name}: n/a"),
                 Some(v) if i == 0 => format!("{name}: {v:.1}"),
+                // No ratio to a zero (e.g. no early closes).
+                Some(v) if base == 0.0 => format!("{name}: {v:.1}"),
                 Some(v) => format!("{name}: {v:.1} ({:.2}×)", v / base),
             })
             .collect();

@@ -75,6 +75,13 @@ fn build(which: usize, capacity: u64, ttl: Option<Duration>) -> Arc<dyn Bench> {
     }
 }
 
+#[derive(clap::Args, Debug)]
+pub struct CacheBenchArgs {
+    /// Small sizes, OLTP only (seconds): for smoke tests.
+    #[arg(long)]
+    pub quick: bool,
+}
+
 pub fn run(quick: bool) -> ExitCode {
     crate::say("# tickless bench cache (tickless · moka 0.12 · quick_cache 0.6)");
     hit_ratios(quick);

@@ -1,5 +1,6 @@
-//! `tickless demo`: the leak case study, the churn summary and the queue
-//! summary, all measured in this run, and a self-contained HTML report.
+//! `tickless demo`: the leak case study, the churn summary, the queue
+//! summary and the seed's scheduler table, all measured in this run, and a
+//! self-contained HTML report.
 //!
 //! Uses the same workloads as the criterion benches (the
 //! `tickless-workloads` crate), timed with plain `Instant`s instead of
@@ -16,6 +17,7 @@ use tickless_workloads::alloc::live_bytes;
 use tickless_workloads::queues::*;
 use tickless_workloads::timers::{self, Impl};
 
+use crate::demo_sched;
 use crate::leak;
 use crate::progress::Progress;
 use crate::report;
@@ -180,7 +182,34 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         queue_summary(&live, if args.quick { 20_000 } else { 1_000_000 }, &mut out);
     }
 
-    // 5. Lateness histograms for the report.
+    // 5. The seed's scheduler table, and an overload run.
+    let mut sched_rows = Vec::new();
+    let mut overload = None;
+    if !stop.load(Ordering::Relaxed) {
+        out.line("5. Periodic jobs, the seed's table: the same load (jobs every 50 ms from t = 0, fixed CPU work each) on three dispatchers; latency = start − grid point");
+        sched_rows = demo_sched::table(args.quick);
+        out.line("| dispatcher | runs | average (ms) | p99 (ms) | max (ms) |");
+        out.line("|---|---:|---:|---:|---:|");
+        for r in &sched_rows {
+            out.line(format!(
+                "| {} | {} | {:.2} | {:.2} | {:.2} |",
+                r.name, r.runs, r.avg_ms, r.p99_ms, r.max_ms
+            ));
+        }
+        let o = demo_sched::overload(args.quick);
+        out.line(format!(
+            "   overload ({:.1} s, 2 workers, queue 100, Abort, offered ≈ 2× capacity): offered {}, completed {}, rejected {}; completed + rejected {} offered",
+            o.secs,
+            o.offered,
+            o.completed,
+            o.rejected,
+            if o.completed + o.rejected == o.offered { "=" } else { "≠" }
+        ));
+        overload = Some(o);
+        out.line("");
+    }
+
+    // 6. Lateness histograms for the report.
     let lateness = if crate::stopped() {
         Vec::new()
     } else {
@@ -193,6 +222,8 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         planted: &planted_lines,
         churn_rows: &churn_rows,
         lateness: &lateness,
+        sched_rows: &sched_rows,
+        overload: overload.as_ref(),
         text_summary: &out.0,
     });
     if let Some(dir) = args.report.parent() {

@@ -9,10 +9,12 @@ use tickless_workloads::alloc::CountingAlloc;
 mod bench;
 mod bench_cache;
 mod demo;
+mod demo_sched;
 mod leak;
 mod precision;
 mod progress;
 mod report;
+mod server;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -33,6 +35,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Wakeup lateness and CPU per wakeup: nanosleep, futex, timerfd, tickless, tokio.
     Precision(precision::PrecisionArgs),
+    /// The example HTTP server that `tickless bench server` loads (hyper, tokio).
+    Serve(server::ServeArgs),
 }
 
 /// Set by Ctrl-C: every subcommand finishes the measurement in hand, skips
@@ -57,5 +61,6 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Precision(args) => precision::run(&args),
+        Command::Serve(args) => server::run(&args),
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use tickless_debug::html;
 
+use crate::demo_sched::{Overload, SchedRow};
 use crate::leak::Series;
 
 const COLORS: [&str; 8] = [
@@ -118,6 +119,8 @@ pub struct Report<'a> {
     pub planted: &'a [String],
     pub churn_rows: &'a [(String, f64, f64)],
     pub lateness: &'a [(String, Vec<(String, u64)>)],
+    pub sched_rows: &'a [SchedRow],
+    pub overload: Option<&'a Overload>,
     pub text_summary: &'a str,
 }
 
@@ -142,6 +145,28 @@ pub fn render(r: &Report<'_>) -> String {
             html::escape(name)
         );
     }
+    let mut sched = String::new();
+    for row in r.sched_rows {
+        let _ = write!(
+            sched,
+            "<tr><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td></tr>",
+            html::escape(&row.name),
+            row.runs,
+            row.avg_ms,
+            row.p99_ms,
+            row.max_ms
+        );
+    }
+    let overload = r.overload.map_or(String::new(), |o| {
+        format!(
+            "<p id=\"overload\">Overload ({:.1} s, 2 workers, queue 100, <code>Abort</code>, offered about twice the capacity): offered {}, completed {}, rejected {} — completed + rejected {} offered.</p>",
+            o.secs,
+            o.offered,
+            o.completed,
+            o.rejected,
+            if o.completed + o.rejected == o.offered { "=" } else { "≠" }
+        )
+    });
     let planted: String = r
         .planted
         .iter()
@@ -161,6 +186,9 @@ pub fn render(r: &Report<'_>) -> String {
 <h2>Planted leak, named by <code>tickless::observe</code></h2><ul id="planted">{planted}</ul>
 <h2>Timer churn: create, first poll, drop</h2>
 <table id="churn"><tr><th>implementation</th><th>ns / op</th><th>bytes / pending timer</th></tr>{churn}</table>
+<h2>Periodic jobs: the seed's dispatcher table (<code>tickless::sched</code>)</h2>
+<table id="sched"><tr><th>dispatcher</th><th>runs</th><th>average latency (ms)</th><th>p99 (ms)</th><th>max (ms)</th></tr>{sched}</table>
+{overload}
 <h2>Lateness of sequential 1 ms sleeps (log₂ buckets)</h2>
 {lateness}
 <h2>Console output</h2><pre>{text}</pre>

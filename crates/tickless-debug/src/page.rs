@@ -7,7 +7,10 @@
 
 use std::fmt::Write as _;
 
+use std::time::Duration;
+
 use tickless::observe::{CallSite, Snapshot, SuspectReason};
+use tickless::sched::SchedulerMetrics;
 
 use crate::Shared;
 
@@ -152,6 +155,43 @@ fn chart(history: &[(f64, u64)]) -> String {
     )
 }
 
+/// The schedulers of the driver, one row each (rendered with the page; a
+/// reload refreshes it).
+fn schedulers(list: &[SchedulerMetrics]) -> String {
+    if list.is_empty() {
+        return String::new();
+    }
+    let ms = |d: Option<Duration>| {
+        d.map_or("–".to_string(), |d| {
+            format!("{:.3}", d.as_secs_f64() * 1e3)
+        })
+    };
+    let mut rows = String::new();
+    for s in list {
+        let t = &s.total;
+        let _ = write!(
+            rows,
+            "<tr><td class=\"site\">{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            crate::html::escape(&s.name),
+            s.workers,
+            s.pending,
+            s.queued,
+            s.queue_capacity,
+            s.running,
+            t.completed,
+            t.panicked,
+            s.rejected()[s.policy as usize],
+            s.policy.name(),
+            ms(t.lateness.quantile(0.5)),
+            ms(t.lateness.quantile(0.99)),
+            ms(t.run_time.quantile(0.99)),
+        );
+    }
+    format!(
+        "<h2>Schedulers</h2>\n<table id=\"schedulers\"><thead><tr><th class=\"site\">scheduler</th><th>workers</th><th>pending</th><th>queued</th><th>running</th><th>completed</th><th>panicked</th><th>rejected (policy)</th><th>lateness p50 (ms)</th><th>lateness p99 (ms)</th><th>run time p99 (ms)</th></tr></thead><tbody>{rows}</tbody></table>\n<p>Quantiles are log₂ bucket bounds (at most 2× the true value).</p>\n"
+    )
+}
+
 pub(crate) fn html(shared: &Shared) -> String {
     let m = model(shared);
     let c = &m.snapshot.counters;
@@ -193,7 +233,7 @@ tr.suspect {{ background: #fee2e2; }}
 <table id="sites"><thead><tr>
 <th class="site" data-key="site">call site</th><th data-key="live">live</th><th data-key="created">created</th><th data-key="fired">fired</th><th data-key="cancelled">cancelled</th><th data-key="oldest_age_s">oldest age (s)</th><th data-key="farthest_s">farthest deadline (s)</th><th data-key="suspect">leak suspect</th>
 </tr></thead><tbody>{rows}</tbody></table>
-<p>Also: <a href="/metrics">/metrics</a> · <a href="/debug/pprof/timers">/debug/pprof/timers</a> (<code>go tool pprof -top</code>) · <a href="/debug/timers.json">JSON</a></p>
+{schedulers}<p>Also: <a href="/metrics">/metrics</a> · <a href="/debug/pprof/timers">/debug/pprof/timers</a> (<code>go tool pprof -top</code>) · <a href="/debug/timers.json">JSON</a></p>
 <script>
 let sortKey = "live", sortDesc = true, data = null;
 const esc = s => String(s).replace(/[&<>"]/g, c => ({{"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}})[c]);
@@ -214,7 +254,7 @@ function render() {{
     document.querySelector("#chart text").textContent = "max " + max;
   }}
 }}
-document.querySelectorAll("th").forEach(th => th.addEventListener("click", () => {{
+document.querySelectorAll("#sites th").forEach(th => th.addEventListener("click", () => {{
   const k = th.dataset.key; sortDesc = sortKey === k ? !sortDesc : true; sortKey = k; render();
 }}));
 async function refresh() {{
@@ -230,6 +270,7 @@ setInterval(refresh, 2000);
         cancelled = c.cancelled,
         wakeups = c.wakeups,
         chart = chart(&m.history),
+        schedulers = schedulers(&m.snapshot.schedulers),
     )
 }
 

@@ -86,6 +86,34 @@ fn serves_every_route() {
 }
 
 #[test]
+fn the_page_lists_schedulers() {
+    let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
+    let srv = server(&driver);
+    let (_, _, body) = get(srv.local_addr(), "/debug/timers");
+    assert!(
+        !String::from_utf8(body).unwrap().contains("Schedulers"),
+        "no table without a scheduler"
+    );
+    let sched = tickless::sched::Scheduler::builder()
+        .workers(3)
+        .name("<billing>")
+        .handle(driver.handle().clone())
+        .build()
+        .unwrap();
+    let _job = sched.schedule(Duration::from_secs(60), || {}).unwrap();
+    let (_, _, body) = get(srv.local_addr(), "/debug/timers");
+    let html = String::from_utf8(body).unwrap();
+    let row = html
+        .lines()
+        .find(|l| l.contains("&lt;billing&gt;"))
+        .expect("a row for the scheduler, its name escaped");
+    assert!(
+        row.contains("<td>3</td><td>1</td>"),
+        "3 workers, 1 pending: {row}"
+    );
+}
+
+#[test]
 fn errors_are_clean() {
     let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
     let srv = server(&driver);

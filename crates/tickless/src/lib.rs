@@ -20,6 +20,8 @@
 //!   whose drop cancels, for async code and threads alike.
 //! - **Deterministic tests**: a [`Driver`] built on a
 //!   [`ManualClock`](clock::ManualClock) fires timers when the test moves time.
+//! - **hyper** (feature `hyper`): `tickless::hyper::TicklessTimer` runs
+//!   hyper's own timers (header-read timeout, pool idle timeout) on tickless.
 //!
 //! ```
 //! use std::time::Duration;
@@ -44,9 +46,12 @@ pub mod clock;
 pub mod context;
 pub mod delay_queue;
 pub mod driver;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 mod interval;
 pub mod observe;
 pub mod queue;
+pub mod sched;
 mod sleep;
 mod sync;
 mod timeout;

@@ -106,6 +106,19 @@ fn far_future_bulk_is_suspected() {
             live: 1500
         }
     );
+    // Exported: the count, and the suspect's live timers by site and reason.
+    let text = s.to_prometheus();
+    assert!(
+        text.lines().any(|l| l == "tickless_leak_suspects 1"),
+        "{text}"
+    );
+    let series = text
+        .lines()
+        .find(|l| l.starts_with("tickless_leak_suspect_live_timers{"))
+        .expect("a suspect series");
+    assert!(series.contains(&format!("line=\"{line}\"")), "{series}");
+    assert!(series.contains("reason=\"far_future\""), "{series}");
+    assert!(series.ends_with("} 1500"), "{series}");
     drop((far, near));
 }
 
@@ -137,6 +150,7 @@ fn prometheus_text_parses_back() {
     assert_eq!(value("tickless_timers_live"), 4.0);
     assert_eq!(value("tickless_timers_created_total"), 5.0);
     assert_eq!(value("tickless_timers_fired_total"), 1.0);
+    assert_eq!(value("tickless_leak_suspects"), 0.0);
     let site = scrape
         .samples
         .iter()
@@ -159,6 +173,54 @@ fn prometheus_text_parses_back() {
         other => panic!("{other:?}"),
     }
     drop(timers);
+}
+
+/// The lateness histogram is a real Prometheus histogram: cumulative
+/// `_bucket`s whose `le` is inclusive, a `+Inf` bucket equal to `_count`, and
+/// `_sum` the total lateness — what `histogram_quantile` and
+/// `rate(_sum) / rate(_count)` need.
+#[test]
+fn lateness_histogram_has_inclusive_buckets_sum_and_count() {
+    let (clock, driver) = driver();
+    // Deadlines on whole ticks of the 100 µs resolution: lateness is exactly
+    // how far past them the clock is moved.
+    let exact = Duration::from_nanos(1 << 20); // 1_048_576 ns: a bucket's bound
+    let a = driver.timer(secs(1));
+    clock.advance(secs(1) + exact); // `a` fires 2^20 ns late
+    let b = driver.timer(secs(2) - exact); // due at 3 s
+    clock.advance(secs(2) - exact + Duration::from_millis(500)); // 500 ms late
+    drop((a, b));
+    let s = driver.snapshot();
+    assert_eq!(s.counters.fired, 2);
+    let text = s.to_prometheus();
+    let sample = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no sample {name} in\n{text}"))
+    };
+    let bucket = |le: &str| {
+        sample(&format!(
+            "tickless_fire_lateness_seconds_bucket{{le=\"{le}\"}}"
+        ))
+    };
+    assert_eq!(sample("tickless_fire_lateness_seconds_count"), 2.0);
+    assert_eq!(bucket("+Inf"), 2.0);
+    assert_eq!(sample("tickless_fire_lateness_seconds_sum"), 0.501048576);
+    // 2^20 ns late is not <= 2^20 - 1 ns, and is <= 2^21 - 1 ns.
+    assert_eq!(bucket("0.001048575"), 0.0, "{text}");
+    assert!(bucket("0.002097151") >= 1.0, "{text}");
+    assert!(
+        !text.contains("le=\"0.001048576\""),
+        "le is inclusive: 2^k - 1 ns"
+    );
+    // Buckets are cumulative and end at the count.
+    let counts: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with("tickless_fire_lateness_seconds_bucket"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "{counts:?}");
+    assert_eq!(counts.len(), 40, "39 bounded buckets and +Inf");
 }
 
 #[test]

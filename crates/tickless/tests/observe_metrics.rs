@@ -23,6 +23,11 @@ fn publishes_counters_and_call_sites() {
         .find(|(k, ..)| k.key().name() == "tickless_timers_live")
         .expect("live gauge");
     assert_eq!(live.3, DebugValue::Gauge(3.0.into()));
+    let suspects = values
+        .iter()
+        .find(|(k, ..)| k.key().name() == "tickless_leak_suspects")
+        .expect("leak suspects gauge");
+    assert_eq!(suspects.3, DebugValue::Gauge(0.0.into()));
     assert!(values
         .iter()
         .any(|(k, ..)| k.key().name() == "tickless_call_site_live_timers"

@@ -42,8 +42,7 @@ impl Handle {
         }
     }
 
-    /// `true` if both handles reach the same driver (for collections that
-    /// report per driver, such as caches in `observe` snapshots).
+    /// `true` if both handles reach the same driver.
     pub(crate) fn same_driver(&self, other: &Handle) -> bool {
         std::ptr::eq(self.inner(), other.inner())
     }

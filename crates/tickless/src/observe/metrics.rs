@@ -1,9 +1,12 @@
-//! Publishes a [`Snapshot`](super::Snapshot) through the [`metrics`] facade
+//! Publishes a [`Snapshot`] through the [`metrics`] facade
 //! (feature `metrics`), under the same names as the Prometheus exporter.
 //!
 //! Call [`publish`] periodically (every few seconds) with a fresh snapshot;
 //! driver-wide values become gauges and absolute counters, call sites
-//! labelled `file`/`line` (the [`MAX_SITES`] busiest only).
+//! labelled `file`/`line` (the [`MAX_SITES`] busiest only), and the number
+//! of leak suspects a gauge. The lateness histogram is not published: the
+//! facade records observations, not a driver's ready-made buckets; scrape
+//! [`Snapshot::to_prometheus`] for it.
 
 use super::Snapshot;
 
@@ -21,6 +24,7 @@ pub fn publish(snapshot: &Snapshot) {
     metrics::counter!("tickless_driver_wakeups_total").absolute(c.wakeups);
     metrics::counter!("tickless_waker_panics_total").absolute(c.waker_panics);
     metrics::counter!("tickless_callback_panics_total").absolute(c.callback_panics);
+    metrics::gauge!("tickless_leak_suspects").set(snapshot.leak_suspects().len() as f64);
     for site in snapshot.sites.iter().take(MAX_SITES) {
         let labels = [
             ("file", site.file.to_string()),

@@ -33,12 +33,15 @@ pub mod metrics;
 #[cfg(feature = "pprof")]
 mod pprof;
 mod prometheus;
+mod prometheus_cache;
+mod prometheus_sched;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::driver::stats::{self, Site, SiteCounts, LATENESS_BUCKETS};
 use crate::driver::Handle;
+use crate::sched::SchedulerMetrics;
 
 /// Switches per-call-site counting on or off, for every driver (default on).
 ///
@@ -173,6 +176,8 @@ pub struct Snapshot {
     pub resolution: Duration,
     /// Whether call-site counting was on.
     pub call_sites_enabled: bool,
+    /// Every live [`Scheduler`](crate::sched::Scheduler) on this driver, by name.
+    pub schedulers: Vec<SchedulerMetrics>,
     /// The counters of every live [`Cache`](crate::cache::Cache) on this driver.
     pub caches: Vec<crate::cache::CacheStats>,
 }
@@ -235,8 +240,8 @@ impl Snapshot {
         suspects
     }
 
-    /// The Prometheus text exposition of this snapshot; see the
-    /// `prometheus` section of the README for names and labels.
+    /// The Prometheus text exposition of this snapshot; the README's
+    /// "Monitoring" section lists the names and labels.
     pub fn to_prometheus(&self) -> String {
         prometheus::render(self)
     }
@@ -357,6 +362,7 @@ impl Handle {
             sites,
             resolution: self.resolution(),
             call_sites_enabled: call_sites(),
+            schedulers: crate::sched::on_driver(self),
             caches: crate::cache::stats_on_driver(self),
         }
     }

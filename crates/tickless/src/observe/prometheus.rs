@@ -1,6 +1,9 @@
 //! Prometheus text exposition (format 0.0.4) of a [`Snapshot`].
 //!
-//! Metric names start with `tickless_`. Call-site series carry `file`, `line`
+//! Metric names start with `tickless_` and are kept stable: the alerting
+//! rules in `deploy/prometheus/` and the dashboard in `deploy/grafana/` use
+//! them (the README's "Monitoring" section lists them). Fire lateness is a
+//! real histogram (`_bucket{le}`, `_sum`, `_count`) for `histogram_quantile`. Call-site series carry `file`, `line`
 //! and `column` labels; to bound label cardinality only the [`MAX_SITES`]
 //! sites with the most live timers (then most created) are exported, and the
 //! rest are summed into one series with `file="(other)"` (gauges), or, for
@@ -8,8 +11,9 @@
 //! sum can fall as sites move in and out of the top.
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
-use super::Snapshot;
+use super::{Snapshot, SuspectReason};
 
 /// Call sites exported individually.
 pub const MAX_SITES: usize = 100;
@@ -79,13 +83,13 @@ pub(super) fn render(s: &Snapshot) -> String {
     let mut cumulative = 0;
     for bucket in &s.lateness {
         cumulative += bucket.count;
-        if bucket.below == std::time::Duration::MAX {
+        if bucket.below == Duration::MAX {
             continue;
         }
         let _ = writeln!(
             out,
             "tickless_fire_lateness_seconds_bucket{{le=\"{}\"}} {cumulative}",
-            bucket.below.as_secs_f64()
+            inclusive_bound(bucket.below).as_secs_f64()
         );
     }
     let _ = writeln!(
@@ -98,6 +102,8 @@ pub(super) fn render(s: &Snapshot) -> String {
         s.lateness_sum.as_secs_f64()
     );
     let _ = writeln!(out, "tickless_fire_lateness_seconds_count {cumulative}");
+
+    leak_suspects(&mut out, s);
 
     const SUM: fn(f64, f64) -> f64 = |a, b| a + b;
     let series: [Series; 5] = [
@@ -178,88 +184,47 @@ pub(super) fn render(s: &Snapshot) -> String {
             }
         }
     }
-    caches(&mut out, &s.caches);
+    super::prometheus_sched::render(&mut out, &s.schedulers);
+    super::prometheus_cache::render(&mut out, &s.caches);
     out
 }
 
-/// Per-cache series, labelled `cache="name"` (caches sharing a name are
-/// summed into one series).
-fn caches(out: &mut String, caches: &[crate::cache::CacheStats]) {
-    let mut by_name: std::collections::BTreeMap<&str, crate::cache::CacheStats> =
-        std::collections::BTreeMap::new();
-    for c in caches {
-        let e = by_name.entry(c.name.as_str()).or_default();
-        e.hits += c.hits;
-        e.misses += c.misses;
-        e.expired += c.expired;
-        e.size += c.size;
-        e.explicit += c.explicit;
-        e.replaced += c.replaced;
-        e.entries += c.entries;
-        e.weighted_size += c.weighted_size;
-    }
-    if by_name.is_empty() {
-        return;
-    }
-    type Value = fn(&crate::cache::CacheStats) -> f64;
-    let series: [(&str, &str, &str, Value); 5] = [
-        (
-            "tickless_cache_hits_total",
-            "counter",
-            "Cache reads that found a live entry.",
-            |c| c.hits as f64,
-        ),
-        (
-            "tickless_cache_misses_total",
-            "counter",
-            "Cache reads that found none.",
-            |c| c.misses as f64,
-        ),
-        (
-            "tickless_cache_hit_ratio",
-            "gauge",
-            "Cache hits over reads so far.",
-            |c| c.hit_ratio(),
-        ),
-        ("tickless_cache_entries", "gauge", "Entries held.", |c| {
-            c.entries as f64
-        }),
-        (
-            "tickless_cache_weighted_size",
-            "gauge",
-            "Total weight held.",
-            |c| c.weighted_size as f64,
-        ),
-    ];
-    for (name, kind, help, value) in series {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (cache, stats) in &by_name {
-            let _ = writeln!(
-                out,
-                "{name}{{cache=\"{}\"}} {}",
-                escape(cache),
-                value(stats)
-            );
-        }
-    }
-    let name = "tickless_cache_evictions_total";
-    let _ = writeln!(
+/// Prometheus' `le` is inclusive (`value <= le`); a lateness bucket's bound
+/// is exclusive. Lateness is counted in whole nanoseconds, so "below `b`" is
+/// exactly "at most `b` − 1 ns": exported that way, a fire exactly `b` late
+/// is not counted under `le = b`, where it does not belong.
+fn inclusive_bound(below: Duration) -> Duration {
+    below.saturating_sub(Duration::from_nanos(1))
+}
+
+/// The leak suspects of [`Snapshot::leak_suspects`]: how many call sites
+/// are suspected, and each suspect's live timers labelled with its site and
+/// its `reason` (`growing` or `far_future`; the [`MAX_SITES`] largest only).
+fn leak_suspects(out: &mut String, s: &Snapshot) {
+    let suspects = s.leak_suspects();
+    metric(
         out,
-        "# HELP {name} Entries that left the cache, by cause.\n# TYPE {name} counter"
+        "tickless_leak_suspects",
+        "gauge",
+        "Call sites suspected of leaking timers.",
+        suspects.len() as u64,
     );
-    for (cache, c) in &by_name {
-        for (cause, n) in [
-            ("expired", c.expired),
-            ("size", c.size),
-            ("explicit", c.explicit),
-            ("replaced", c.replaced),
-        ] {
-            let _ = writeln!(
-                out,
-                "{name}{{cache=\"{}\",cause=\"{cause}\"}} {n}",
-                escape(cache)
-            );
-        }
+    out.push_str("# HELP tickless_leak_suspect_live_timers Live timers of each call site suspected of leaking, and why.\n");
+    out.push_str("# TYPE tickless_leak_suspect_live_timers gauge\n");
+    for suspect in suspects.iter().take(MAX_SITES) {
+        let reason = match suspect.reason {
+            SuspectReason::Growing { .. } => "growing",
+            SuspectReason::FarFuture { .. } => "far_future",
+        };
+        let site = &suspect.site;
+        let _ = writeln!(
+            out,
+            "tickless_leak_suspect_live_timers{{file=\"{}\",line=\"{}\",column=\"{}\",reason=\"{reason}\"}} {}",
+            escape(site.file),
+            site.line,
+            site.column,
+            site.live
+        );
     }
 }
 
@@ -281,7 +246,7 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
 }
 
 /// Label value escaping: backslash, double quote and newline.
-fn escape(v: &str) -> String {
+pub(super) fn escape(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
@@ -319,6 +284,7 @@ mod tests {
             sites,
             resolution: Duration::from_millis(1),
             call_sites_enabled: true,
+            schedulers: Vec::new(),
             caches: Vec::new(),
         };
         let text = super::render(&snapshot);

@@ -1,0 +1,414 @@
+//! The running scheduler: its shared state, the one driver timer armed for
+//! the earliest deadline, the worker threads, and the policies that need
+//! waiting (which `state.rs`, being single-threaded, cannot do).
+//!
+//! # Locks
+//!
+//! `Shared::state` is the one lock of a scheduler. The driver timer is an
+//! alarm (`blocking::alarm`) whose fire — on the driver's timer thread, or
+//! inline when armed for a deadline already past — takes the state lock to
+//! move due jobs to the queue: so the order is alarm → state, and nothing
+//! here touches the alarm while holding the state lock. Re-arming for an
+//! earlier deadline reads the wheel's earliest deadline under the state
+//! lock, releases it, then resets the alarm; `arm_lock` serialises re-arms
+//! so the last reset is the latest reading (a fire in between re-arms for
+//! the wheel's earliest itself, so a stale reading only costs a spurious
+//! fire). Workers and submitters never run user code (jobs, hooks, `Drop` of
+//! dropped jobs) under the state lock.
+
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use super::builder::{BuildError, Builder, RejectHook, RejectPolicy, Rejected, RejectedAt};
+use super::jobs::{JobId, Work};
+use super::state::{Effects, Phase, State};
+use crate::blocking::alarm::{Action, Alarm};
+use crate::driver::{CollectionCount, Handle};
+use crate::sync::lock_std as lock;
+
+thread_local! {
+    /// The scheduler this thread works for (its `Shared`'s address), if any.
+    static WORKER_OF: Cell<usize> = const { Cell::new(0) };
+}
+
+pub(super) struct Shared {
+    pub(super) state: Mutex<State>,
+    /// Workers wait here for runs.
+    work: Condvar,
+    /// `Block` submitters wait here for room; shutdown for workers to exit.
+    room: Condvar,
+    pub(super) handle: Handle,
+    on_reject: Option<RejectHook>,
+    pub(super) name: String,
+    pub(super) workers: usize,
+    /// Pending jobs, as live timers of the line that built the scheduler.
+    count: Arc<CollectionCount>,
+}
+
+/// The driver timer's action: move due jobs to the queue.
+pub(super) struct Dispatch(Arc<Shared>);
+
+impl Action for Dispatch {
+    fn fire(&self, _deadline: Instant, now: Instant) -> Option<Instant> {
+        let mut fx = Effects::default();
+        let mut st = lock(&self.0.state);
+        let next = st.dispatch(now, &mut fx);
+        // The fire re-arms for `next` itself (which covers any periodic
+        // job re-filed by a dropped run).
+        fx.arm = false;
+        self.0.release(st, fx, RejectedAt::Due);
+        next
+    }
+}
+
+pub(super) struct Core {
+    pub(super) shared: Arc<Shared>,
+    alarm: Arc<Alarm<Dispatch>>,
+    arm_lock: Mutex<()>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Shared {
+    /// Unlocks, then does what the move asked: wake workers and blocked
+    /// submitters, report rejections, drop dropped work. At due time (on
+    /// the timer thread) the hook and the drops go to the driver's callback
+    /// executor instead.
+    fn release(&self, st: MutexGuard<'_, State>, mut fx: Effects, at: RejectedAt) {
+        let wake_room = fx.room && st.blocked > 0;
+        self.count.set(st.pending + st.queued);
+        drop(st);
+        for _ in 0..fx.queued.min(self.workers) {
+            self.work.notify_one();
+        }
+        if wake_room {
+            self.room.notify_all();
+        }
+        let hook = self.on_reject.clone().filter(|_| !fx.rejections.is_empty());
+        if hook.is_none() && fx.dropped.is_empty() {
+            return;
+        }
+        let rejections = std::mem::take(&mut fx.rejections);
+        let dropped = std::mem::take(&mut fx.dropped);
+        let report = move || {
+            if let Some(hook) = hook {
+                rejections.iter().for_each(|r| hook(r));
+            }
+            drop(dropped);
+        };
+        match at {
+            RejectedAt::Submit => report(),
+            _ => self.handle.run_callback(Box::new(report)),
+        }
+    }
+
+    fn on_own_worker(self: &Arc<Self>) -> bool {
+        WORKER_OF.with(Cell::get) == Arc::as_ptr(self) as usize
+    }
+}
+
+impl Core {
+    #[track_caller]
+    pub(super) fn start(b: Builder) -> Result<Arc<Core>, BuildError> {
+        let handle = b.handle.clone().unwrap_or_else(Handle::current);
+        let site = Location::caller();
+        let state = State::new(
+            handle.now(),
+            handle.resolution(),
+            b.capacity(),
+            b.max_pending,
+            b.policy,
+            b.cancel_on_panic,
+            b.missed,
+        );
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            count: handle.register_collection(site),
+            handle: handle.clone(),
+            on_reject: b.on_reject.clone(),
+            name: b.name.clone(),
+            workers: b.workers,
+        });
+        super::metrics::register(&shared);
+        let core = Arc::new(Core {
+            alarm: Alarm::new(handle, site, Dispatch(shared.clone())),
+            shared,
+            arm_lock: Mutex::new(()),
+            threads: Mutex::new(Vec::with_capacity(b.workers)),
+        });
+        for i in 0..b.workers {
+            let worker = core.clone();
+            lock(&core.shared.state).live_workers += 1;
+            let spawned = thread::Builder::new()
+                .name(format!("{}-{i}", b.name))
+                .spawn(move || worker.work());
+            match spawned {
+                Ok(thread) => lock(&core.threads).push(thread),
+                Err(e) => {
+                    lock(&core.shared.state).live_workers -= 1;
+                    core.shutdown(true, None);
+                    return Err(BuildError::SpawnThread(e));
+                }
+            }
+        }
+        Ok(core)
+    }
+
+    /// Re-arms the driver timer for the wheel's earliest deadline.
+    fn arm(&self) {
+        let _serial = lock(&self.arm_lock);
+        let target = lock(&self.shared.state).next_deadline();
+        if let Some(deadline) = target {
+            self.alarm.reset(deadline);
+        }
+    }
+
+    fn release(&self, st: MutexGuard<'_, State>, fx: Effects) {
+        let arm = fx.arm;
+        self.shared.release(st, fx, RejectedAt::Submit);
+        if arm {
+            self.arm();
+        }
+    }
+
+    /// `schedule*`: files `work` for `deadline`, applying the policy when
+    /// `max_pending` jobs are waiting. `Ok(None)`: not filed (discarded, or
+    /// run by the caller).
+    pub(super) fn schedule(
+        &self,
+        work: Work,
+        deadline: Instant,
+        site: &'static Location<'static>,
+    ) -> Result<Option<JobId>, Rejected> {
+        let shared = &self.shared;
+        let mut fx = Effects::default();
+        let mut st = lock(&shared.state);
+        let mut counted = false;
+        let result = loop {
+            if st.phase != Phase::Open {
+                break Err(Rejected::Shutdown);
+            }
+            if st.pending < st.max_pending {
+                break Ok(Some(st.submit(work, deadline, site, &mut fx)));
+            }
+            if !counted {
+                st.reject(&mut fx, Rejected::PendingFull, RejectedAt::Submit, site);
+                counted = true;
+            }
+            match st.policy {
+                RejectPolicy::Abort => break Err(Rejected::PendingFull),
+                RejectPolicy::Discard => {
+                    fx.dropped.push(work);
+                    break Ok(None);
+                }
+                RejectPolicy::DiscardOldest => {
+                    if !st.discard_first_pending(&mut fx) {
+                        break Err(Rejected::PendingFull);
+                    }
+                }
+                RejectPolicy::CallerRuns | RejectPolicy::Block if shared.on_own_worker() => {
+                    break Err(Rejected::PendingFull);
+                }
+                RejectPolicy::CallerRuns if !work.is_periodic() => {
+                    st.stats.caller_runs += 1;
+                    self.release(st, fx);
+                    // Never early: wait for the deadline on the driver.
+                    let _ = shared.handle.timer_at(deadline).receiver().recv();
+                    self.run_here(work, site, deadline);
+                    return Ok(None);
+                }
+                RejectPolicy::CallerRuns | RejectPolicy::Block => {
+                    st.blocked += 1;
+                    st = shared.room.wait(st).unwrap_or_else(|p| p.into_inner());
+                    st.blocked -= 1;
+                }
+            }
+        };
+        self.release(st, fx);
+        result
+    }
+
+    /// `execute`: queues `work` to run now, applying the policy when the
+    /// queue is full.
+    pub(super) fn execute(
+        &self,
+        work: Work,
+        site: &'static Location<'static>,
+    ) -> Result<(), Rejected> {
+        let shared = &self.shared;
+        let mut fx = Effects::default();
+        let mut st = lock(&shared.state);
+        let mut work = Some(work);
+        let mut counted = false;
+        let result = loop {
+            let now = shared.handle.now();
+            if st.phase != Phase::Open {
+                break Err(Rejected::Shutdown);
+            }
+            match st.try_execute(work.take().expect("work"), now, site, &mut fx) {
+                Ok(_) => break Ok(()),
+                Err(back) => work = Some(back),
+            }
+            if !counted {
+                st.reject(&mut fx, Rejected::QueueFull, RejectedAt::Submit, site);
+                counted = true;
+            }
+            let inline = match st.policy {
+                RejectPolicy::Abort => break Err(Rejected::QueueFull),
+                RejectPolicy::Discard => {
+                    fx.dropped.extend(work.take());
+                    break Ok(());
+                }
+                RejectPolicy::DiscardOldest => {
+                    st.discard_oldest_queued(now, &mut fx);
+                    false
+                }
+                RejectPolicy::CallerRuns => true,
+                RejectPolicy::Block => shared.on_own_worker(),
+            };
+            if inline {
+                st.stats.caller_runs += 1;
+                self.release(st, fx);
+                self.run_here(work.take().expect("work"), site, now);
+                return Ok(());
+            }
+            if st.policy == RejectPolicy::Block {
+                st.blocked += 1;
+                st = shared.room.wait(st).unwrap_or_else(|p| p.into_inner());
+                st.blocked -= 1;
+            }
+        };
+        self.release(st, fx);
+        result
+    }
+
+    /// Runs a one-shot job on the calling thread (`CallerRuns`), counted
+    /// like a worker's run.
+    fn run_here(&self, work: Work, site: &'static Location<'static>, deadline: Instant) {
+        let start = self.shared.handle.now();
+        let panicked = match work {
+            Work::Once(f) => catch_unwind(AssertUnwindSafe(f)).is_err(),
+            Work::Periodic(_) => unreachable!("only one-shot jobs run on the caller"),
+        };
+        let end = self.shared.handle.now();
+        let mut st = lock(&self.shared.state);
+        let stats = st.stats.of(site);
+        stats
+            .lateness
+            .record(start.saturating_duration_since(deadline));
+        stats.run_time.record(end.saturating_duration_since(start));
+        if panicked {
+            stats.panicked += 1;
+        } else {
+            stats.completed += 1;
+        }
+    }
+
+    pub(super) fn cancel(&self, id: JobId) -> bool {
+        let mut fx = Effects::default();
+        let mut st = lock(&self.shared.state);
+        let (prevented, work) = st.cancel(id, &mut fx);
+        self.release(st, fx);
+        drop(work); // user code: unlocked
+        prevented
+    }
+
+    /// A worker thread's life.
+    fn work(self: Arc<Self>) {
+        let shared = &self.shared;
+        WORKER_OF.with(|w| w.set(Arc::as_ptr(shared) as usize));
+        let mut st = lock(&shared.state);
+        loop {
+            let mut fx = Effects::default();
+            let start = shared.handle.now();
+            let Some(taken) = st.take(start, &mut fx) else {
+                if st.finished() {
+                    break;
+                }
+                st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            };
+            self.release(st, fx);
+            let (rest, panicked) = match taken.work {
+                Work::Once(f) => (None, catch_unwind(AssertUnwindSafe(f)).is_err()),
+                Work::Periodic(mut p) => {
+                    let panicked = catch_unwind(AssertUnwindSafe(|| (p.run)())).is_err();
+                    (Some(Work::Periodic(p)), panicked)
+                }
+            };
+            let end = shared.handle.now();
+            let mut fx = Effects::default();
+            st = lock(&shared.state);
+            let dropped = st.finish((taken.id, taken.site), rest, start, end, panicked, &mut fx);
+            if fx.arm || dropped.is_some() {
+                self.release(st, fx);
+                drop(dropped);
+                st = lock(&shared.state);
+            }
+            st.running -= 1;
+        }
+        st.live_workers -= 1;
+        drop(st);
+        // Other workers may be waiting for runs that will never come, and a
+        // shutdown may be waiting for this exit.
+        shared.work.notify_all();
+        shared.room.notify_all();
+    }
+
+    /// Stops taking jobs (see `Scheduler::shutdown*`) and waits up to
+    /// `timeout` (`None`: for ever) for the workers to exit, joining them.
+    /// `true` if they all did.
+    pub(super) fn shutdown(&self, stop: bool, timeout: Option<Duration>) -> bool {
+        let shared = &self.shared;
+        let mut fx = Effects::default();
+        let mut st = lock(&shared.state);
+        st.close(stop, &mut fx);
+        self.shared.release(st, fx, RejectedAt::Submit);
+        self.alarm.stop();
+        shared.work.notify_all();
+        let own = usize::from(shared.on_own_worker());
+        let limit = timeout.map(|t| Instant::now() + t);
+        let mut st = lock(&shared.state);
+        let mut all = true;
+        while st.live_workers > own {
+            let left = limit.map(|l| l.saturating_duration_since(Instant::now()));
+            match left {
+                None => st = shared.room.wait(st).unwrap_or_else(|p| p.into_inner()),
+                Some(left) if left.is_zero() => {
+                    all = false;
+                    break;
+                }
+                Some(left) => {
+                    st = shared
+                        .room
+                        .wait_timeout(st, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
+            }
+        }
+        if !all {
+            // Timed out: what is still queued will not run.
+            let mut fx = Effects::default();
+            st.close(true, &mut fx);
+            self.shared.release(st, fx, RejectedAt::Submit);
+            shared.work.notify_all();
+        } else {
+            drop(st);
+        }
+        let me = thread::current().id();
+        for thread in std::mem::take(&mut *lock(&self.threads)) {
+            // Every other worker has left its loop (or, after a timeout, the
+            // finished ones have): joining is immediate. Ourselves (shut
+            // down from a job) and stragglers are left detached.
+            if thread.thread().id() != me && (all || thread.is_finished()) {
+                let _ = thread.join();
+            }
+        }
+        all
+    }
+}

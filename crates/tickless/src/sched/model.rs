@@ -1,0 +1,216 @@
+//! A model test of the scheduler's accounting: random submits, executes,
+//! time steps, worker takes and finishes, cancels and shutdowns on the
+//! single-threaded [`State`], checking after every step that
+//!
+//! - `pending` and `queued` equal what the lists really hold, the queue
+//!   never exceeds its capacity, and runs overflow only while it is full;
+//! - `max_pending` is never exceeded by a submit;
+//! - every job is accounted for exactly once: each offered one-shot job
+//!   ends as completed, dropped by the policy, or cancelled — never two;
+//! - no run starts before its deadline.
+
+use std::panic::Location;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+
+use super::builder::RejectPolicy;
+use super::jobs::{At, JobId, Period, Periodic, Work};
+use super::state::{Effects, Phase, State, Taken};
+use crate::MissedTickBehavior;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Schedule(u16),
+    Periodic(u16),
+    Execute,
+    Advance(u16),
+    Take,
+    Finish(usize),
+    Cancel(usize),
+    Close(bool),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0u16..50).prop_map(Op::Schedule),
+        1 => (1u16..30).prop_map(Op::Periodic),
+        2 => Just(Op::Execute),
+        4 => (0u16..20).prop_map(Op::Advance),
+        4 => Just(Op::Take),
+        3 => any::<usize>().prop_map(Op::Finish),
+        2 => any::<usize>().prop_map(Op::Cancel),
+        1 => any::<bool>().prop_map(Op::Close),
+    ]
+}
+
+fn policy() -> impl Strategy<Value = RejectPolicy> {
+    prop::sample::select(RejectPolicy::ALL.to_vec())
+}
+
+struct Model {
+    st: State,
+    now: Instant,
+    /// Handles the test holds.
+    ids: Vec<JobId>,
+    running: Vec<(Taken, Instant)>,
+    offered: u64,
+    completed: u64,
+    dropped: u64,
+    cancelled: u64,
+}
+
+impl Model {
+    fn effects(&mut self, fx: Effects) {
+        self.dropped += fx.dropped.iter().filter(|w| !w.is_periodic()).count() as u64;
+    }
+
+    fn check(&self) {
+        let st = &self.st;
+        let (pending, queued, running, live) = st.counts();
+        assert!(
+            queued <= st.capacity,
+            "queue over capacity: {queued} > {}",
+            st.capacity
+        );
+        assert_eq!(running, self.running.len(), "running");
+        let mut in_wheel = 0;
+        let mut overflow = 0;
+        let mut ready = 0;
+        for &id in &self.ids {
+            if let Some(job) = st.jobs.get(id) {
+                match job.at {
+                    At::Pending(_) => in_wheel += 1,
+                    At::Overflow => overflow += 1,
+                    At::Queued => ready += 1,
+                    At::Running => {}
+                }
+            }
+        }
+        assert_eq!(pending, in_wheel + overflow, "pending = wheel + overflow");
+        assert_eq!(queued, ready, "queued = live ready ids");
+        assert!(
+            overflow == 0 || queued == st.capacity,
+            "overflow only while the queue is full"
+        );
+        assert!(
+            live <= pending + queued + running,
+            "no job outside every list: {live}"
+        );
+        if st.phase == Phase::Stopped {
+            assert_eq!((pending, queued), (0, 0));
+        }
+    }
+}
+
+fn site() -> &'static Location<'static> {
+    Location::caller()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn accounting_holds(
+        policy in policy(),
+        capacity in 1usize..4,
+        max_pending in 1usize..6,
+        ops in prop::collection::vec(op(), 1..120),
+    ) {
+        let start = Instant::now();
+        let mut m = Model {
+            st: State::new(start, Duration::from_millis(1), capacity, max_pending, policy, false, MissedTickBehavior::Burst),
+            now: start,
+            ids: Vec::new(),
+            running: Vec::new(),
+            offered: 0,
+            completed: 0,
+            dropped: 0,
+            cancelled: 0,
+        };
+        for op in ops {
+            let mut fx = Effects::default();
+            match op {
+                Op::Schedule(ms) | Op::Periodic(ms) => {
+                    // `core.rs` applies the policies that wait or discard;
+                    // the state's part is the bound itself.
+                    if m.st.phase != Phase::Open || m.st.pending >= m.st.max_pending {
+                        continue;
+                    }
+                    let work = match op {
+                        Op::Periodic(_) => Work::Periodic(Box::new(Periodic {
+                            run: Box::new(|| {}),
+                            period: Period::Rate(Duration::from_millis(u64::from(ms)), MissedTickBehavior::Skip),
+                        })),
+                        _ => {
+                            m.offered += 1;
+                            Work::Once(Box::new(|| {}))
+                        }
+                    };
+                    let deadline = m.now + Duration::from_millis(u64::from(ms));
+                    let id = m.st.submit(work, deadline, site(), &mut fx);
+                    m.ids.push(id);
+                }
+                Op::Execute => {
+                    if m.st.phase != Phase::Open {
+                        continue;
+                    }
+                    if let Ok(id) = m.st.try_execute(Work::Once(Box::new(|| {})), m.now, site(), &mut fx) {
+                        m.offered += 1;
+                        m.ids.push(id);
+                    }
+                }
+                Op::Advance(ms) => {
+                    m.now += Duration::from_millis(u64::from(ms));
+                    m.st.dispatch(m.now, &mut fx);
+                }
+                Op::Take => {
+                    if let Some(taken) = m.st.take(m.now, &mut fx) {
+                        let deadline = m.st.jobs.get(taken.id).unwrap().deadline;
+                        prop_assert!(m.now >= deadline, "started before its deadline");
+                        m.running.push((taken, m.now));
+                    }
+                }
+                Op::Finish(i) => {
+                    if m.running.is_empty() {
+                        continue;
+                    }
+                    let (taken, started) = m.running.remove(i % m.running.len());
+                    let rest = match taken.work {
+                        Work::Once(_) => {
+                            m.completed += 1;
+                            None
+                        }
+                        periodic => Some(periodic),
+                    };
+                    m.st.finish((taken.id, taken.site), rest, started, m.now, false, &mut fx);
+                    m.st.running -= 1;
+                }
+                Op::Cancel(i) => {
+                    if m.ids.is_empty() {
+                        continue;
+                    }
+                    let id = m.ids[i % m.ids.len()];
+                    let once_not_started = m.st.jobs.get(id).is_some_and(|j| !j.periodic && j.at != At::Running);
+                    let (prevented, _work) = m.st.cancel(id, &mut fx);
+                    if once_not_started {
+                        prop_assert!(prevented);
+                        m.cancelled += 1;
+                    }
+                }
+                Op::Close(stop) => m.st.close(stop, &mut fx),
+            }
+            m.effects(fx);
+            m.check();
+        }
+        // Every one-shot job offered is completed, dropped, cancelled, or
+        // still here (pending, queued or running) — exactly one of them.
+        let once_left = m.ids.iter().filter(|&&id| m.st.jobs.get(id).is_some_and(|j| !j.periodic)).count() as u64;
+        prop_assert_eq!(
+            m.offered,
+            m.completed + m.dropped + m.cancelled + once_left,
+            "offered = completed {} + dropped {} + cancelled {} + left {}",
+            m.completed, m.dropped, m.cancelled, once_left
+        );
+    }
+}

@@ -1,0 +1,487 @@
+//! The scheduler's state under its one lock, and every move a job makes:
+//! wheel (pending) → queue (due, waiting for a worker) → running → freed,
+//! or back to the wheel for a periodic job. No threads here: the callers
+//! (`core.rs`) act on the [`Effects`] each move returns, after unlocking.
+//!
+//! # Counts (the invariants the model test checks)
+//!
+//! - `pending` = jobs in the wheel + due runs in `overflow` (bounded by
+//!   `max_pending` at submit; a periodic job re-filing itself is not a
+//!   submit);
+//! - `queued` = live ids in `ready` (bounded by `capacity`);
+//! - `running` = runs taken by workers and not finished;
+//! - `overflow` is non-empty only while `queued == capacity`.
+//!
+//! `ready` and `overflow` may hold stale ids (cancelled jobs: the slab's
+//! generation tells); they are skipped when met and compacted when they
+//! outnumber live ones.
+
+use std::collections::VecDeque;
+use std::mem;
+use std::panic::Location;
+use std::time::{Duration, Instant};
+
+use super::builder::{RejectPolicy, Rejected, RejectedAt, Rejection};
+use super::jobs::{At, Job, JobId, Jobs, Period, Work};
+use super::stats::Stats;
+use crate::clock::{next_on_grid, saturating_add};
+use crate::queue::{TimerQueue, Wheel};
+use crate::MissedTickBehavior;
+
+/// Whether the scheduler takes work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Phase {
+    Open,
+    /// `shutdown`: no new jobs, no future runs; queued runs still run.
+    Draining,
+    /// `shutdown_now` (or a drain that timed out): nothing more runs.
+    Stopped,
+}
+
+/// What a move asks its caller to do once the lock is released.
+#[derive(Default)]
+pub(super) struct Effects {
+    /// Re-arm the driver timer: the earliest deadline moved earlier.
+    pub(super) arm: bool,
+    /// Runs queued: wake that many workers.
+    pub(super) queued: usize,
+    /// Room was made (queue or pending): wake blocked submitters.
+    pub(super) room: bool,
+    /// Uses of the reject policy, for the hook.
+    pub(super) rejections: Vec<Rejection>,
+    /// Work dropped unrun (dropped outside the lock: user `Drop` code).
+    pub(super) dropped: Vec<Work>,
+}
+
+/// A run taken by a worker.
+pub(super) struct Taken {
+    pub(super) id: JobId,
+    pub(super) work: Work,
+    pub(super) site: &'static Location<'static>,
+}
+
+pub(super) struct State {
+    pub(super) jobs: Jobs,
+    wheel: Wheel<u32>,
+    ready: VecDeque<JobId>,
+    overflow: VecDeque<JobId>,
+    pub(super) pending: usize,
+    pub(super) queued: usize,
+    pub(super) running: usize,
+    /// Submitters waiting for room (`Block`): wake them only if any.
+    pub(super) blocked: usize,
+    /// Worker threads that have not exited.
+    pub(super) live_workers: usize,
+    /// The deadline the driver timer is (or is about to be) armed for.
+    armed_for: Option<Instant>,
+    pub(super) phase: Phase,
+    pub(super) capacity: usize,
+    pub(super) max_pending: usize,
+    pub(super) policy: RejectPolicy,
+    cancel_on_panic: bool,
+    /// For fixed-rate jobs whose runs end past their next deadline.
+    pub(super) missed: MissedTickBehavior,
+    pub(super) stats: Stats,
+}
+
+impl State {
+    pub(super) fn new(
+        origin: Instant,
+        tick: Duration,
+        capacity: usize,
+        max_pending: usize,
+        policy: RejectPolicy,
+        cancel_on_panic: bool,
+        missed: MissedTickBehavior,
+    ) -> Self {
+        State {
+            jobs: Jobs::default(),
+            wheel: Wheel::with_tick(origin, tick),
+            ready: VecDeque::new(),
+            overflow: VecDeque::new(),
+            pending: 0,
+            queued: 0,
+            running: 0,
+            blocked: 0,
+            live_workers: 0,
+            armed_for: None,
+            phase: Phase::Open,
+            capacity,
+            max_pending,
+            policy,
+            cancel_on_panic,
+            missed,
+            stats: Stats::default(),
+        }
+    }
+
+    pub(super) fn next_deadline(&mut self) -> Option<Instant> {
+        self.armed_for = self.wheel.next_deadline();
+        self.armed_for
+    }
+
+    pub(super) fn reject(
+        &mut self,
+        fx: &mut Effects,
+        reason: Rejected,
+        at: RejectedAt,
+        job: &'static Location<'static>,
+    ) {
+        self.stats.rejected(job, self.policy);
+        fx.rejections.push(Rejection {
+            policy: self.policy,
+            reason,
+            at,
+            job,
+        });
+    }
+
+    /// Files a new job for `deadline` (the caller checked phase and bound).
+    pub(super) fn submit(
+        &mut self,
+        work: Work,
+        deadline: Instant,
+        site: &'static Location<'static>,
+        fx: &mut Effects,
+    ) -> JobId {
+        let id = self.jobs.insert(Job {
+            periodic: work.is_periodic(),
+            work: Some(work),
+            at: At::Queued, // set by `file`
+            deadline,
+            site,
+            cancelled: false,
+        });
+        self.file(id, deadline, fx);
+        id
+    }
+
+    /// Puts a job (with its work) in the wheel for `deadline`.
+    fn file(&mut self, id: JobId, deadline: Instant, fx: &mut Effects) {
+        let key = self.wheel.insert(deadline, id.index());
+        let job = self.jobs.get_mut(id).expect("filing a live job");
+        job.at = At::Pending(key);
+        job.deadline = deadline;
+        self.pending += 1;
+        if self.armed_for.is_none_or(|armed| deadline < armed) {
+            self.armed_for = Some(deadline);
+            fx.arm = true;
+        }
+    }
+
+    /// Queues a job that is due; the caller checked there is room.
+    fn enqueue(&mut self, id: JobId, fx: &mut Effects) {
+        debug_assert!(
+            self.queued < self.capacity,
+            "queue overfilled: {} of {}",
+            self.queued,
+            self.capacity
+        );
+        self.jobs.get_mut(id).expect("queueing a live job").at = At::Queued;
+        self.ready.push_back(id);
+        self.queued += 1;
+        fx.queued += 1;
+    }
+
+    /// `execute`: queues a new job due now, if there is room.
+    pub(super) fn try_execute(
+        &mut self,
+        work: Work,
+        now: Instant,
+        site: &'static Location<'static>,
+        fx: &mut Effects,
+    ) -> Result<JobId, Work> {
+        if self.queued >= self.capacity {
+            return Err(work);
+        }
+        let id = self.jobs.insert(Job {
+            periodic: false,
+            work: Some(work),
+            at: At::Queued,
+            deadline: now,
+            site,
+            cancelled: false,
+        });
+        self.enqueue(id, fx);
+        Ok(id)
+    }
+
+    /// Moves every job due at `now` out of the wheel (the driver timer
+    /// fired); returns the next deadline to arm for.
+    pub(super) fn dispatch(&mut self, now: Instant, fx: &mut Effects) -> Option<Instant> {
+        while let Some((_, _, index)) = self.wheel.pop_expired(now) {
+            self.pending -= 1;
+            fx.room = true;
+            let id = self.jobs.id_at(index);
+            self.due(id, now, fx);
+        }
+        self.next_deadline()
+    }
+
+    /// A run came due: queue it, or apply the policy.
+    fn due(&mut self, id: JobId, now: Instant, fx: &mut Effects) {
+        if self.queued < self.capacity {
+            return self.enqueue(id, fx);
+        }
+        let site = self.jobs.get(id).expect("a due job is live").site;
+        self.reject(fx, Rejected::QueueFull, RejectedAt::Due, site);
+        match self.policy {
+            RejectPolicy::Abort | RejectPolicy::Discard => self.drop_run(id, now, fx),
+            RejectPolicy::DiscardOldest => {
+                if let Some(oldest) = pop_live(&mut self.ready, &self.jobs, At::Queued) {
+                    self.queued -= 1;
+                    self.drop_run(oldest, now, fx);
+                }
+                self.enqueue(id, fx);
+            }
+            RejectPolicy::CallerRuns | RejectPolicy::Block => {
+                self.jobs.get_mut(id).expect("live").at = At::Overflow;
+                self.overflow.push_back(id);
+                self.pending += 1;
+            }
+        }
+    }
+
+    /// Drops one run of a job that is out of every list: a one-shot job is
+    /// freed, a periodic one re-filed for its next deadline.
+    fn drop_run(&mut self, id: JobId, now: Instant, fx: &mut Effects) {
+        let job = self.jobs.get_mut(id).expect("dropping a run of a live job");
+        match job.work.as_ref().map(Work::is_periodic) {
+            Some(true) if self.phase == Phase::Open => {
+                let next = next_deadline(job, now, true);
+                self.file(id, next, fx);
+            }
+            _ => {
+                let job = self.jobs.remove(id).expect("live");
+                fx.dropped.extend(job.work);
+            }
+        }
+    }
+
+    /// Frees queue slots for overflowed runs, oldest first.
+    fn refill(&mut self, fx: &mut Effects) {
+        while self.queued < self.capacity {
+            let Some(id) = pop_live(&mut self.overflow, &self.jobs, At::Overflow) else {
+                break;
+            };
+            self.pending -= 1;
+            self.enqueue(id, fx);
+        }
+    }
+
+    /// A worker takes the oldest queued run.
+    pub(super) fn take(&mut self, now: Instant, fx: &mut Effects) -> Option<Taken> {
+        let id = pop_live(&mut self.ready, &self.jobs, At::Queued)?;
+        self.queued -= 1;
+        self.running += 1;
+        fx.room = true;
+        let job = self.jobs.get_mut(id).expect("live");
+        job.at = At::Running;
+        let (work, site, deadline) = (
+            job.work.take().expect("a queued job has its work"),
+            job.site,
+            job.deadline,
+        );
+        self.stats
+            .of(site)
+            .lateness
+            .record(now.saturating_duration_since(deadline));
+        self.refill(fx);
+        Some(Taken { id, work, site })
+    }
+
+    /// A run of job `id` (submitted at `site`) ended at `now`; `rest` is
+    /// what is left of its work (a periodic job's closure). Returns work to
+    /// drop outside the lock.
+    pub(super) fn finish(
+        &mut self,
+        (id, site): (JobId, &'static Location<'static>),
+        rest: Option<Work>,
+        start: Instant,
+        now: Instant,
+        panicked: bool,
+        fx: &mut Effects,
+    ) -> Option<Work> {
+        // `running` is decremented by the worker, after any re-arm this asks
+        // for: "nothing queued, nothing running" then means every due run has
+        // been dispatched (tests settle on it).
+        let stats = self.stats.of(site);
+        stats.run_time.record(now.saturating_duration_since(start));
+        if panicked {
+            stats.panicked += 1;
+        } else {
+            stats.completed += 1;
+        }
+        let job = self.jobs.get_mut(id).expect("a running job stays live");
+        let keep = rest.is_some()
+            && !job.cancelled
+            && self.phase == Phase::Open
+            && !(panicked && self.cancel_on_panic);
+        if !keep {
+            self.jobs.remove(id);
+            return rest;
+        }
+        job.work = rest;
+        let next = next_deadline(job, now, false);
+        self.file(id, next, fx);
+        None
+    }
+
+    /// Cancels a job: `true` if that prevented a run, and its work to drop
+    /// (outside the lock).
+    pub(super) fn cancel(&mut self, id: JobId, fx: &mut Effects) -> (bool, Option<Work>) {
+        let Some(job) = self.jobs.get_mut(id) else {
+            return (false, None);
+        };
+        match job.at {
+            At::Running => {
+                // A periodic job's later runs are prevented; a one-shot job
+                // that already started is not.
+                let prevented = job.periodic && !job.cancelled && self.phase == Phase::Open;
+                job.cancelled = true;
+                return (prevented, None);
+            }
+            At::Pending(key) => {
+                self.wheel.cancel(key);
+                self.pending -= 1;
+            }
+            At::Overflow => self.pending -= 1,
+            At::Queued => {
+                self.queued -= 1;
+                self.refill(fx);
+            }
+        }
+        fx.room = true;
+        let job = self.jobs.remove(id).expect("live");
+        compact(&mut self.ready, &self.jobs, At::Queued, self.queued);
+        compact(&mut self.overflow, &self.jobs, At::Overflow, self.pending);
+        (true, job.work)
+    }
+
+    /// `true` while the job has a run that has not started.
+    pub(super) fn is_pending(&self, id: JobId) -> bool {
+        self.jobs
+            .get(id)
+            .is_some_and(|job| !job.cancelled && job.at != At::Running)
+    }
+
+    /// `DiscardOldest` at `schedule*`: drops the whole pending job due first
+    /// (an overflowed run is due already, so it goes first). `false` if there
+    /// was none.
+    pub(super) fn discard_first_pending(&mut self, fx: &mut Effects) -> bool {
+        let id = match pop_live(&mut self.overflow, &self.jobs, At::Overflow) {
+            Some(id) => id,
+            None => {
+                let Some(key) = self.wheel.peek() else {
+                    return false;
+                };
+                let index = self.wheel.cancel(key).expect("peeked");
+                self.jobs.id_at(index)
+            }
+        };
+        self.pending -= 1;
+        fx.room = true;
+        let job = self.jobs.remove(id).expect("live");
+        fx.dropped.extend(job.work);
+        true
+    }
+
+    /// `DiscardOldest` at `execute`: drops the oldest queued run.
+    pub(super) fn discard_oldest_queued(&mut self, now: Instant, fx: &mut Effects) {
+        if let Some(oldest) = pop_live(&mut self.ready, &self.jobs, At::Queued) {
+            self.queued -= 1;
+            self.drop_run(oldest, now, fx);
+        }
+    }
+
+    /// Shutdown: drops every pending job; with `stop`, queued and
+    /// overflowed runs too. Running jobs finish and are not re-filed.
+    pub(super) fn close(&mut self, stop: bool, fx: &mut Effects) {
+        if self.phase == Phase::Stopped || (self.phase == Phase::Draining && !stop) {
+            return;
+        }
+        self.phase = if stop {
+            Phase::Stopped
+        } else {
+            Phase::Draining
+        };
+        while let Some(key) = self.wheel.peek() {
+            let index = self.wheel.cancel(key).expect("peeked");
+            self.pending -= 1;
+            let job = self.jobs.remove(self.jobs.id_at(index)).expect("live");
+            fx.dropped.extend(job.work);
+        }
+        if stop {
+            for list in [mem::take(&mut self.ready), mem::take(&mut self.overflow)] {
+                for id in list {
+                    if let Some(job) = self.jobs.get(id) {
+                        if matches!(job.at, At::Queued | At::Overflow) {
+                            fx.dropped.extend(self.jobs.remove(id).and_then(|j| j.work));
+                        }
+                    }
+                }
+            }
+            (self.queued, self.pending) = (0, 0);
+        }
+        self.armed_for = None;
+        fx.room = true;
+    }
+
+    /// Workers exit once nothing is left for them.
+    pub(super) fn finished(&self) -> bool {
+        match self.phase {
+            Phase::Open => false,
+            Phase::Draining => self.queued == 0 && self.pending == 0,
+            Phase::Stopped => true,
+        }
+    }
+
+    /// Pending, queued, running and live jobs, for the model test and metrics.
+    pub(super) fn counts(&self) -> (usize, usize, usize, usize) {
+        (self.pending, self.queued, self.running, self.jobs.len())
+    }
+}
+
+/// The next deadline of a periodic job whose run (due at `job.deadline`)
+/// ended, or was dropped (`dropped`), at `now`. A dropped run of a fixed-rate
+/// job skips to the grid's next point after `now` whatever the missed-tick
+/// behaviour: a full queue must not be answered with a burst.
+fn next_deadline(job: &Job, now: Instant, dropped: bool) -> Instant {
+    let Some(Work::Periodic(p)) = &job.work else {
+        return now;
+    };
+    match p.period {
+        Period::Delay(delay) => saturating_add(now, delay),
+        Period::Rate(period, missed) => {
+            let next = saturating_add(job.deadline, period);
+            if next > now {
+                return next;
+            }
+            match missed {
+                _ if dropped => next_on_grid(job.deadline, period, now),
+                MissedTickBehavior::Burst => next,
+                MissedTickBehavior::Delay => saturating_add(now, period),
+                MissedTickBehavior::Skip => next_on_grid(job.deadline, period, now),
+            }
+        }
+    }
+}
+
+/// Pops the first id of `list` whose job is live and at `at`.
+fn pop_live(list: &mut VecDeque<JobId>, jobs: &Jobs, at: At) -> Option<JobId> {
+    while let Some(id) = list.pop_front() {
+        if jobs.get(id).is_some_and(|job| job.at == at) {
+            return Some(id);
+        }
+    }
+    None
+}
+
+/// Drops stale ids once they outnumber live ones (cancelled runs leave
+/// theirs behind), so a list never holds more than twice its live ids plus
+/// a few: amortised O(1) per cancel.
+fn compact(list: &mut VecDeque<JobId>, jobs: &Jobs, at: At, live: usize) {
+    if list.len() > 2 * live + 32 {
+        list.retain(|&id| jobs.get(id).is_some_and(|job| job.at == at));
+    }
+}
