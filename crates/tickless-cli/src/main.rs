@@ -15,6 +15,7 @@ mod precision;
 mod progress;
 mod report;
 mod server;
+mod soak;
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
@@ -37,6 +38,9 @@ enum Command {
     Precision(precision::PrecisionArgs),
     /// The example HTTP server that `tickless bench server` loads (hyper, tokio).
     Serve(server::ServeArgs),
+    /// A randomized mix of every timer API with checkers (never early, nothing
+    /// lost, no stale value, memory and threads back to baseline); non-zero exit on a violation.
+    Soak(soak::SoakArgs),
 }
 
 /// Set by Ctrl-C: every subcommand finishes the measurement in hand, skips
@@ -57,10 +61,17 @@ pub fn say(line: impl AsRef<str>) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
-    match cli.command {
+    let code = match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Precision(args) => precision::run(&args),
         Command::Serve(args) => server::run(&args),
+        Command::Soak(args) => soak::run(&args),
+    };
+    if stopped() {
+        // Interrupted: what was measured is printed; the shell's convention
+        // for Ctrl-C (128 + SIGINT) says the run was cut short.
+        return ExitCode::from(130);
     }
+    code
 }

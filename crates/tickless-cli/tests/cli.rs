@@ -18,7 +18,7 @@ fn stdout(o: &Output) -> String {
 fn help_lists_demo() {
     let o = tickless(&["--help"]);
     assert!(o.status.success());
-    for sub in ["demo", "bench", "precision"] {
+    for sub in ["demo", "bench", "precision", "soak"] {
         assert!(stdout(&o).contains(sub), "{}", stdout(&o));
         assert!(tickless(&[sub, "--help"]).status.success());
     }
@@ -196,10 +196,10 @@ fn ctrl_c_stops_cleanly_and_still_reports() {
     assert!(killed.success());
     let o = child.wait_with_output().unwrap();
     let out = stdout(&o);
-    assert!(
-        o.status.success(),
-        "exit {:?}: {}",
-        o.status,
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "interrupted: 128 + SIGINT, after a clean finish: {}",
         String::from_utf8_lossy(&o.stderr)
     );
     assert!(
@@ -212,4 +212,22 @@ fn ctrl_c_stops_cleanly_and_still_reports() {
     );
     assert!(report.exists(), "the report is still written");
     let _ = std::fs::remove_file(report);
+}
+
+#[test]
+fn soak_runs_its_checkers_and_reports() {
+    let o = tickless(&["soak", "--secs", "1", "--threads", "2"]);
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        out.contains("early 0, lost 0, stale 0, twice 0, panics 0"),
+        "{out}"
+    );
+    assert!(out.trim_end().ends_with("soak: ok"), "{out}");
+    let bad = tickless(&["soak", "--secs", "0"]);
+    assert!(!bad.status.success(), "out of range is a clap error");
 }

@@ -2,7 +2,6 @@
 
 mod support;
 
-use std::io::Read as _;
 use std::time::Duration;
 
 use tickless::observe::SuspectReason;
@@ -223,8 +222,10 @@ fn lateness_histogram_has_inclusive_buckets_sum_and_count() {
     assert_eq!(counts.len(), 40, "39 bounded buckets and +Inf");
 }
 
+#[cfg(feature = "pprof")]
 #[test]
 fn pprof_profile_lists_the_call_site() {
+    use std::io::Read as _;
     let (_clock, driver) = driver();
     let line = line!() + 1;
     let timers: Vec<_> = (0..7).map(|_| driver.timer(secs(60))).collect();

@@ -104,9 +104,9 @@ impl Handle {
         let mut counts: HashMap<(&str, u32, u32), (&'static Location<'static>, usize)> =
             HashMap::new();
         for shard in self.inner().shards.iter() {
-            shard.for_each(|_, r| {
-                let key = (r.site.file(), r.site.line(), r.site.column());
-                counts.entry(key).or_insert((r.site, 0)).1 += 1;
+            shard.for_each(|_, site, _| {
+                let key = (site.file(), site.line(), site.column());
+                counts.entry(key).or_insert((site, 0)).1 += 1;
             });
         }
         let mut sites: Vec<_> = counts.into_values().collect();

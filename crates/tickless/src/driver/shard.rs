@@ -147,20 +147,29 @@ impl Shard {
         self.lock().wheel.get(key).is_some()
     }
 
-    /// Visits every pending registration (and its tick) under the lock, a
-    /// piece at a time.
+    /// Visits every pending registration — its tick, call site and creation
+    /// time — a piece at a time.
     ///
-    /// The lock is held for at most [`SCAN_CHUNK`] storage slots at a time
-    /// (tens of microseconds), so a snapshot of millions of timers never
-    /// stalls the threads registering in this shard; timers created or
-    /// dropped during the scan may or may not be seen.
-    pub(crate) fn for_each(&self, mut f: impl FnMut(u64, &Registration)) {
+    /// Each piece ([`SCAN_CHUNK`] storage slots) is copied out under the
+    /// lock (a few microseconds: three words per timer) and visited after
+    /// the lock is released, so however slow `f` is (a snapshot hashes each
+    /// timer's call site), it never holds up the timer thread or the threads
+    /// registering in this shard. Timers created or dropped during the scan
+    /// may or may not be seen.
+    pub(crate) fn for_each(&self, mut f: impl FnMut(u64, &'static Location<'static>, u64)) {
+        let mut piece: Vec<(u64, &'static Location<'static>, u64)> = Vec::new();
         let mut start = Some(0);
         while let Some(from) = start {
+            piece.clear();
             start = self
                 .lock()
                 .wheel
-                .for_each_in(from, SCAN_CHUNK, |_, tick, r| f(tick, r));
+                .for_each_in(from, SCAN_CHUNK, |_, tick, r| {
+                    piece.push((tick, r.site, r.created_ms))
+                });
+            for &(tick, site, created_ms) in &piece {
+                f(tick, site, created_ms);
+            }
         }
     }
 

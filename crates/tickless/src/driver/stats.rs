@@ -62,10 +62,10 @@ impl ShardView<'_> {
     pub(crate) fn for_each_pending(&self, now: Instant, mut f: impl FnMut(PendingTimer)) {
         let now_nanos = crate::clock::nanos_since(self.inner.origin, now);
         let tick_nanos = self.inner.ticks.tick_nanos;
-        self.shard.for_each(|tick, r| {
+        self.shard.for_each(|tick, site, created_ms| {
             f(PendingTimer {
-                site: r.site,
-                created_ms: r.created_ms,
+                site,
+                created_ms,
                 due_in_nanos: tick.saturating_mul(tick_nanos).saturating_sub(now_nanos),
             })
         });

@@ -86,10 +86,10 @@ impl Shared {
         if wake_room {
             self.room.notify_all();
         }
-        let hook = self.on_reject.clone().filter(|_| !fx.rejections.is_empty());
-        if hook.is_none() && fx.dropped.is_empty() {
-            return;
+        if fx.rejections.is_empty() && fx.dropped.is_empty() {
+            return; // the common case: no hook to call, nothing to drop
         }
+        let hook = self.on_reject.clone().filter(|_| !fx.rejections.is_empty());
         let rejections = std::mem::take(&mut fx.rejections);
         let dropped = std::mem::take(&mut fx.dropped);
         let report = move || {

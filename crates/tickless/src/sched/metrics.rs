@@ -9,19 +9,19 @@ use super::stats::JobStats;
 use crate::sync::lock_std as lock;
 use crate::Handle;
 
-/// A scheduler's counts and histograms, from [`Scheduler::metrics`].
+/// A scheduler's counts and histograms, from [`Scheduler::metrics`](super::Scheduler::metrics).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SchedulerMetrics {
-    /// [`Builder::name`].
+    /// [`Builder::name`](super::Builder::name).
     pub name: String,
     /// Worker threads.
     pub workers: usize,
-    /// [`Builder::queue_capacity`].
+    /// [`Builder::queue_capacity`](super::Builder::queue_capacity).
     pub queue_capacity: usize,
-    /// [`Builder::max_pending`].
+    /// [`Builder::max_pending`](super::Builder::max_pending).
     pub max_pending: usize,
-    /// [`Builder::reject`].
+    /// [`Builder::reject`](super::Builder::reject).
     pub policy: RejectPolicy,
     /// Jobs waiting for their deadline (and due runs waiting for room).
     pub pending: usize,
