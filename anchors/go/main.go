@@ -55,12 +55,40 @@ func series(n int) {
 	fmt.Printf("go-version\t%s\t0\n", runtime.Version())
 }
 
+// churnBeside is the scheduler benchmark's churn (`tickless bench sched`):
+// AfterFunc(1 h) + Stop, with `pending` other one-hour AfterFuncs waiting,
+// after a warm-up round.
+func churnBeside(n, pending int) {
+	held := make([]*time.Timer, 0, pending)
+	for i := 0; i < pending; i++ {
+		held = append(held, time.AfterFunc(time.Hour, func() {}))
+	}
+	for round := 0; round < 2; round++ {
+		before := heap()
+		start := time.Now()
+		for i := 0; i < n; i++ {
+			t := time.AfterFunc(time.Hour, func() {})
+			t.Stop()
+		}
+		if round == 1 {
+			report("AfterFunc+Stop beside pending", n, start, before)
+		}
+	}
+	runtime.KeepAlive(held)
+	fmt.Printf("go-version\t%s\t0\n", runtime.Version())
+}
+
 func main() {
 	n := flag.Int("n", 1000000, "iterations per scenario")
 	seriesMode := flag.Bool("series", false, "only the After loop, sampled")
+	pending := flag.Int("pending", 0, "only AfterFunc+Stop churn, beside this many pending AfterFuncs")
 	flag.Parse()
 	if *seriesMode {
 		series(*n)
+		return
+	}
+	if *pending > 0 {
+		churnBeside(*n, *pending)
 		return
 	}
 

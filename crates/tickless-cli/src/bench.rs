@@ -32,6 +32,8 @@ pub struct BenchArgs {
 enum Suite {
     /// The example HTTP server (`tickless serve`) under wrk: tokio's timers vs tickless's.
     Server(crate::server::bench::ServerBenchArgs),
+    /// The scheduler (`tickless::sched`) beside Java's ScheduledThreadPoolExecutor, Go and tokio.
+    Sched(crate::bench_sched::SchedArgs),
     /// tickless::cache against moka and quick_cache: hit ratios on the ARC
     /// traces, replay time, two threads, memory per entry, the idle test.
     Cache(crate::bench_cache::CacheBenchArgs),
@@ -48,6 +50,7 @@ pub(crate) struct Scenario {
 pub fn run(args: &BenchArgs) -> ExitCode {
     match &args.suite {
         Some(Suite::Server(server)) => return crate::server::bench::run(server),
+        Some(Suite::Sched(sched)) => return crate::bench_sched::run(sched),
         Some(Suite::Cache(cache)) => return crate::bench_cache::run(cache.quick || args.quick),
         None => {}
     }
@@ -364,13 +367,19 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     }
     print_table(&results);
     if let Some(path) = &args.json {
-        if let Err(e) = std::fs::write(path, json(&results)) {
-            eprintln!("error: cannot write {}: {e}", path.display());
+        if let Err(e) = write_json(path, &results) {
+            eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
-        crate::say(format!("json: {}", path.display()));
     }
     ExitCode::SUCCESS
+}
+
+pub(crate) fn write_json(path: &std::path::Path, results: &[Scenario]) -> Result<(), String> {
+    std::fs::write(path, json(results))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    crate::say(format!("json: {}", path.display()));
+    Ok(())
 }
 
 pub(crate) fn print_table(results: &[Scenario]) {

@@ -8,6 +8,7 @@ use tickless_workloads::alloc::CountingAlloc;
 
 mod bench;
 mod bench_cache;
+mod bench_sched;
 mod demo;
 mod demo_sched;
 mod leak;

@@ -64,7 +64,7 @@ struct Measured {
     wakeups: usize,
 }
 
-fn process_cpu() -> Duration {
+pub(crate) fn process_cpu() -> Duration {
     #[cfg(target_os = "linux")]
     {
         let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);

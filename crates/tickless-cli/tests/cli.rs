@@ -149,6 +149,43 @@ fn quick_bench_prints_ratios_and_json() {
     );
 }
 
+/// The overload scenario alone (no Java, well under a second of load):
+/// its table, its exact accounting under `Abort`, and its JSON.
+#[test]
+fn quick_bench_sched_overload_accounts_exactly() {
+    let json = std::env::temp_dir().join(format!("tickless-sched-{}.json", std::process::id()));
+    let o = tickless(&[
+        "bench",
+        "sched",
+        "--quick",
+        "--only",
+        "overload",
+        "--overload-secs",
+        "0.2",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert!(out.contains("offered rate | jobs/s | higher |"), "{out}");
+    for policy in ["abort:", "caller_runs:", "block:"] {
+        assert!(out.contains(policy), "missing {policy}:\n{out}");
+    }
+    assert!(
+        out.contains("rejected + completed == offered:") && !out.contains("MISMATCH"),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&json).unwrap();
+    assert!(text.starts_with("[{\"scenario\":\"overload"), "{text}");
+    let _ = std::fs::remove_file(json);
+    assert_eq!(
+        tickless(&["bench", "sched", "--only", "no-such-scenario"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
 #[test]
 fn quick_precision_measures_every_mechanism() {
     let o = tickless(&["precision", "--hz", "200", "--secs", "0.02"]);

@@ -8,6 +8,7 @@
 //! | [`queues`] | timer queues side by side (wheel, 4-ary heap, `BTreeMap`, `BinaryHeap`): churn, expiry, bytes per timer |
 //! | [`timers`] | async timers side by side (tickless, tokio, async-io, futures-timer): churn, timeout, memory, expiry, lateness |
 //! | [`delay_queue`] | keyed delay queues side by side (tickless, tokio-util): insert+remove, reset, bytes per entry, draining |
+//! | [`sched`] | `tickless::sched` beside tokio tasks: schedule+cancel churn, bytes per job, periodic lateness, one-shot bursts, overload |
 //! | [`traces`] | the ARC paper's cache traces (Megiddo and Modha, FAST 2003): load, expand, replay for a hit ratio |
 //! | [`alloc`] | [`CountingAlloc`](alloc::CountingAlloc), the global allocator that counts live heap bytes for the memory figures |
 //!
@@ -22,5 +23,6 @@
 pub mod alloc;
 pub mod delay_queue;
 pub mod queues;
+pub mod sched;
 pub mod timers;
 pub mod traces;

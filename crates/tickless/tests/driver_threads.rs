@@ -163,3 +163,65 @@ fn slack_coalesces_nearby_deadlines_into_one_wakeup() {
         ta.max(tb) - ta.min(tb)
     );
 }
+
+/// Threads of this process whose name starts with `prefix` (Linux).
+fn threads_named(prefix: &str) -> Option<usize> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    Some(
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .filter(|name| name.starts_with(prefix))
+            .count(),
+    )
+}
+
+#[test]
+fn dropping_a_driver_lets_its_callback_threads_go_at_once() {
+    let Some(_) = threads_named("") else {
+        eprintln!("skipped: needs /proc to count threads");
+        return;
+    };
+    let driver = Driver::builder().thread_name("cbx").build().unwrap();
+    // Four slow callbacks at once: four callback threads, visible in observe.
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let tx = tx.clone();
+            driver.after_func(Duration::from_millis(1), move || {
+                std::thread::sleep(Duration::from_millis(50));
+                tx.send(()).unwrap();
+            })
+        })
+        .collect();
+    for _ in 0..4 {
+        rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    }
+    assert!(driver.callback_threads() >= 1);
+    assert_eq!(
+        driver.snapshot().counters.callback_threads,
+        driver.callback_threads() as u64
+    );
+    assert_eq!(driver.callbacks_waiting(), 0);
+    // A detached one-hour callback runs when the driver is dropped (as every
+    // pending timer completes), and then the pool's threads exit — well
+    // before the 5 s an idle pool waits.
+    let late = tx.clone();
+    driver
+        .after_func(Duration::from_secs(3600), move || late.send(()).unwrap())
+        .detach();
+    drop(handles);
+    let handle = driver.handle().clone();
+    let start = Instant::now();
+    drop(driver);
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("the detached callback ran at the drop");
+    wait_until("callback threads exit after the driver's drop", || {
+        threads_named("cbx-callback") == Some(0)
+    });
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "took {:?}: waited for the idle timeout",
+        start.elapsed()
+    );
+    assert_eq!(handle.callback_threads(), 0);
+}

@@ -43,9 +43,12 @@ impl Action for RunOnce {
 /// that starts a thread whenever every worker is busy, up to **256 threads**
 /// per driver: up to 256 slow callbacks never delay another, and past that
 /// cap a callback waits for the first worker to finish (Go, with no cap,
-/// starts a goroutine each). Idle workers exit after 5 s. Dropping an
-/// explicit [`Driver`](crate::Driver) runs its pending callbacks at once
-/// (as it completes every pending timer); its idle workers exit within 5 s.
+/// starts a goroutine each; [`Handle::callback_threads`] and
+/// [`Handle::callbacks_waiting`] show where a driver stands). Idle workers
+/// exit after 5 s. Dropping an explicit [`Driver`](crate::Driver) runs its
+/// pending callbacks at once (as it completes every pending timer) and its
+/// callback threads exit as soon as they have run them; the drop does not
+/// wait for them (a slow callback would hold it up).
 /// A panic in a callback is caught and counted
 /// ([`Handle::callback_panics`]) and harms nothing else. Dropping the returned
 /// [`TimerHandle`] cancels it (leak-free by default); call

@@ -125,6 +125,25 @@ impl Handle {
             .map_or(0, super::executor::Executor::panics)
     }
 
+    /// Threads of the [`after_func`](super::super::blocking::after_func)
+    /// callback pool alive now (at most 256; idle ones exit after 5 s, or at
+    /// once after the driver shut down).
+    pub fn callback_threads(&self) -> usize {
+        self.inner()
+            .callbacks
+            .get()
+            .map_or(0, super::executor::Executor::threads)
+    }
+
+    /// Callbacks due and not started yet: non-zero for long only when 256
+    /// callbacks are running at once and the rest wait for one to finish.
+    pub fn callbacks_waiting(&self) -> usize {
+        self.inner()
+            .callbacks
+            .get()
+            .map_or(0, super::executor::Executor::waiting)
+    }
+
     /// Wakers that panicked when the timer thread woke them (caught and counted).
     pub fn waker_panics(&self) -> u64 {
         // Relaxed: a statistic.

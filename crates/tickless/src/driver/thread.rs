@@ -177,6 +177,11 @@ impl Inner {
         // Every registered deadline lies before `never`, below the last
         // tick, so polling at the end of time empties every shard.
         self.fire_due_now(saturating_add(self.origin, Duration::MAX));
+        // Their callbacks are queued now; the callback threads run them and
+        // exit instead of idling for seconds.
+        if let Some(callbacks) = self.callbacks.get() {
+            callbacks.close();
+        }
     }
 }
 

@@ -82,6 +82,10 @@ pub struct Counters {
     pub waker_panics: u64,
     /// `after_func` callbacks that panicked (caught).
     pub callback_panics: u64,
+    /// Threads of the `after_func` callback pool alive now (at most 256).
+    pub callback_threads: u64,
+    /// `after_func` callbacks due and not started yet (waiting past 256 busy ones).
+    pub callbacks_waiting: u64,
 }
 
 /// One bucket of the fire-lateness histogram.
@@ -266,6 +270,8 @@ impl Handle {
             wakeups: self.timer_thread_wakeups(),
             waker_panics: self.waker_panics(),
             callback_panics: self.callback_panics(),
+            callback_threads: self.callback_threads() as u64,
+            callbacks_waiting: self.callbacks_waiting() as u64,
             ..Counters::default()
         };
         let mut lateness = [0u64; LATENESS_BUCKETS];

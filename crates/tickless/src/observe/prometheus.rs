@@ -77,6 +77,20 @@ pub(super) fn render(s: &Snapshot) -> String {
         "after_func callbacks that panicked.",
         c.callback_panics,
     );
+    metric(
+        &mut out,
+        "tickless_callback_threads",
+        "gauge",
+        "Threads of the after_func callback pool (at most 256).",
+        c.callback_threads,
+    );
+    metric(
+        &mut out,
+        "tickless_callbacks_waiting",
+        "gauge",
+        "after_func callbacks due and not started (waiting past 256 busy ones).",
+        c.callbacks_waiting,
+    );
 
     out.push_str("# HELP tickless_fire_lateness_seconds How late timers fired, after their deadline rounded up to the resolution.\n");
     out.push_str("# TYPE tickless_fire_lateness_seconds histogram\n");
