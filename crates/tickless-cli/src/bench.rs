@@ -34,6 +34,9 @@ enum Suite {
     Server(crate::server::bench::ServerBenchArgs),
     /// The scheduler (`tickless::sched`) beside Java's ScheduledThreadPoolExecutor, Go and tokio.
     Sched(crate::bench_sched::SchedArgs),
+    /// tickless::cache against moka and quick_cache: hit ratios on the ARC
+    /// traces, replay time, two threads, memory per entry, the idle test.
+    Cache(crate::bench_cache::CacheBenchArgs),
 }
 
 /// One scenario: a value per implementation (`None` where it does not apply).
@@ -48,6 +51,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     match &args.suite {
         Some(Suite::Server(server)) => return crate::server::bench::run(server),
         Some(Suite::Sched(sched)) => return crate::bench_sched::run(sched),
+        Some(Suite::Cache(cache)) => return crate::bench_cache::run(cache.quick || args.quick),
         None => {}
     }
     let q = args.quick;

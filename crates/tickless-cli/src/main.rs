@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use tickless_workloads::alloc::CountingAlloc;
 
 mod bench;
+mod bench_cache;
 mod bench_sched;
 mod demo;
 mod demo_sched;

@@ -44,6 +44,8 @@ fn bad_flags_exit_with_usage_error() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("Usage"));
     let o = tickless(&[]);
     assert_eq!(o.status.code(), Some(2), "a subcommand is required");
+    let o = tickless(&["bench", "no-such-suite"]);
+    assert_eq!(o.status.code(), Some(2), "an unknown bench suite");
     let o = tickless(&["demo", "--live", "0"]);
     assert_eq!(o.status.code(), Some(2), "zero live timers is rejected");
     // Out-of-range values are clap errors that say the range, never a

@@ -9,6 +9,7 @@
 //! | [`timers`] | async timers side by side (tickless, tokio, async-io, futures-timer): churn, timeout, memory, expiry, lateness |
 //! | [`delay_queue`] | keyed delay queues side by side (tickless, tokio-util): insert+remove, reset, bytes per entry, draining |
 //! | [`sched`] | `tickless::sched` beside tokio tasks: schedule+cancel churn, bytes per job, periodic lateness, one-shot bursts, overload |
+//! | [`traces`] | the ARC paper's cache traces (Megiddo and Modha, FAST 2003): load, expand, replay for a hit ratio |
 //! | [`alloc`] | [`CountingAlloc`](alloc::CountingAlloc), the global allocator that counts live heap bytes for the memory figures |
 //!
 //! `CountingAlloc` is the only unsafe code here (it forwards every call to
@@ -24,3 +25,4 @@ pub mod delay_queue;
 pub mod queues;
 pub mod sched;
 pub mod timers;
+pub mod traces;

@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 
 pub mod blocking;
+pub mod cache;
 pub mod clock;
 pub mod context;
 pub mod delay_queue;

@@ -33,6 +33,7 @@ pub mod metrics;
 #[cfg(feature = "pprof")]
 mod pprof;
 mod prometheus;
+mod prometheus_cache;
 mod prometheus_sched;
 
 use std::collections::HashMap;
@@ -181,6 +182,8 @@ pub struct Snapshot {
     pub call_sites_enabled: bool,
     /// Every live [`Scheduler`](crate::sched::Scheduler) on this driver, by name.
     pub schedulers: Vec<SchedulerMetrics>,
+    /// The counters of every live [`Cache`](crate::cache::Cache) on this driver.
+    pub caches: Vec<crate::cache::CacheStats>,
 }
 
 /// Growth over the recent snapshots that makes a call site a suspect.
@@ -366,6 +369,7 @@ impl Handle {
             resolution: self.resolution(),
             call_sites_enabled: call_sites(),
             schedulers: crate::sched::on_driver(self),
+            caches: crate::cache::stats_on_driver(self),
         }
     }
 }

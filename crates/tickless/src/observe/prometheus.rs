@@ -199,6 +199,7 @@ pub(super) fn render(s: &Snapshot) -> String {
         }
     }
     super::prometheus_sched::render(&mut out, &s.schedulers);
+    super::prometheus_cache::render(&mut out, &s.caches);
     out
 }
 
@@ -298,6 +299,7 @@ mod tests {
             resolution: Duration::from_millis(1),
             call_sites_enabled: true,
             schedulers: Vec::new(),
+            caches: Vec::new(),
         };
         let text = super::render(&snapshot);
         let other = |name: &str| {

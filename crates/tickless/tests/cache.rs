@@ -1,0 +1,687 @@
+//! `tickless::cache::Cache` on a `ManualClock`: never an expired value,
+//! active expiry with no calls, TTL / TTI / per-entry TTL, the capacity
+//! bound, every removal reported once with its cause, single-flight
+//! `get_with`, and a model test against a plain map.
+//!
+//! Expiry with no calls runs on the driver's callback thread: tests wait for
+//! its effects (up to a generous 10 s), never for a fixed time.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use support::manual_driver;
+use tickless::cache::{Cache, RemovalCause};
+use tickless::clock::ManualClock;
+use tickless::Driver;
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+type Log = Arc<Mutex<Vec<(u64, u64, RemovalCause)>>>;
+
+/// A cache builder on a manual driver whose listener appends to a log.
+fn logged(driver: &Driver) -> (tickless::cache::CacheBuilder<u64, u64>, Log) {
+    let log: Log = Arc::default();
+    let sink = log.clone();
+    let builder = driver
+        .cache_builder()
+        .eviction_listener(move |k, v, cause| sink.lock().unwrap().push((k, v, cause)));
+    (builder, log)
+}
+
+/// Waits (up to 10 s) until `cond` holds.
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn causes(log: &Log) -> Vec<RemovalCause> {
+    log.lock().unwrap().iter().map(|e| e.2).collect()
+}
+
+#[test]
+fn never_an_expired_value_even_before_the_timer_runs() {
+    let (clock, driver) = manual_driver();
+    let cache: Cache<u64, u64> = driver.cache_builder().time_to_live(ms(10)).build();
+    cache.insert(1, 10);
+    clock.advance(ms(9));
+    assert_eq!(cache.get(&1), Some(10));
+    assert!(cache.contains_key(&1));
+    // The expiry job may or may not have run yet: either way, a miss.
+    clock.advance(ms(1));
+    assert_eq!(cache.get(&1), None);
+    assert!(!cache.contains_key(&1));
+    assert_eq!(cache.iter().count(), 0);
+}
+
+#[test]
+fn entries_expire_with_no_calls_each_reported_once() {
+    let (clock, driver) = manual_driver();
+    let (builder, log) = logged(&driver);
+    let cache = builder.time_to_live(ms(50)).build();
+    for k in 0..1000 {
+        cache.insert(k, k * 10);
+    }
+    clock.advance(ms(49));
+    std::thread::sleep(ms(20)); // room for a wrong early expiry to show
+    assert!(log.lock().unwrap().is_empty(), "nothing expires early");
+    clock.advance(ms(1));
+    wait_until("1000 expirations", || log.lock().unwrap().len() >= 1000);
+    std::thread::sleep(ms(20)); // room for a duplicate to show
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 1000);
+    let mut keys: Vec<_> = log.iter().map(|e| e.0).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, (0..1000).collect::<Vec<_>>(), "each once");
+    assert!(log
+        .iter()
+        .all(|&(k, v, c)| v == k * 10 && c == RemovalCause::Expired));
+    assert_eq!(cache.entry_count(), 0);
+}
+
+#[test]
+fn the_alarm_follows_the_earliest_deadline() {
+    let (clock, driver) = manual_driver();
+    let (builder, log) = logged(&driver);
+    let cache = builder.build();
+    cache.insert_with_ttl(1, 1, ms(100));
+    cache.insert_with_ttl(2, 2, ms(30)); // earlier: re-arms
+    cache.insert(3, 3); // no expiry at all
+    clock.advance(ms(30));
+    wait_until("key 2 to expire", || log.lock().unwrap().len() == 1);
+    assert_eq!(log.lock().unwrap()[0], (2, 2, RemovalCause::Expired));
+    clock.advance(ms(70));
+    wait_until("key 1 to expire", || log.lock().unwrap().len() == 2);
+    assert_eq!(log.lock().unwrap()[1], (1, 1, RemovalCause::Expired));
+    clock.advance(Duration::from_secs(365 * 24 * 3600));
+    assert_eq!(cache.get(&3), Some(3), "no TTL: never expires");
+}
+
+#[test]
+fn time_to_idle_extends_on_reads_but_never_past_the_ttl() {
+    let (clock, driver) = manual_driver();
+    let cache: Cache<u64, u64> = driver
+        .cache_builder()
+        .time_to_idle(ms(10))
+        .time_to_live(ms(25))
+        .build();
+    cache.insert(1, 1);
+    for _ in 0..4 {
+        clock.advance(ms(6)); // 6, 12, 18, 24: each read within 10 ms of the last
+        assert_eq!(cache.get(&1), Some(1));
+    }
+    clock.advance(ms(1)); // 25: the TTL
+    assert_eq!(cache.get(&1), None);
+
+    cache.insert(2, 2);
+    clock.advance(ms(9));
+    assert!(cache.contains_key(&2), "contains_key is not a read");
+    clock.advance(ms(1));
+    assert_eq!(cache.get(&2), None, "idle for 10 ms");
+}
+
+#[test]
+fn per_entry_ttl_overrides_the_cache_ttl() {
+    let (clock, driver) = manual_driver();
+    let cache: Cache<u64, u64> = driver.cache_builder().time_to_live(ms(20)).build();
+    cache.insert_with_ttl(1, 1, ms(5));
+    cache.insert_with_ttl(2, 2, ms(40));
+    cache.insert(3, 3);
+    clock.advance(ms(5));
+    assert_eq!(
+        (cache.get(&1), cache.get(&2), cache.get(&3)),
+        (None, Some(2), Some(3))
+    );
+    clock.advance(ms(15));
+    assert_eq!((cache.get(&2), cache.get(&3)), (Some(2), None));
+    clock.advance(ms(20));
+    assert_eq!(cache.get(&2), None);
+}
+
+#[test]
+fn the_capacity_holds_after_every_insert() {
+    let (_clock, driver) = manual_driver();
+    let (builder, log) = logged(&driver);
+    let cache = builder.max_capacity(100).build();
+    for k in 0..1000 {
+        cache.insert(k, k);
+        assert!(cache.entry_count() <= 100, "after inserting {k}");
+        if k % 3 == 0 {
+            cache.get(&(k / 2)); // some reuse
+        }
+    }
+    assert_eq!(cache.entry_count(), 100);
+    let c = causes(&log);
+    assert_eq!(c.len(), 900);
+    assert!(c.iter().all(|&c| c == RemovalCause::Size));
+}
+
+#[test]
+fn weights_bound_the_total_and_oversized_entries_are_refused() {
+    let (_clock, driver) = manual_driver();
+    let (builder, log) = logged(&driver);
+    let cache = builder.max_capacity(100).weigher(|_, v| *v as u32).build();
+    for k in 0..50 {
+        cache.insert(k, 1 + k % 7);
+        assert!(cache.weighted_size() <= 100);
+    }
+    cache.insert(999, 101);
+    assert!(!cache.contains_key(&999));
+    assert_eq!(
+        log.lock().unwrap().last(),
+        Some(&(999, 101, RemovalCause::Size))
+    );
+}
+
+#[test]
+fn every_cause_reported_exactly_once() {
+    let (clock, driver) = manual_driver();
+    let (builder, log) = logged(&driver);
+    let cache = builder.max_capacity(2).build();
+    cache.insert(1, 10);
+    cache.insert(1, 11); // replaces 10
+    assert_eq!(cache.remove(&1), Some(11)); // explicit
+    assert_eq!(cache.remove(&1), None); // nothing more
+    cache.insert(2, 20);
+    cache.insert(3, 30);
+    cache.insert(4, 40); // over capacity: one of them goes (size)
+    cache.invalidate_all(); // the other two: explicit
+    cache.insert_with_ttl(5, 50, ms(1));
+    clock.advance(ms(1));
+    wait_until("the expiry", || log.lock().unwrap().len() == 6);
+    std::thread::sleep(ms(20)); // room for a duplicate to show
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log[0], (1, 10, RemovalCause::Replaced));
+    assert_eq!(log[1], (1, 11, RemovalCause::Explicit));
+    assert_eq!(log[2].2, RemovalCause::Size);
+    assert_eq!(log[3].2, RemovalCause::Explicit);
+    assert_eq!(log[4].2, RemovalCause::Explicit);
+    assert_eq!(log[5..], [(5, 50, RemovalCause::Expired)]);
+    let mut values: Vec<_> = log[2..5].iter().map(|e| e.1).collect();
+    values.sort_unstable();
+    assert_eq!(values, [20, 30, 40]);
+    assert_eq!(log.len(), 6, "nothing after");
+}
+
+#[test]
+fn replacing_an_expired_entry_reports_it_expired() {
+    let (clock, driver) = manual_driver();
+    let (builder, log) = logged(&driver);
+    let cache = builder.time_to_live(ms(10)).build();
+    cache.insert(1, 1);
+    clock.advance(ms(10));
+    cache.insert(1, 2); // the job may have removed it already: either way, once
+    wait_until("one report", || !log.lock().unwrap().is_empty());
+    std::thread::sleep(ms(20));
+    assert_eq!(*log.lock().unwrap(), [(1, 1, RemovalCause::Expired)]);
+    assert_eq!(cache.get(&1), Some(2));
+}
+
+#[test]
+fn get_with_runs_the_initializer_once_for_concurrent_misses() {
+    let cache: Cache<u64, u64> = Cache::new(100);
+    let runs = Arc::new(AtomicUsize::new(0));
+    let barrier = Arc::new(Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (cache, runs, barrier) = (cache.clone(), runs.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                cache.get_with(7, || {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(ms(100)); // the others arrive meanwhile
+                    70
+                })
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 70);
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(cache.get_with(7, || unreachable!()), 70);
+}
+
+#[test]
+fn a_panicking_initializer_lets_a_waiter_run_its_own() {
+    let cache: Cache<u64, u64> = Cache::new(100);
+    let leader = {
+        let cache = cache.clone();
+        std::thread::spawn(move || {
+            cache.get_with(1, || {
+                std::thread::sleep(ms(100));
+                panic!("initializer fails");
+            })
+        })
+    };
+    std::thread::sleep(ms(20)); // the leader is in its initializer
+    assert_eq!(cache.get_with(1, || 2), 2);
+    assert!(leader.join().is_err());
+    assert_eq!(cache.get(&1), Some(2));
+}
+
+#[test]
+fn an_idle_cache_gives_its_memory_back() {
+    let (clock, driver) = manual_driver();
+    let (builder, log) = logged(&driver);
+    let cache = builder.time_to_live(Duration::from_secs(1)).build();
+    let empty = cache.heap_bytes();
+    for k in 0..100_000 {
+        cache.insert(k, k);
+    }
+    assert!(cache.heap_bytes() > empty + 100_000 * 32);
+    clock.advance(Duration::from_secs(1));
+    wait_until("every expiry", || log.lock().unwrap().len() == 100_000);
+    assert_eq!(cache.entry_count(), 0);
+    assert!(
+        cache.heap_bytes() <= empty + 64 * 1024,
+        "{} bytes held after expiry, {empty} empty",
+        cache.heap_bytes()
+    );
+}
+
+#[test]
+fn dropping_the_cache_frees_its_driver_timers() {
+    let (_clock, driver) = manual_driver();
+    let cache: Cache<u64, u64> = driver.cache_builder().time_to_live(ms(10)).build();
+    cache.insert(1, 1);
+    assert!(driver.pending_timers() >= 1);
+    drop(cache);
+    assert_eq!(driver.pending_timers(), 0);
+}
+
+#[test]
+fn a_shut_down_driver_still_never_returns_expired_values() {
+    let clock = ManualClock::new();
+    let driver = Driver::builder().clock(clock.clone()).build().unwrap();
+    let cache: Cache<u64, u64> = driver.cache_builder().time_to_live(ms(10)).build();
+    cache.insert(1, 1);
+    drop(driver);
+    cache.insert(2, 2);
+    assert_eq!(cache.get(&2), Some(2));
+    clock.advance(ms(10));
+    assert_eq!((cache.get(&1), cache.get(&2)), (None, None));
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(u64),
+    InsertTtl(u64, u64),
+    Get(u64),
+    GetWith(u64),
+    Remove(u64),
+    Advance(u64),
+    InvalidateAll,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let key = 0..12u64;
+    prop_oneof![
+        4 => key.clone().prop_map(Op::Insert),
+        2 => (key.clone(), 1..30u64).prop_map(|(k, t)| Op::InsertTtl(k, t)),
+        4 => key.clone().prop_map(Op::Get),
+        1 => key.clone().prop_map(Op::GetWith),
+        1 => key.prop_map(Op::Remove),
+        2 => (0..15u64).prop_map(Op::Advance),
+        1 => Just(Op::InvalidateAll),
+    ]
+}
+
+/// The model: key → (value, deadline, hard deadline, in ms); values are
+/// unique per insert. With a time to idle, a read moves the deadline to
+/// `now + idle`, never past the hard (TTL) deadline.
+struct Model {
+    live: HashMap<u64, (u64, u64, u64)>,
+    deadlines: HashMap<u64, u64>,
+    reported: HashMap<u64, RemovalCause>,
+    idle: Option<u64>,
+}
+
+impl Model {
+    /// Takes the listener's reports: each value once, with a cause that fits
+    /// the time; a value the cache evicted (`Size`) leaves the model.
+    fn absorb(&mut self, log: &Log, now: u64) {
+        for (k, v, cause) in log.lock().unwrap().drain(..) {
+            let deadline = self.deadlines[&v];
+            assert!(
+                self.reported.insert(v, cause).is_none(),
+                "value {v} reported twice"
+            );
+            match cause {
+                RemovalCause::Expired => assert!(deadline <= now, "{v} expired early"),
+                RemovalCause::Replaced | RemovalCause::Explicit => {
+                    assert!(deadline > now, "{v}: expired, reported {cause:?}")
+                }
+                RemovalCause::Size => {}
+            }
+            if self.live.get(&k).is_some_and(|&(lv, _, _)| lv == v) {
+                self.live.remove(&k);
+            }
+        }
+    }
+
+    fn expected(&self, k: u64, now: u64) -> Option<u64> {
+        self.live.get(&k).filter(|e| e.1 > now).map(|e| e.0)
+    }
+
+    fn insert(&mut self, k: u64, v: u64, now: u64, ttl: u64) {
+        let hard = now + ttl;
+        let deadline = self.idle.map_or(hard, |i| hard.min(now + i));
+        self.deadlines.insert(v, deadline);
+        self.live.insert(k, (v, deadline, hard));
+    }
+
+    /// A read hit at `now`.
+    fn read(&mut self, k: u64, now: u64) {
+        if let (Some(idle), Some(e)) = (self.idle, self.live.get_mut(&k)) {
+            if e.1 > now {
+                e.1 = e.2.min(now + idle);
+                self.deadlines.insert(e.0, e.1);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn behaves_like_a_map_with_deadlines(
+        ops in prop::collection::vec(op(), 1..120),
+        capacity in prop_oneof![Just(None), (1..10u64).prop_map(Some)],
+        idle in prop_oneof![Just(None), (3..15u64).prop_map(Some)],
+    ) {
+        let (clock, driver) = manual_driver();
+        let (mut builder, log) = logged(&driver);
+        builder = builder.time_to_live(ms(20));
+        if let Some(c) = capacity {
+            builder = builder.max_capacity(c);
+        }
+        if let Some(i) = idle {
+            builder = builder.time_to_idle(ms(i));
+        }
+        let cache = builder.build();
+        let mut model = Model { live: HashMap::new(), deadlines: HashMap::new(), reported: HashMap::new(), idle };
+        let (mut now, mut next_value) = (0u64, 0u64);
+        for op in ops {
+            match op {
+                Op::Insert(k) | Op::InsertTtl(k, _) | Op::GetWith(k) => {
+                    let ttl = if let Op::InsertTtl(_, t) = op { t } else { 20 };
+                    next_value += 1;
+                    let v = next_value;
+                    let inserted = if let Op::GetWith(_) = op {
+                        let got = cache.get_with(k, || v);
+                        let expected = model.expected(k, now);
+                        model.absorb(&log, now);
+                        prop_assert_eq!(Some(got), expected.or(Some(v)));
+                        model.read(k, now);
+                        expected.is_none()
+                    } else if let Op::InsertTtl(_, t) = op {
+                        cache.insert_with_ttl(k, v, ms(t));
+                        true
+                    } else {
+                        cache.insert(k, v);
+                        true
+                    };
+                    if inserted {
+                        model.insert(k, v, now, ttl);
+                    }
+                }
+                Op::Get(k) => {
+                    let got = cache.get(&k);
+                    model.absorb(&log, now);
+                    prop_assert_eq!(got, model.expected(k, now), "get({}) at {} ms", k, now);
+                    model.read(k, now);
+                }
+                Op::Remove(k) => {
+                    let got = cache.remove(&k);
+                    prop_assert_eq!(got, model.expected(k, now));
+                    model.live.remove(&k);
+                }
+                Op::Advance(d) => {
+                    clock.advance(ms(d));
+                    now += d;
+                }
+                Op::InvalidateAll => {
+                    cache.invalidate_all();
+                    model.live.clear();
+                }
+            }
+            model.absorb(&log, now);
+            if let Some(c) = capacity {
+                prop_assert!(cache.entry_count() <= c);
+            }
+        }
+        // Everything inserted is reported exactly once in the end.
+        cache.invalidate_all();
+        wait_until("every report", || {
+            model.absorb(&log, now);
+            model.reported.len() as u64 == next_value - unreported_get_with(&model, next_value)
+        });
+        std::thread::sleep(ms(5));
+        model.absorb(&log, now);
+        prop_assert_eq!(cache.entry_count(), 0);
+    }
+}
+
+/// Values of `get_with` calls that hit (their value was never inserted).
+fn unreported_get_with(model: &Model, next_value: u64) -> u64 {
+    (1..=next_value)
+        .filter(|v| !model.deadlines.contains_key(v))
+        .count() as u64
+}
+
+#[test]
+fn a_panicking_listener_does_not_stop_active_expiry() {
+    let (clock, driver) = manual_driver();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let cache: Cache<u64, u64> = driver
+        .cache_builder()
+        .time_to_live(ms(10))
+        .eviction_listener(move |k, _, _| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            assert_ne!(k, 0, "the listener panics on key 0");
+        })
+        .build();
+    for k in 0..3000 {
+        cache.insert(k, k); // more than one batch
+    }
+    clock.advance(ms(10));
+    wait_until("every expiry despite the panic", || {
+        calls.load(Ordering::SeqCst) == 3000
+    });
+    wait_until("the panic counted", || driver.callback_panics() >= 1);
+    // The alarm was re-armed: later entries still expire with no call.
+    cache.insert(5000, 1);
+    clock.advance(ms(10));
+    wait_until("the later expiry", || calls.load(Ordering::SeqCst) == 3001);
+    assert_eq!(cache.entry_count(), 0);
+}
+
+/// Threads insert, read and remove while the clock moves and the expiry job
+/// runs: every value is reported exactly once, none is read after its
+/// deadline, and nothing is left.
+#[test]
+fn inserts_and_removes_racing_expiry_report_each_value_once() {
+    let (clock, driver) = manual_driver();
+    let (builder, log) = logged(&driver);
+    let cache = builder.max_capacity(5_000).time_to_live(ms(5)).build();
+    let next = Arc::new(AtomicUsize::new(1));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Time moves only under the write side, so a worker's clock reading
+    // holds for its whole operation.
+    let gate = Arc::new(std::sync::RwLock::new(()));
+    let workers: Vec<_> = (0..3u64)
+        .map(|t| {
+            let (cache, next, stop, clock, gate) = (
+                cache.clone(),
+                next.clone(),
+                stop.clone(),
+                clock.clone(),
+                gate.clone(),
+            );
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::SeqCst) {
+                    i += 1;
+                    let _still = gate.read().unwrap();
+                    let now_ms = clock.elapsed().as_millis() as u64;
+                    let key = (i * 7 + t) % 3000;
+                    match i % 4 {
+                        0 => {
+                            cache.remove(&key);
+                        }
+                        1 => {
+                            // Stamp the value with the insert time: a read must
+                            // never see it 5 ms or more later.
+                            let v = next.fetch_add(1, Ordering::SeqCst) as u64;
+                            cache.insert(key, (v << 20) | now_ms);
+                        }
+                        _ => {
+                            if let Some(v) = cache.get(&key) {
+                                let born = v & ((1 << 20) - 1);
+                                assert!(now_ms < born + 5, "read an expired value");
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for _ in 0..200 {
+        {
+            let _moving = gate.write().unwrap();
+            clock.advance(ms(1));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.join().unwrap();
+    }
+    clock.advance(ms(10));
+    let inserted = next.load(Ordering::SeqCst) - 1;
+    wait_until("every value reported", || {
+        log.lock().unwrap().len() >= inserted
+    });
+    std::thread::sleep(ms(20));
+    let log = log.lock().unwrap();
+    let mut values: Vec<u64> = log.iter().map(|e| e.1 >> 20).collect();
+    values.sort_unstable();
+    values.dedup();
+    assert_eq!(
+        (log.len(), values.len()),
+        (inserted, inserted),
+        "each value reported once"
+    );
+    assert_eq!(cache.entry_count(), 0);
+}
+
+#[test]
+fn stats_snapshots_and_prometheus_count_reads_and_causes() {
+    let (clock, driver) = manual_driver();
+    let cache: Cache<u64, u64> = driver
+        .cache_builder()
+        .name("sessions")
+        .max_capacity(2)
+        .time_to_live(ms(10))
+        .build();
+    cache.insert(1, 1);
+    cache.insert(1, 2); // replaced
+    assert_eq!(cache.get(&1), Some(2)); // hit
+    assert_eq!(cache.get(&9), None); // miss
+    cache.remove(&1); // explicit
+    for k in 2..=4 {
+        cache.insert(k, k); // the third: one evicted for size
+    }
+    clock.advance(ms(10));
+    wait_until("two expirations", || cache.stats().expired == 2);
+    let stats = cache.stats();
+    assert_eq!(
+        (stats.name.as_str(), stats.hits, stats.misses),
+        ("sessions", 1, 1)
+    );
+    assert_eq!(
+        (stats.replaced, stats.explicit, stats.size, stats.expired),
+        (1, 1, 1, 2)
+    );
+    assert_eq!((stats.entries, stats.weighted_size), (0, 0));
+
+    let snapshot = driver.snapshot();
+    assert_eq!(snapshot.caches, [stats]);
+    let text = snapshot.to_prometheus();
+    for line in [
+        "tickless_cache_hits_total{cache=\"sessions\"} 1",
+        "tickless_cache_misses_total{cache=\"sessions\"} 1",
+        "tickless_cache_hit_ratio{cache=\"sessions\"} 0.5",
+        "tickless_cache_entries{cache=\"sessions\"} 0",
+        "tickless_cache_evictions_total{cache=\"sessions\",cause=\"size\"} 1",
+        "tickless_cache_evictions_total{cache=\"sessions\",cause=\"expired\"} 2",
+    ] {
+        assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+    }
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    drop(cache);
+    assert!(
+        driver.snapshot().caches.is_empty(),
+        "a dropped cache leaves the snapshots"
+    );
+}
+
+#[test]
+fn popular_entries_survive_a_scan_of_one_off_keys() {
+    let cache: Cache<u64, u64> = Cache::new(100);
+    for _ in 0..20 {
+        for k in 0..50 {
+            if cache.get(&k).is_none() {
+                cache.insert(k, k);
+            }
+        }
+    }
+    for k in 1_000..101_000 {
+        if cache.get(&k).is_none() {
+            cache.insert(k, k); // each seen once: a scan
+        }
+    }
+    let kept = (0..50).filter(|k| cache.contains_key(k)).count();
+    assert!(
+        kept >= 45,
+        "only {kept} of the 50 popular keys survived the scan"
+    );
+}
+
+#[test]
+fn a_panicking_weigher_in_get_with_releases_the_waiters() {
+    let cache: Cache<u64, u64> = Cache::builder()
+        .max_capacity(100)
+        .weigher(|_, v| {
+            assert_ne!(*v, 0, "weigher refuses 0");
+            1
+        })
+        .build();
+    let leader = {
+        let cache = cache.clone();
+        std::thread::spawn(move || {
+            cache.get_with(1, || {
+                std::thread::sleep(ms(100));
+                0
+            })
+        })
+    };
+    std::thread::sleep(ms(20));
+    assert_eq!(cache.get_with(1, || 5), 5, "the waiter ran its own");
+    assert!(leader.join().is_err());
+}
