@@ -11,10 +11,10 @@ mod support;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use proptest::prelude::*;
-use support::manual_driver;
+use support::{manual_driver, wait_until};
 use tickless::cache::{Cache, RemovalCause};
 use tickless::clock::ManualClock;
 use tickless::Driver;
@@ -33,18 +33,6 @@ fn logged(driver: &Driver) -> (tickless::cache::CacheBuilder<u64, u64>, Log) {
         .cache_builder()
         .eviction_listener(move |k, v, cause| sink.lock().unwrap().push((k, v, cause)));
     (builder, log)
-}
-
-/// Waits (up to 10 s) until `cond` holds.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 fn causes(log: &Log) -> Vec<RemovalCause> {

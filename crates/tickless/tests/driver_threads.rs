@@ -8,19 +8,8 @@ use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
-use support::{poll_once, CountingWaker};
+use support::{poll_once, threads_named, wait_until, CountingWaker};
 use tickless::Driver;
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
 
 #[test]
 fn idle_driver_makes_no_wakeups() {
@@ -162,17 +151,6 @@ fn slack_coalesces_nearby_deadlines_into_one_wakeup() {
         "fired {:?} apart: not coalesced",
         ta.max(tb) - ta.min(tb)
     );
-}
-
-/// Threads of this process whose name starts with `prefix` (Linux).
-fn threads_named(prefix: &str) -> Option<usize> {
-    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
-    Some(
-        tasks
-            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-            .filter(|name| name.starts_with(prefix))
-            .count(),
-    )
 }
 
 #[test]

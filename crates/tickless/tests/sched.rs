@@ -392,16 +392,8 @@ fn shutdown_now_drops_queued_runs_and_timeout_gives_up_on_stuck_jobs() {
     );
 }
 
-/// Threads of this process whose name starts with `prefix`.
 fn threads_named(prefix: &str) -> usize {
-    std::fs::read_dir("/proc/self/task")
-        .map(|tasks| {
-            tasks
-                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-                .filter(|name| name.starts_with(prefix))
-                .count()
-        })
-        .unwrap_or(0)
+    support::threads_named(prefix).unwrap_or(0)
 }
 
 #[test]
