@@ -41,6 +41,8 @@
 //! see them. A context carries only what must propagate *downwards and
 //! across threads*: cancellation and a deadline.
 
+mod after_func;
+mod node;
 mod slots;
 mod wait;
 
@@ -48,15 +50,15 @@ use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::{Arc, Weak};
-use std::task::{Wake, Waker};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 
-use crate::driver::{Entry, Handle, Registered};
-use crate::sync::{lock, AtomicBool, Mutex, Ordering};
-use slots::Slots;
+use crate::driver::Handle;
+use crate::sync::{lock, Ordering};
+pub use after_func::AfterFuncHandle;
+use node::{ChildSpec, Node};
 pub use wait::{Cancelled, Run};
 
 /// Why a context ended.
@@ -64,7 +66,7 @@ pub use wait::{Cancelled, Run};
 #[non_exhaustive]
 pub enum ContextError {
     /// Its guard (or an ancestor's) was dropped or cancelled.
-    Canceled,
+    Cancelled,
     /// Its deadline (or an ancestor's) passed.
     DeadlineExceeded,
 }
@@ -72,7 +74,7 @@ pub enum ContextError {
 impl fmt::Display for ContextError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ContextError::Canceled => f.write_str("context canceled"),
+            ContextError::Cancelled => f.write_str("context cancelled"),
             ContextError::DeadlineExceeded => f.write_str("context deadline exceeded"),
         }
     }
@@ -80,7 +82,9 @@ impl fmt::Display for ContextError {
 
 impl Error for ContextError {}
 
-/// The cause given to [`CancelGuard::cancel_with`].
+/// Why a context ended, in the caller's words: given to
+/// [`CancelGuard::cancel_with`] or [`Context::with_timeout_cause`], read
+/// back with [`Context::cause`].
 pub type Cause = Arc<dyn Error + Send + Sync + 'static>;
 
 /// A cancellation scope with an optional deadline; cheap to clone and send.
@@ -93,35 +97,8 @@ pub struct Context {
 #[must_use = "dropping the guard cancels the context at once"]
 pub struct CancelGuard {
     node: Arc<Node>,
-}
-
-struct Node {
-    /// The parent to unlink from; `None` for roots and for children of roots.
-    parent: Option<Weak<Node>>,
-    /// Effective deadline: the earlier of its own and its parent's.
-    deadline: Option<Instant>,
-    /// Roots are never cancelled and do not track children.
-    root: bool,
-    handle: Handle,
-    site: &'static Location<'static>,
-    /// Set once, under the lock, when the context ends; read without it.
-    done: AtomicBool,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    err: Option<ContextError>,
-    cause: Option<Cause>,
-    children: Slots<Weak<Node>>,
-    /// This node's slot in its parent's `children`.
-    slot_in_parent: Option<usize>,
-    waiters: Slots<Waker>,
-    /// Created on the first `done()`; dropped (disconnecting every receiver)
-    /// when the context ends.
-    channel: Option<(Sender<()>, Receiver<()>)>,
-    /// The driver registration enforcing this node's own deadline.
-    timer: Option<Entry>,
+    /// [`disarm`](CancelGuard::disarm)ed: dropping does not cancel.
+    armed: bool,
 }
 
 impl Context {
@@ -141,33 +118,43 @@ impl Context {
     #[track_caller]
     fn root(handle: Handle) -> Context {
         Context {
-            node: Arc::new(Node {
-                parent: None,
-                deadline: None,
-                root: true,
-                handle,
-                site: Location::caller(),
-                done: AtomicBool::new(false),
-                state: Mutex::new(State::default()),
-            }),
+            node: Node::root(handle, Location::caller()),
         }
+    }
+
+    /// A context that is never cancelled and has no deadline, on this
+    /// context's driver — Go's `context.WithoutCancel`: for work that must
+    /// outlive the request that started it (an audit write after the reply).
+    /// It is a root: cancelling `self` does not reach it.
+    ///
+    /// ```
+    /// use tickless::Context;
+    ///
+    /// let (request, guard) = Context::background().with_cancel();
+    /// let detached = request.without_cancel();
+    /// drop(guard);
+    /// assert!(request.is_done() && !detached.is_done());
+    /// ```
+    #[track_caller]
+    pub fn without_cancel(&self) -> Context {
+        Context::root(self.node.handle.clone())
     }
 
     /// A child that ends when its guard is dropped or cancelled, or when this
     /// context ends.
     #[track_caller]
     pub fn with_cancel(&self) -> (Context, CancelGuard) {
-        self.child(None, false, Location::caller())
+        self.child(None, false, None)
     }
 
     /// A child that also ends `timeout` from now.
-    #[track_caller]
     ///
     /// A zero timeout returns a child that has already ended
     /// (`DeadlineExceeded`), as Go's does.
+    #[track_caller]
     pub fn with_timeout(&self, timeout: Duration) -> (Context, CancelGuard) {
         let deadline = self.node.handle.deadline_after(timeout);
-        self.child(Some(deadline), timeout.is_zero(), Location::caller())
+        self.child(Some(deadline), timeout.is_zero(), None)
     }
 
     /// A child that also ends at `deadline`; one whose deadline has passed
@@ -175,63 +162,73 @@ impl Context {
     #[track_caller]
     pub fn with_deadline(&self, deadline: Instant) -> (Context, CancelGuard) {
         let passed = deadline <= self.node.handle.now();
-        self.child(Some(deadline), passed, Location::caller())
+        self.child(Some(deadline), passed, None)
     }
 
-    /// A child with its own deadline `own`; `expired` when `own` has passed.
+    /// [`with_timeout`](Context::with_timeout) whose expiry reports `cause`
+    /// from [`cause`](Context::cause) — Go's `context.WithTimeoutCause`. The
+    /// error is still [`ContextError::DeadlineExceeded`]. When an ancestor's
+    /// earlier deadline or a cancellation ends the child first, theirs is
+    /// the cause.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tickless::{Context, ContextError};
+    ///
+    /// #[derive(Debug)]
+    /// struct SlowBackend;
+    /// impl std::fmt::Display for SlowBackend {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    ///         f.write_str("the backend took longer than its budget")
+    ///     }
+    /// }
+    /// impl std::error::Error for SlowBackend {}
+    ///
+    /// let (ctx, _guard) = Context::background().with_timeout_cause(Duration::ZERO, SlowBackend);
+    /// assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+    /// assert_eq!(ctx.cause().unwrap().to_string(), "the backend took longer than its budget");
+    /// ```
+    #[track_caller]
+    pub fn with_timeout_cause(
+        &self,
+        timeout: Duration,
+        cause: impl Error + Send + Sync + 'static,
+    ) -> (Context, CancelGuard) {
+        let deadline = self.node.handle.deadline_after(timeout);
+        self.child(Some(deadline), timeout.is_zero(), Some(Arc::new(cause)))
+    }
+
+    /// [`with_deadline`](Context::with_deadline) whose expiry reports
+    /// `cause` — Go's `context.WithDeadlineCause`; see
+    /// [`with_timeout_cause`](Context::with_timeout_cause).
+    #[track_caller]
+    pub fn with_deadline_cause(
+        &self,
+        deadline: Instant,
+        cause: impl Error + Send + Sync + 'static,
+    ) -> (Context, CancelGuard) {
+        let passed = deadline <= self.node.handle.now();
+        self.child(Some(deadline), passed, Some(Arc::new(cause)))
+    }
+
+    #[track_caller]
     fn child(
         &self,
         own: Option<Instant>,
         expired: bool,
-        site: &'static Location<'static>,
+        deadline_cause: Option<Cause>,
     ) -> (Context, CancelGuard) {
-        let parent = &self.node;
-        let deadline = match (parent.deadline, own) {
-            (Some(p), Some(o)) => Some(p.min(o)),
-            (p, o) => p.or(o),
+        let spec = ChildSpec {
+            own,
+            expired,
+            deadline_cause,
+            site: Location::caller(),
         };
-        let own_timer = own.filter(|o| parent.deadline.is_none_or(|p| *o < p));
-        let new_node = |slot_in_parent: Option<usize>| Node {
-            parent: (!parent.root).then(|| Arc::downgrade(parent)),
-            deadline,
-            root: false,
-            handle: parent.handle.clone(),
-            site,
-            done: AtomicBool::new(false),
-            state: Mutex::new(State {
-                slot_in_parent,
-                ..State::default()
-            }),
-        };
-        let (node, ended) = if parent.root {
-            (Arc::new(new_node(None)), None)
-        } else {
-            // Linked under the parent's lock, its slot known from the start:
-            // one lock for the parent, none extra for the child.
-            let mut ps = lock(&parent.state);
-            match ps.err {
-                Some(err) => {
-                    let cause = ps.cause.clone();
-                    drop(ps);
-                    (Arc::new(new_node(None)), Some((err, cause)))
-                }
-                None => {
-                    let node =
-                        Arc::new_cyclic(|weak| new_node(Some(ps.children.insert(weak.clone()))));
-                    (node, None)
-                }
-            }
-        };
-        match ended {
-            Some((err, cause)) => Node::end(&node, err, cause),
-            None if expired => Node::end(&node, ContextError::DeadlineExceeded, None),
-            None => {
-                if let Some(at) = own_timer {
-                    node.arm(at);
-                }
-            }
-        }
-        (Context { node: node.clone() }, CancelGuard { node })
+        let node = Node::child(&self.node, spec);
+        (
+            Context { node: node.clone() },
+            CancelGuard { node, armed: true },
+        )
     }
 
     /// The effective deadline, if any.
@@ -254,10 +251,15 @@ impl Context {
         lock(&self.node.state).err
     }
 
-    /// The cause passed to [`CancelGuard::cancel_with`] on this context or the
-    /// ancestor whose cancellation ended it.
+    /// Why the context ended, in the caller's words: the cause given to
+    /// [`CancelGuard::cancel_with`] or [`with_timeout_cause`](Context::with_timeout_cause)
+    /// on this context or the ancestor that ended it; without one, the
+    /// [`err`](Context::err) itself, as Go's `context.Cause` falls back.
+    /// `None` while the context is live.
     pub fn cause(&self) -> Option<Cause> {
-        lock(&self.node.state).cause.clone()
+        let st = lock(&self.node.state);
+        let err = st.err?;
+        Some(st.cause.clone().unwrap_or_else(|| Arc::new(err)))
     }
 
     /// `true` once the context has ended.
@@ -316,7 +318,7 @@ impl Context {
         let done = self.done();
         let timer = self.node.handle.timer(duration);
         crossbeam_channel::select! {
-            recv(done) -> _ => Err(self.err().unwrap_or(ContextError::Canceled)),
+            recv(done) -> _ => Err(self.err().unwrap_or(ContextError::Cancelled)),
             recv(timer.receiver()) -> _ => match self.err() {
                 Some(err) => Err(err),
                 None => Ok(()),
@@ -324,118 +326,81 @@ impl Context {
         }
     }
 
+    /// Runs `f` once the context ends — Go's `context.AfterFunc`. `f` runs
+    /// on the driver's callback threads (never on the thread that cancels,
+    /// never under a lock); at once if the context has ended already; never
+    /// for a root, which does not end. The handle stops it; **dropping the
+    /// handle stops it too** — [`detach`](AfterFuncHandle::detach) it to let
+    /// `f` run regardless.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tickless::Context;
+    ///
+    /// let (ctx, guard) = Context::background().with_cancel();
+    /// let (tx, rx) = crossbeam_channel::bounded(1);
+    /// let release = ctx.after_func(move || tx.send("released the lock").unwrap());
+    /// let stopped = ctx.after_func(|| unreachable!());
+    /// assert!(stopped.stop());
+    /// drop(guard); // cancels: the first callback runs
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok("released the lock"));
+    /// assert!(!release.stop(), "already started");
+    /// ```
+    pub fn after_func<F: FnOnce() + Send + 'static>(&self, f: F) -> AfterFuncHandle {
+        AfterFuncHandle::new(&self.node, Box::new(f))
+    }
+
     /// Live children (not yet ended) of this context; 0 for roots, which do
     /// not track theirs.
     pub fn children(&self) -> usize {
-        lock(&self.node.state).children.len()
-    }
-}
-
-impl Node {
-    /// Registers the driver timer for this node's own deadline.
-    fn arm(self: &Arc<Self>, at: Instant) {
-        let mut st = lock(&self.state);
-        if st.err.is_some() {
-            return;
-        }
-        let waker = Waker::from(self.clone());
-        match Entry::register_owned(&self.handle, at, waker, self.site) {
-            Registered::Pending(entry) => st.timer = Some(entry),
-            Registered::Never => {}
-            Registered::Due | Registered::Closed => {
-                drop(st);
-                Node::end(self, ContextError::DeadlineExceeded, None);
-            }
-        }
-    }
-
-    /// Ends `node` and its whole subtree with `err`, then unlinks `node` from
-    /// its parent. Idempotent; iterative, so any depth is fine.
-    fn end(node: &Arc<Node>, err: ContextError, cause: Option<Cause>) {
-        let Some((slot, children)) = node.end_one(err, &cause) else {
-            return;
-        };
-        // Descendants: no allocation unless there are any.
-        let mut stack: Vec<Arc<Node>> = children;
-        while let Some(n) = stack.pop() {
-            if let Some((_, grandchildren)) = n.end_one(err, &cause) {
-                stack.extend(grandchildren);
-            }
-        }
-        if let (Some(slot), Some(parent)) = (slot, node.parent.as_ref().and_then(Weak::upgrade)) {
-            let mut ps = lock(&parent.state);
-            // An ended parent has drained its children already; its slots are
-            // never reused, so there is nothing to remove.
-            if ps.err.is_none() {
-                ps.children.remove(slot);
-            }
-        }
-    }
-
-    /// Ends this one node: records the error, cancels its timer, disconnects
-    /// `done()` receivers and wakes `cancelled()` futures. Returns its slot in
-    /// its parent and its live children, or `None` if it had already ended.
-    fn end_one(
-        &self,
-        err: ContextError,
-        cause: &Option<Cause>,
-    ) -> Option<(Option<usize>, Vec<Arc<Node>>)> {
-        let (slot, children, waiters, channel, timer) = {
-            let mut st = lock(&self.state);
-            if st.err.is_some() {
-                return None;
-            }
-            st.err = Some(err);
-            st.cause = cause.clone();
-            // Release: see `Context::is_done`.
-            self.done.store(true, Ordering::Release);
-            let children: Vec<Arc<Node>> =
-                st.children.drain().filter_map(|c| c.upgrade()).collect();
-            let waiters: Vec<Waker> = st.waiters.drain().collect();
-            (
-                st.slot_in_parent.take(),
-                children,
-                waiters,
-                st.channel.take(),
-                st.timer.take(),
-            )
-        };
-        if let Some(entry) = timer {
-            entry.cancel(&self.handle);
-        }
-        drop(channel); // disconnects every `done()` receiver
-        for waker in waiters {
-            waker.wake();
-        }
-        Some((slot, children))
-    }
-}
-
-/// The deadline timer fired.
-impl Wake for Node {
-    fn wake(self: Arc<Self>) {
-        Node::end(&self, ContextError::DeadlineExceeded, None);
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        Node::end(self, ContextError::DeadlineExceeded, None);
+        self.node.children()
     }
 }
 
 impl CancelGuard {
-    /// Ends the context now (as dropping the guard does).
-    pub fn cancel(self) {}
+    /// Ends the context now (as dropping the guard does), keeping the guard:
+    /// callable through a shared reference (an `Arc<CancelGuard>` shared by
+    /// several cancellers) and any number of times (the first wins).
+    pub fn cancel(&self) {
+        Node::end(&self.node, ContextError::Cancelled, None);
+    }
 
     /// Ends the context now, recording `cause` (see [`Context::cause`]); the
-    /// error is still [`ContextError::Canceled`].
-    pub fn cancel_with(self, cause: impl Error + Send + Sync + 'static) {
-        Node::end(&self.node, ContextError::Canceled, Some(Arc::new(cause)));
+    /// error is still [`ContextError::Cancelled`]. No effect on a context
+    /// that has ended already (its first cause stays).
+    pub fn cancel_with(&self, cause: impl Error + Send + Sync + 'static) {
+        Node::end(&self.node, ContextError::Cancelled, Some(Arc::new(cause)));
+    }
+
+    /// Makes dropping the guard a no-op: the context then ends only through
+    /// its deadline or its parent — tokio-util's `DropGuard::disarm`. Returns
+    /// the context. A disarmed child of a long-lived parent stays linked
+    /// under it until one of them ends, so disarm only what has a deadline or
+    /// a parent that ends.
+    ///
+    /// ```
+    /// use tickless::Context;
+    ///
+    /// let (parent, parent_guard) = Context::background().with_cancel();
+    /// let (child, guard) = parent.with_cancel();
+    /// let child_again = guard.disarm();
+    /// assert!(!child.is_done()); // the guard's drop did not cancel
+    /// drop(parent_guard);
+    /// assert!(child_again.is_done());
+    /// ```
+    pub fn disarm(mut self) -> Context {
+        self.armed = false;
+        Context {
+            node: self.node.clone(),
+        }
     }
 }
 
 impl Drop for CancelGuard {
     fn drop(&mut self) {
-        Node::end(&self.node, ContextError::Canceled, None);
+        if self.armed {
+            Node::end(&self.node, ContextError::Cancelled, None);
+        }
     }
 }
 

@@ -33,7 +33,7 @@ fn cancel_vs_drop_vs_deadline() {
         assert!(child.is_done() && parent.is_done());
         assert!(matches!(
             child.err(),
-            Some(ContextError::Canceled | ContextError::DeadlineExceeded)
+            Some(ContextError::Cancelled | ContextError::DeadlineExceeded)
         ));
         assert_eq!(parent.children(), 0);
         assert_eq!(
