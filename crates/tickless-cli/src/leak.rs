@@ -257,17 +257,17 @@ pub fn plant(count: usize) -> Planted {
     let expected_line = line!() + 3;
     for i in 0..count {
         // The bug: a callback per "request", an hour out, detached and forgotten.
-        driver.after_func(HOUR, || {}).detach();
+        driver.handle().after_func(HOUR, || {}).detach();
         if i % 1000 == 0 {
             progress.set(i as u64);
         }
     }
     // Healthy code beside it: timeouts the requests beat.
     for _ in 0..count {
-        drop(driver.timer(Duration::from_secs(30)));
+        drop(driver.handle().timer(Duration::from_secs(30)));
     }
     progress.finish();
-    let snapshot = driver.snapshot();
+    let snapshot = driver.handle().snapshot();
     let suspects = snapshot.leak_suspects();
     let report = suspects
         .iter()

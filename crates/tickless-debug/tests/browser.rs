@@ -40,16 +40,19 @@ fn page_lists_call_sites_and_highlights_a_planted_leak() {
 
     let healthy_line = line!() + 2;
     let healthy: Vec<_> = (0..20)
-        .map(|_| driver.timer(Duration::from_secs(30)))
+        .map(|_| driver.handle().timer(Duration::from_secs(30)))
         .collect();
     let leak_line = line!() + 5;
     // The planted leak: detached one-hour callbacks, more every 400 ms. The
     // page samples history at most once a second, so grow for 3.5 s.
     for _ in 0..9 {
         for _ in 0..200 {
-            driver.after_func(Duration::from_secs(3600), || {}).detach();
+            driver
+                .handle()
+                .after_func(Duration::from_secs(3600), || {})
+                .detach();
         }
-        let _ = driver.snapshot(); // a snapshot at least every second feeds the trend
+        let _ = driver.handle().snapshot(); // a snapshot at least every second feeds the trend
         std::thread::sleep(Duration::from_millis(400));
     }
 

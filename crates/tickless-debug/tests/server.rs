@@ -46,7 +46,7 @@ fn serves_every_route() {
     let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
     let line = line!() + 2;
     let timers: Vec<_> = (0..3)
-        .map(|_| driver.timer(Duration::from_secs(60)))
+        .map(|_| driver.handle().timer(Duration::from_secs(60)))
         .collect();
     let srv = server(&driver);
     let addr = srv.local_addr();

@@ -58,7 +58,7 @@ mod timeout;
 
 pub use context::{CancelGuard, Context, ContextError};
 pub use delay_queue::{DelayQueue, Expired};
-pub use driver::{Builder, Driver, DriverError, Handle};
+pub use driver::{Builder, Driver, DriverError, EnterGuard, Handle};
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, timeout_at, Elapsed, FutureExt, Timeout};

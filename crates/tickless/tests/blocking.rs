@@ -23,7 +23,7 @@ const WAIT: Duration = Duration::from_secs(10);
 #[test]
 fn timer_fires_once_at_its_deadline() {
     let (clock, driver) = driver();
-    let timer = driver.timer(ms(50));
+    let timer = driver.handle().timer(ms(50));
     assert!(timer.is_pending());
     clock.advance(ms(49));
     assert_eq!(timer.receiver().try_recv(), Err(TryRecvError::Empty));
@@ -35,16 +35,16 @@ fn timer_fires_once_at_its_deadline() {
         Err(TryRecvError::Empty),
         "fires once"
     );
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }
 
 #[test]
 fn stop_before_fire_prevents_it() {
     let (clock, driver) = driver();
-    let timer = driver.timer(ms(50));
+    let timer = driver.handle().timer(ms(50));
     assert!(timer.stop());
     assert!(!timer.stop(), "already stopped");
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
     clock.advance(ms(100));
     assert!(timer.receiver().try_recv().is_err());
 }
@@ -52,7 +52,7 @@ fn stop_before_fire_prevents_it() {
 #[test]
 fn stop_after_fire_and_receive_returns_false() {
     let (clock, driver) = driver();
-    let timer = driver.timer(ms(5));
+    let timer = driver.handle().timer(ms(5));
     clock.advance(ms(5));
     assert!(timer.receiver().try_recv().is_ok());
     assert!(!timer.stop());
@@ -62,7 +62,7 @@ fn stop_after_fire_and_receive_returns_false() {
 fn stop_after_unreceived_fire_takes_the_value_back() {
     // Go 1.23: Stop reports true and no stale value can be received after it.
     let (clock, driver) = driver();
-    let timer = driver.timer(ms(5));
+    let timer = driver.handle().timer(ms(5));
     clock.advance(ms(5));
     assert!(timer.stop());
     assert_eq!(timer.receiver().try_recv(), Err(TryRecvError::Empty));
@@ -71,7 +71,7 @@ fn stop_after_unreceived_fire_takes_the_value_back() {
 #[test]
 fn reset_of_a_fired_timer_rearms() {
     let (clock, driver) = driver();
-    let timer = driver.timer(ms(5));
+    let timer = driver.handle().timer(ms(5));
     clock.advance(ms(5));
     assert!(timer.receiver().try_recv().is_ok());
     assert!(!timer.reset(ms(10)), "was not active");
@@ -85,7 +85,7 @@ fn reset_of_a_fired_timer_rearms() {
 fn no_stale_value_after_reset() {
     let (clock, driver) = driver();
     let t0 = clock.now();
-    let timer = driver.timer(ms(5));
+    let timer = driver.handle().timer(ms(5));
     clock.advance(ms(5)); // fired, value unreceived
     assert!(timer.reset(ms(20)), "an unreceived fire counts as active");
     assert_eq!(
@@ -101,7 +101,7 @@ fn no_stale_value_after_reset() {
 #[test]
 fn reset_while_pending_moves_it() {
     let (clock, driver) = driver();
-    let timer = driver.timer(ms(10));
+    let timer = driver.handle().timer(ms(10));
     assert!(timer.reset(ms(30)));
     clock.advance(ms(10));
     assert!(
@@ -110,17 +110,19 @@ fn reset_while_pending_moves_it() {
     );
     clock.advance(ms(20));
     assert!(timer.receiver().try_recv().is_ok());
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }
 
 #[test]
 fn dropping_a_timer_stops_and_frees_it() {
     let (clock, driver) = driver();
-    let timers: Vec<_> = (0..100).map(|i| driver.timer(ms(10 + i))).collect();
+    let timers: Vec<_> = (0..100)
+        .map(|i| driver.handle().timer(ms(10 + i)))
+        .collect();
     let rx = timers[0].receiver().clone();
-    assert_eq!(driver.pending_timers(), 100);
+    assert_eq!(driver.handle().pending_timers(), 100);
     drop(timers);
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
     clock.advance(ms(1000));
     assert!(rx.try_recv().is_err());
 }
@@ -128,17 +130,17 @@ fn dropping_a_timer_stops_and_frees_it() {
 #[test]
 fn zero_past_and_max_durations() {
     let (clock, driver) = driver();
-    let zero = driver.timer(Duration::ZERO);
+    let zero = driver.handle().timer(Duration::ZERO);
     assert!(zero.receiver().try_recv().is_ok(), "zero fires at once");
     clock.advance(ms(100));
-    let past = driver.timer_at(clock.now() - ms(50));
+    let past = driver.handle().timer_at(clock.now() - ms(50));
     assert!(
         past.receiver().try_recv().is_ok(),
         "a past deadline fires at once"
     );
-    let never = driver.timer(Duration::MAX);
+    let never = driver.handle().timer(Duration::MAX);
     assert_eq!(
-        driver.pending_timers(),
+        driver.handle().pending_timers(),
         0,
         "Duration::MAX registers nothing"
     );
@@ -156,7 +158,7 @@ fn zero_past_and_max_durations() {
 fn ticker_ticks_on_its_grid() {
     let (clock, driver) = driver();
     let t0 = clock.now();
-    let ticker = driver.ticker(ms(10)).unwrap();
+    let ticker = driver.handle().ticker(ms(10)).unwrap();
     for i in 1..=3 {
         clock.advance(ms(10));
         assert_eq!(ticker.receiver().try_recv(), Ok(t0 + ms(10 * i)));
@@ -167,7 +169,7 @@ fn ticker_ticks_on_its_grid() {
 fn ticker_drops_ticks_for_a_slow_receiver() {
     let (clock, driver) = driver();
     let t0 = clock.now();
-    let ticker = driver.ticker(ms(10)).unwrap();
+    let ticker = driver.handle().ticker(ms(10)).unwrap();
     for _ in 0..5 {
         clock.advance(ms(10));
     }
@@ -195,14 +197,14 @@ fn ticker_drops_ticks_for_a_slow_receiver() {
 fn ticker_stop_reset_and_zero_period() {
     let (clock, driver) = driver();
     assert_eq!(
-        driver.ticker(Duration::ZERO).unwrap_err(),
+        driver.handle().ticker(Duration::ZERO).unwrap_err(),
         TimerError::ZeroPeriod
     );
     assert_eq!(
         TimerError::ZeroPeriod.to_string(),
         "a ticker period must be greater than zero"
     );
-    let ticker = driver.ticker(ms(10)).unwrap();
+    let ticker = driver.handle().ticker(ms(10)).unwrap();
     clock.advance(ms(10)); // one tick waiting
     ticker.stop();
     assert!(
@@ -217,7 +219,7 @@ fn ticker_stop_reset_and_zero_period() {
     clock.advance(ms(25));
     assert_eq!(ticker.receiver().try_recv(), Ok(t + ms(25)));
     drop(ticker);
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }
 
 #[test]
@@ -225,17 +227,23 @@ fn after_func_runs_stops_and_drops() {
     let (clock, driver) = driver();
     let (tx, rx) = bounded(10);
     let tx2 = tx.clone();
-    let runs = driver.after_func(ms(10), move || tx.send("ran").unwrap());
-    let stopped = driver.after_func(ms(10), move || tx2.send("stopped one ran").unwrap());
+    let runs = driver
+        .handle()
+        .after_func(ms(10), move || tx.send("ran").unwrap());
+    let stopped = driver
+        .handle()
+        .after_func(ms(10), move || tx2.send("stopped one ran").unwrap());
     assert!(stopped.stop());
     clock.advance(ms(10));
     assert_eq!(rx.recv_timeout(WAIT), Ok("ran"));
     assert!(!runs.stop(), "already started");
     assert!(!runs.reset(ms(5)), "an FnOnce callback runs once");
     let (tx, rx2) = bounded::<()>(1);
-    let dropped = driver.after_func(ms(10), move || tx.send(()).unwrap());
+    let dropped = driver
+        .handle()
+        .after_func(ms(10), move || tx.send(()).unwrap());
     drop(dropped);
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
     clock.advance(ms(10));
     assert!(
         rx2.recv_timeout(ms(100)).is_err(),
@@ -250,10 +258,11 @@ fn detached_callback_runs_without_its_handle_and_stays_visible() {
     let (tx, rx) = bounded(1);
     let line = line!() + 2;
     driver
+        .handle()
         .after_func(ms(3_600_000), move || tx.send(()).unwrap())
         .detach();
-    assert_eq!(driver.pending_timers(), 1);
-    let sites = driver.pending_call_sites();
+    assert_eq!(driver.handle().pending_timers(), 1);
+    let sites = driver.handle().pending_call_sites();
     assert_eq!(
         sites[0].0.line(),
         line,
@@ -261,25 +270,31 @@ fn detached_callback_runs_without_its_handle_and_stays_visible() {
     );
     clock.advance(ms(3_600_000));
     assert_eq!(rx.recv_timeout(WAIT), Ok(()));
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }
 
 #[test]
 fn panicking_callback_beside_a_healthy_one() {
     let (clock, driver) = driver();
     let (tx, rx) = bounded(1);
-    let _bad = driver.after_func(ms(5), || panic!("callback panics on purpose"));
-    let _good = driver.after_func(ms(5), move || tx.send(()).unwrap());
+    let _bad = driver
+        .handle()
+        .after_func(ms(5), || panic!("callback panics on purpose"));
+    let _good = driver
+        .handle()
+        .after_func(ms(5), move || tx.send(()).unwrap());
     clock.advance(ms(5));
     assert_eq!(rx.recv_timeout(WAIT), Ok(()));
     let start = Instant::now();
-    while driver.callback_panics() == 0 {
+    while driver.handle().callback_panics() == 0 {
         assert!(start.elapsed() < WAIT, "panic not counted");
         std::thread::sleep(ms(1));
     }
     // The executor still runs callbacks.
     let (tx, rx) = bounded(1);
-    let _again = driver.after_func(ms(5), move || tx.send(()).unwrap());
+    let _again = driver
+        .handle()
+        .after_func(ms(5), move || tx.send(()).unwrap());
     clock.advance(ms(5));
     assert_eq!(rx.recv_timeout(WAIT), Ok(()));
 }
@@ -289,8 +304,12 @@ fn slow_callback_does_not_delay_another() {
     let (clock, driver) = driver();
     let (release, blocked) = bounded::<()>(0);
     let (done_tx, done) = bounded(1);
-    let _slow = driver.after_func(ms(5), move || blocked.recv().unwrap());
-    let _fast = driver.after_func(ms(6), move || done_tx.send(()).unwrap());
+    let _slow = driver
+        .handle()
+        .after_func(ms(5), move || blocked.recv().unwrap());
+    let _fast = driver
+        .handle()
+        .after_func(ms(6), move || done_tx.send(()).unwrap());
     clock.advance(ms(5)); // the slow one starts and blocks
     clock.advance(ms(1));
     assert_eq!(
@@ -340,7 +359,7 @@ fn stop_racing_fire_never_leaks_a_value() {
                     x ^= x << 13;
                     x ^= x >> 7;
                     x ^= x << 17;
-                    let timer = driver.timer(Duration::from_micros(x % 300));
+                    let timer = driver.handle().timer(Duration::from_micros(x % 300));
                     std::thread::sleep(Duration::from_micros(x % 200));
                     assert!(
                         timer.stop(),
@@ -365,5 +384,5 @@ fn stop_racing_fire_never_leaks_a_value() {
         0,
         "values arrived after stop returned"
     );
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }

@@ -16,13 +16,13 @@ static A: support::alloc::Counting = support::alloc::Counting;
 fn a_burst_of_sleeps_gives_its_memory_back() {
     let driver = Driver::builder().shards(1).build().unwrap();
     let (_, waker) = CountingWaker::new();
-    let mut warm = driver.sleep(Duration::from_secs(3600));
+    let mut warm = driver.handle().sleep(Duration::from_secs(3600));
     assert!(poll_once(&mut warm, &waker).is_pending());
     let baseline = support::alloc::live();
 
     for round in 0..3 {
         let mut burst: Vec<_> = (0..1_000_000)
-            .map(|_| driver.sleep(Duration::from_secs(3600)))
+            .map(|_| driver.handle().sleep(Duration::from_secs(3600)))
             .collect();
         for s in &mut burst {
             assert!(poll_once(s, &waker).is_pending());
@@ -39,12 +39,12 @@ fn a_burst_of_sleeps_gives_its_memory_back() {
             "round {round}: {left} bytes still held after the burst ended (peak {peak})"
         );
     }
-    assert_eq!(driver.pending_timers(), 1);
+    assert_eq!(driver.handle().pending_timers(), 1);
 
     // Timers created first (low slots) may outlive the burst: the rest of
     // the storage still goes back.
     let mut burst: Vec<_> = (0..1_000_000)
-        .map(|_| driver.sleep(Duration::from_secs(3600)))
+        .map(|_| driver.handle().sleep(Duration::from_secs(3600)))
         .collect();
     for s in &mut burst {
         assert!(poll_once(s, &waker).is_pending());
@@ -53,7 +53,7 @@ fn a_burst_of_sleeps_gives_its_memory_back() {
     drop(burst);
     let left = support::alloc::live() - baseline;
     assert!(left < 64 * 1024, "{left} bytes held by 10 survivors");
-    assert_eq!(driver.pending_timers(), 11);
+    assert_eq!(driver.handle().pending_timers(), 11);
     drop(survivors);
     drop(warm);
 }

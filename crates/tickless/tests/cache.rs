@@ -30,6 +30,7 @@ fn logged(driver: &Driver) -> (tickless::cache::CacheBuilder<u64, u64>, Log) {
     let log: Log = Arc::default();
     let sink = log.clone();
     let builder = driver
+        .handle()
         .cache_builder()
         .eviction_listener(move |k, v, cause| sink.lock().unwrap().push((k, v, cause)));
     (builder, log)
@@ -42,7 +43,7 @@ fn causes(log: &Log) -> Vec<RemovalCause> {
 #[test]
 fn never_an_expired_value_even_before_the_timer_runs() {
     let (clock, driver) = manual_driver();
-    let cache: Cache<u64, u64> = driver.cache_builder().time_to_live(ms(10)).build();
+    let cache: Cache<u64, u64> = driver.handle().cache_builder().time_to_live(ms(10)).build();
     cache.insert(1, 10);
     clock.advance(ms(9));
     assert_eq!(cache.get(&1), Some(10));
@@ -101,6 +102,7 @@ fn the_alarm_follows_the_earliest_deadline() {
 fn time_to_idle_extends_on_reads_but_never_past_the_ttl() {
     let (clock, driver) = manual_driver();
     let cache: Cache<u64, u64> = driver
+        .handle()
         .cache_builder()
         .time_to_idle(ms(10))
         .time_to_live(ms(25))
@@ -123,7 +125,7 @@ fn time_to_idle_extends_on_reads_but_never_past_the_ttl() {
 #[test]
 fn per_entry_ttl_overrides_the_cache_ttl() {
     let (clock, driver) = manual_driver();
-    let cache: Cache<u64, u64> = driver.cache_builder().time_to_live(ms(20)).build();
+    let cache: Cache<u64, u64> = driver.handle().cache_builder().time_to_live(ms(20)).build();
     cache.insert_with_ttl(1, 1, ms(5));
     cache.insert_with_ttl(2, 2, ms(40));
     cache.insert(3, 3);
@@ -283,18 +285,18 @@ fn an_idle_cache_gives_its_memory_back() {
 #[test]
 fn dropping_the_cache_frees_its_driver_timers() {
     let (_clock, driver) = manual_driver();
-    let cache: Cache<u64, u64> = driver.cache_builder().time_to_live(ms(10)).build();
+    let cache: Cache<u64, u64> = driver.handle().cache_builder().time_to_live(ms(10)).build();
     cache.insert(1, 1);
-    assert!(driver.pending_timers() >= 1);
+    assert!(driver.handle().pending_timers() >= 1);
     drop(cache);
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }
 
 #[test]
 fn a_shut_down_driver_still_never_returns_expired_values() {
     let clock = ManualClock::new();
     let driver = Driver::builder().clock(clock.clone()).build().unwrap();
-    let cache: Cache<u64, u64> = driver.cache_builder().time_to_live(ms(10)).build();
+    let cache: Cache<u64, u64> = driver.handle().cache_builder().time_to_live(ms(10)).build();
     cache.insert(1, 1);
     drop(driver);
     cache.insert(2, 2);
@@ -477,6 +479,7 @@ fn a_panicking_listener_does_not_stop_active_expiry() {
     let calls = Arc::new(AtomicUsize::new(0));
     let seen = calls.clone();
     let cache: Cache<u64, u64> = driver
+        .handle()
         .cache_builder()
         .time_to_live(ms(10))
         .eviction_listener(move |k, _, _| {
@@ -491,7 +494,9 @@ fn a_panicking_listener_does_not_stop_active_expiry() {
     wait_until("every expiry despite the panic", || {
         calls.load(Ordering::SeqCst) == 3000
     });
-    wait_until("the panic counted", || driver.callback_panics() >= 1);
+    wait_until("the panic counted", || {
+        driver.handle().callback_panics() >= 1
+    });
     // The alarm was re-armed: later entries still expire with no call.
     cache.insert(5000, 1);
     clock.advance(ms(10));
@@ -582,6 +587,7 @@ fn inserts_and_removes_racing_expiry_report_each_value_once() {
 fn stats_snapshots_and_prometheus_count_reads_and_causes() {
     let (clock, driver) = manual_driver();
     let cache: Cache<u64, u64> = driver
+        .handle()
         .cache_builder()
         .name("sessions")
         .max_capacity(2)
@@ -608,7 +614,7 @@ fn stats_snapshots_and_prometheus_count_reads_and_causes() {
     );
     assert_eq!((stats.entries, stats.weighted_size), (0, 0));
 
-    let snapshot = driver.snapshot();
+    let snapshot = driver.handle().snapshot();
     assert_eq!(snapshot.caches, [stats]);
     let text = snapshot.to_prometheus();
     for line in [
@@ -624,7 +630,7 @@ fn stats_snapshots_and_prometheus_count_reads_and_causes() {
     prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
     drop(cache);
     assert!(
-        driver.snapshot().caches.is_empty(),
+        driver.handle().snapshot().caches.is_empty(),
         "a dropped cache leaves the snapshots"
     );
 }

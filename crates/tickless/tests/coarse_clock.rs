@@ -41,9 +41,9 @@ proptest! {
         clock.advance(Duration::from_nanos(start_ns));
         let created = clock.now();
         let duration = Duration::from_micros(duration_us);
-        let mut sleep = driver.sleep(duration);
+        let mut sleep = driver.handle().sleep(duration);
         let due = created + duration;
-        let late_bound = due + granularity + driver.resolution();
+        let late_bound = due + granularity + driver.handle().resolution();
         prop_assert!(sleep.deadline() >= due, "deadline before created + duration");
         prop_assert!(sleep.deadline() <= due + granularity);
         let (_count, waker) = CountingWaker::new();
@@ -72,7 +72,7 @@ proptest! {
         let (clock, driver) = coarse_driver(granularity);
         clock.advance(Duration::from_nanos(start_ns));
         let due = clock.now() + Duration::from_micros(duration_us);
-        let timer = driver.timer(Duration::from_micros(duration_us));
+        let timer = driver.handle().timer(Duration::from_micros(duration_us));
         let root = Context::background_on(driver.handle().clone());
         let (ctx, _guard) = root.with_timeout(Duration::from_micros(duration_us));
         prop_assert!(ctx.deadline().unwrap() >= due);
@@ -80,7 +80,7 @@ proptest! {
         clock.set(before);
         prop_assert!(timer.receiver().try_recv().is_err(), "timer fired early");
         prop_assert!(!ctx.is_done(), "context ended early");
-        clock.set(due + granularity + driver.resolution());
+        clock.set(due + granularity + driver.handle().resolution());
         prop_assert!(timer.receiver().try_recv().is_ok(), "timer late past the bound");
         prop_assert!(ctx.is_done(), "context late past the bound");
     }
@@ -96,7 +96,7 @@ fn system_coarse_deadlines_are_never_early() {
         .unwrap();
     for _ in 0..10_000 {
         let before = std::time::Instant::now();
-        let deadline = driver.deadline_after(Duration::from_secs(5));
+        let deadline = driver.handle().deadline_after(Duration::from_secs(5));
         assert!(deadline >= before + Duration::from_secs(5));
     }
     let d = Duration::from_secs(2);
@@ -111,8 +111,11 @@ fn short_timers_read_the_exact_clock() {
     let driver = Driver::builder().clock(clock.clone()).build().unwrap();
     clock.advance(Duration::from_millis(1));
     let exact = clock.now() + Duration::from_millis(500);
-    assert_eq!(driver.sleep(Duration::from_millis(500)).deadline(), exact);
-    let coarse = driver.sleep(Duration::from_secs(2)).deadline();
+    assert_eq!(
+        driver.handle().sleep(Duration::from_millis(500)).deadline(),
+        exact
+    );
+    let coarse = driver.handle().sleep(Duration::from_secs(2)).deadline();
     assert_eq!(
         coarse,
         clock.start() + Duration::from_millis(4) + Duration::from_secs(2)

@@ -28,7 +28,7 @@ fn deadline_is_the_earlier_of_own_and_parent() {
     assert_eq!(b.deadline(), Some(t0 + secs(10)));
     assert_eq!(c.deadline(), Some(t0 + secs(3)));
     assert_eq!(
-        driver.pending_timers(),
+        driver.handle().pending_timers(),
         2,
         "one timer per context with its own, earlier deadline"
     );
@@ -48,7 +48,7 @@ fn deadline_is_the_earlier_of_own_and_parent() {
         Some(ContextError::DeadlineExceeded),
         "propagated from the parent"
     );
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }
 
 #[test]
@@ -57,12 +57,12 @@ fn guard_drop_cancels_and_unlinks() {
     let (parent, _pg) = root.with_cancel();
     let (child, guard) = parent.with_timeout(secs(5));
     assert_eq!(parent.children(), 1);
-    assert_eq!(driver.pending_timers(), 1);
+    assert_eq!(driver.handle().pending_timers(), 1);
     drop(guard);
-    assert_eq!(child.err(), Some(ContextError::Canceled));
+    assert_eq!(child.err(), Some(ContextError::Cancelled));
     assert_eq!(parent.children(), 0, "a finished child is unlinked");
     assert_eq!(
-        driver.pending_timers(),
+        driver.handle().pending_timers(),
         0,
         "its deadline timer is cancelled"
     );
@@ -127,7 +127,7 @@ fn cancel_with_cause_reaches_descendants() {
     let (parent, guard) = root.with_cancel();
     let (child, _cg) = parent.with_cancel();
     guard.cancel_with(ClientGone);
-    assert_eq!(child.err(), Some(ContextError::Canceled));
+    assert_eq!(child.err(), Some(ContextError::Cancelled));
     assert_eq!(child.cause().unwrap().to_string(), "client went away");
     assert_eq!(
         ContextError::DeadlineExceeded.to_string(),
@@ -136,7 +136,7 @@ fn cancel_with_cause_reaches_descendants() {
     let (late, _lg) = parent.with_timeout(secs(5));
     assert_eq!(
         late.err(),
-        Some(ContextError::Canceled),
+        Some(ContextError::Cancelled),
         "a child of an ended context starts ended"
     );
     assert!(late.cause().is_some());
@@ -159,13 +159,13 @@ fn deep_and_wide_trees() {
     let wide: Vec<_> = (0..10_000)
         .map(|i| top.with_timeout(secs(100 + i)))
         .collect();
-    assert_eq!(driver.pending_timers(), 10_000);
+    assert_eq!(driver.handle().pending_timers(), 10_000);
     drop(top_guard);
-    assert_eq!(deepest.err(), Some(ContextError::Canceled));
+    assert_eq!(deepest.err(), Some(ContextError::Cancelled));
     assert!(wide
         .iter()
-        .all(|(c, _)| c.err() == Some(ContextError::Canceled)));
-    assert_eq!(driver.pending_timers(), 0);
+        .all(|(c, _)| c.err() == Some(ContextError::Cancelled)));
+    assert_eq!(driver.handle().pending_timers(), 0);
     drop(chain); // child guards after the parent's: harmless
 }
 
@@ -241,7 +241,7 @@ fn thread_waits_on_done_in_select() {
     });
     std::thread::sleep(Duration::from_millis(5));
     drop(guard);
-    assert_eq!(worker.join().unwrap(), Some(ContextError::Canceled));
+    assert_eq!(worker.join().unwrap(), Some(ContextError::Cancelled));
 }
 
 #[test]
@@ -251,7 +251,7 @@ fn sleep_blocking_wakes_early_on_cancel() {
     let sleeper = std::thread::spawn(move || ctx.sleep_blocking(secs(3600)));
     std::thread::sleep(Duration::from_millis(5));
     drop(guard);
-    assert_eq!(sleeper.join().unwrap(), Err(ContextError::Canceled));
+    assert_eq!(sleeper.join().unwrap(), Err(ContextError::Cancelled));
     let (ctx, _g) = Context::background().with_cancel();
     assert_eq!(ctx.sleep_blocking(Duration::from_millis(2)), Ok(()));
 }

@@ -34,7 +34,7 @@ fn drain<T>(q: &mut DelayQueue<T>) -> Vec<T> {
 #[test]
 fn values_come_back_in_deadline_order_never_early() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     for (v, at) in [("c", 30), ("a", 10), ("b", 20), ("d", 40)] {
         q.insert(v, ms(at));
     }
@@ -57,7 +57,7 @@ fn values_come_back_in_deadline_order_never_early() {
 #[test]
 fn equal_deadlines_each_come_back_once() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     let keys: Vec<Key> = (0..100).map(|i| q.insert(i, ms(5))).collect();
     clock.advance(ms(5));
     let mut got = drain(&mut q);
@@ -72,7 +72,7 @@ fn equal_deadlines_each_come_back_once() {
 #[test]
 fn remove_before_and_after_expiry_never_panics() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     let a = q.insert("a", ms(10));
     let b = q.insert("b", ms(20));
     assert_eq!(q.remove(&a), Some("a"));
@@ -91,7 +91,7 @@ fn remove_before_and_after_expiry_never_panics() {
 #[test]
 fn a_stale_key_never_reaches_the_value_that_reuses_its_slot() {
     let (_clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     let old = q.insert("old", ms(10));
     q.remove(&old);
     let new = q.insert("new", ms(10)); // reuses the slot
@@ -106,7 +106,7 @@ fn a_stale_key_never_reaches_the_value_that_reuses_its_slot() {
 #[test]
 fn reset_earlier_later_and_after_expiry() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     let t0 = clock.now();
     let a = q.insert("a", ms(50));
     let b = q.insert("b", ms(10));
@@ -124,7 +124,7 @@ fn reset_earlier_later_and_after_expiry() {
 #[test]
 fn peek_names_the_next_to_expire() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     assert_eq!(q.peek(), None);
     let late = q.insert(1, ms(3_000_000));
     let soon = q.insert(2, ms(70));
@@ -141,7 +141,7 @@ fn peek_names_the_next_to_expire() {
 #[test]
 fn clear_capacity_and_shrink() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue::<u64>();
+    let mut q = driver.handle().delay_queue::<u64>();
     let keys: Vec<Key> = (0..10_000).map(|i| q.insert(i, ms(10 + i))).collect();
     assert!(q.capacity() >= 10_000);
     q.clear();
@@ -158,7 +158,7 @@ fn clear_capacity_and_shrink() {
     );
     clock.advance(ms(100_000));
     assert!(drain(&mut q).is_empty());
-    let q2 = driver.delay_queue::<u8>();
+    let q2 = driver.handle().delay_queue::<u8>();
     let with = DelayQueue::<u8>::with_capacity(500);
     assert!(with.capacity() >= 500 && q2.capacity() == 0);
 }
@@ -166,7 +166,7 @@ fn clear_capacity_and_shrink() {
 #[test]
 fn the_stream_ends_when_empty_and_resumes_after_an_insert() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     let (_count, waker) = CountingWaker::new();
     assert!(matches!(poll(&mut q, &waker), Poll::Ready(None)));
     q.insert("x", ms(1));
@@ -181,7 +181,7 @@ fn the_stream_ends_when_empty_and_resumes_after_an_insert() {
 #[test]
 fn an_insert_that_becomes_the_earliest_wakes_the_task() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     let (count, waker) = CountingWaker::new();
     q.insert("late", ms(1000));
     assert!(poll(&mut q, &waker).is_pending());
@@ -200,7 +200,7 @@ fn an_insert_that_becomes_the_earliest_wakes_the_task() {
 #[test]
 fn far_deadlines_do_not_panic() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     let far = q.insert("20 years", Duration::from_secs(20 * 365 * 86_400));
     let never = q.insert("never", Duration::MAX);
     assert!(q.deadline(&never).is_some());
@@ -267,11 +267,11 @@ fn no_lost_wakeup_on_a_multi_thread_runtime() {
 fn entries_count_under_the_queues_call_site() {
     let (_clock, driver) = driver();
     let line = line!() + 1;
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     for i in 0..1500 {
         q.insert(i, Duration::from_secs(3600));
     }
-    let snap = driver.snapshot();
+    let snap = driver.handle().snapshot();
     let site = snap
         .sites
         .iter()
@@ -279,7 +279,7 @@ fn entries_count_under_the_queues_call_site() {
         .expect("the queue's site");
     assert!(site.live >= 1500, "live {}", site.live);
     drop(q);
-    let snap = driver.snapshot();
+    let snap = driver.handle().snapshot();
     assert!(snap.sites.iter().all(|s| s.line != line || s.live == 0));
 }
 
@@ -309,11 +309,11 @@ proptest! {
     fn model_against_an_oracle(ops in proptest::collection::vec(op(), 1..120)) {
         let (clock, driver) = driver();
         let t0 = clock.now();
-        let mut q = driver.delay_queue();
+        let mut q = driver.handle().delay_queue();
         let mut oracle: BTreeMap<u64, Duration> = BTreeMap::new(); // id → deadline since t0
         let mut keys: Vec<(u64, Key)> = Vec::new();
         let mut next_id = 0u64;
-        let resolution = driver.resolution();
+        let resolution = driver.handle().resolution();
         for op in ops {
             match op {
                 Op::Insert(d) => {
@@ -357,7 +357,7 @@ fn the_queue_is_send_unpin_and_debug() {
     let q: DelayQueue<std::cell::Cell<u8>> = DelayQueue::new(); // Send, not Sync
     send_unpin_debug(&q);
     let (_clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     q.insert(1u8, ms(5));
     assert!(format!("{q:?}").contains("len: 1"));
 }
@@ -367,7 +367,7 @@ fn the_queue_is_send_unpin_and_debug() {
 #[test]
 fn a_dropped_driver_releases_its_queue() {
     let (_clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     q.insert(2, Duration::from_secs(7200));
     q.insert(1, Duration::from_secs(3600));
     let waker = futures::task::noop_waker();

@@ -21,7 +21,7 @@ fn ms(n: u64) -> Duration {
 #[test]
 fn a_drained_burst_gives_its_memory_back() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue::<u64>();
+    let mut q = driver.handle().delay_queue::<u64>();
     let waker = futures::task::noop_waker();
     q.insert(0, ms(1)); // warm: the queue's own allocations
     clock.advance(ms(1));

@@ -35,7 +35,7 @@ fn poll<T>(q: &mut DelayQueue<T>, waker: &Waker) -> Poll<Option<Expired<T>>> {
 #[test]
 fn an_insert_after_the_end_of_the_stream_wakes_the_last_poller() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     let (woken, waker) = CountingWaker::new();
     assert!(matches!(poll(&mut q, &waker), Poll::Ready(None)));
     q.insert("x", ms(10));
@@ -50,7 +50,7 @@ fn an_insert_after_the_end_of_the_stream_wakes_the_last_poller() {
 #[test]
 fn clear_while_a_task_waits_does_not_strand_it() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     let (woken, waker) = CountingWaker::new();
     q.insert("old", ms(1000));
     assert!(poll(&mut q, &waker).is_pending());
@@ -74,7 +74,7 @@ fn clear_while_a_task_waits_does_not_strand_it() {
 #[test]
 fn removing_the_last_value_ends_the_stream_at_once() {
     let (_clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     let (woken, waker) = CountingWaker::new();
     let k = q.insert("only", ms(1000));
     assert!(poll(&mut q, &waker).is_pending());
@@ -89,7 +89,7 @@ fn removing_the_last_value_ends_the_stream_at_once() {
 #[test]
 fn a_reset_to_an_earlier_deadline_wakes_the_task_on_time() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     let (woken, waker) = CountingWaker::new();
     let k = q.insert("v", ms(1000));
     assert!(poll(&mut q, &waker).is_pending());
@@ -194,7 +194,7 @@ fn a_shared_queue_drained_by_one_task_loses_no_wakeup() {
 #[test]
 fn removing_due_values_is_constant_time() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue::<u64>();
+    let mut q = driver.handle().delay_queue::<u64>();
     let n = 100_000u64;
     let keys: Vec<_> = (0..n).map(|i| q.insert(i, ms(10 + i % 50))).collect();
     clock.advance(ms(100));
@@ -231,7 +231,7 @@ fn removing_due_values_is_constant_time() {
 #[test]
 fn a_shut_down_driver_does_not_make_the_queue_spin() {
     let (_clock, driver) = driver();
-    let mut q = driver.delay_queue();
+    let mut q = driver.handle().delay_queue();
     q.insert("a", Duration::from_secs(3600));
     q.insert("b", Duration::from_secs(60));
     let waker = futures::task::noop_waker();
@@ -267,7 +267,7 @@ fn a_shut_down_driver_does_not_make_the_queue_spin() {
 #[test]
 fn a_late_poll_hands_out_in_deadline_order() {
     let (clock, driver) = driver();
-    let mut q = driver.delay_queue::<u64>();
+    let mut q = driver.handle().delay_queue::<u64>();
     let mut x = 12345u64;
     let mut deadlines = Vec::new();
     for i in 0..5000u64 {
@@ -298,12 +298,16 @@ fn a_late_poll_hands_out_in_deadline_order() {
 #[test]
 fn later_changes_touch_only_the_queue() {
     let (_clock, driver) = driver();
-    let mut q = driver.delay_queue::<u64>();
+    let mut q = driver.handle().delay_queue::<u64>();
     let keys: Vec<_> = (0..1000u64).map(|i| q.insert(i, ms(100 + i))).collect();
     let (woken, waker) = CountingWaker::new();
     assert!(poll(&mut q, &waker).is_pending());
-    assert_eq!(driver.pending_timers(), 1, "one driver timer for the queue");
-    let before = driver.snapshot().counters;
+    assert_eq!(
+        driver.handle().pending_timers(),
+        1,
+        "one driver timer for the queue"
+    );
+    let before = driver.handle().snapshot().counters;
     for (i, k) in keys.iter().enumerate().skip(1) {
         if i % 2 == 0 {
             assert!(q.remove(k).is_some());
@@ -314,12 +318,12 @@ fn later_changes_touch_only_the_queue() {
     for i in 0..1000u64 {
         q.insert(i, ms(200 + i));
     }
-    let after = driver.snapshot().counters;
+    let after = driver.handle().snapshot().counters;
     assert_eq!(
         (after.created, after.cancelled, after.reset),
         (before.created, before.cancelled, before.reset),
         "the driver was touched"
     );
     assert_eq!(woken.count(), 0, "the waiting task was woken for nothing");
-    assert_eq!(driver.pending_timers(), 1);
+    assert_eq!(driver.handle().pending_timers(), 1);
 }

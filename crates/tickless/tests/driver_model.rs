@@ -63,7 +63,7 @@ impl Model {
 
     fn slack(&self) -> u64 {
         // One resolution, rounded up to whole milliseconds.
-        self.driver.resolution().as_millis() as u64 + 1
+        self.driver.handle().resolution().as_millis() as u64 + 1
     }
 
     fn apply(&mut self, op: Op) {
@@ -72,7 +72,7 @@ impl Model {
         match op {
             Op::Sleep(d) => self
                 .sleeps
-                .push((self.driver.sleep(ms(d)), now + d, d == 0)),
+                .push((self.driver.handle().sleep(ms(d)), now + d, d == 0)),
             Op::ResetSleep(i, d) if !self.sleeps.is_empty() => {
                 let i = i % self.sleeps.len();
                 let s = &mut self.sleeps[i];
@@ -84,9 +84,10 @@ impl Model {
                 let i = i % self.sleeps.len();
                 drop(self.sleeps.swap_remove(i)); // cancels it
             }
-            Op::Timer(d) => self
-                .timers
-                .push((self.driver.timer(ms(d)), Some(now + d), false)),
+            Op::Timer(d) => {
+                self.timers
+                    .push((self.driver.handle().timer(ms(d)), Some(now + d), false))
+            }
             Op::ResetTimer(i, d) if !self.timers.is_empty() => {
                 let i = i % self.timers.len();
                 let t = &mut self.timers[i];
@@ -150,7 +151,7 @@ impl Model {
         }
         for (ctx, _, due, cancelled) in &self.contexts {
             match ctx.err() {
-                Some(ContextError::Canceled) => prop_assert!(*cancelled, "ended without a cancel"),
+                Some(ContextError::Cancelled) => prop_assert!(*cancelled, "ended without a cancel"),
                 Some(ContextError::DeadlineExceeded) => {
                     prop_assert!(now >= *due, "deadline exceeded at {now}, due {due}")
                 }
@@ -186,7 +187,7 @@ proptest! {
     fn the_driver_matches_its_model(ops in proptest::collection::vec(op(), 1..80)) {
         let (clock, driver) = manual_driver();
         let root = Context::background_on(driver.handle().clone());
-        let queue = driver.delay_queue();
+        let queue = driver.handle().delay_queue();
         let mut model = Model {
             clock,
             driver,

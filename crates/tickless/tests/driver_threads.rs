@@ -15,26 +15,28 @@ use tickless::Driver;
 fn idle_driver_makes_no_wakeups() {
     let driver = Driver::builder().build().unwrap();
     let (_, waker) = CountingWaker::new();
-    let mut sleep = driver.sleep(Duration::from_millis(5));
+    let mut sleep = driver.handle().sleep(Duration::from_millis(5));
     assert!(poll_once(&mut sleep, &waker).is_pending());
-    wait_until("the sleep to fire", || driver.pending_timers() == 0);
+    wait_until("the sleep to fire", || {
+        driver.handle().pending_timers() == 0
+    });
     std::thread::sleep(Duration::from_millis(20));
-    let before = driver.timer_thread_wakeups();
+    let before = driver.handle().timer_thread_wakeups();
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
-        driver.timer_thread_wakeups(),
+        driver.handle().timer_thread_wakeups(),
         before,
         "an idle driver woke up"
     );
 
     // A far timer: the thread sleeps until it, it does not tick.
-    let mut far = driver.sleep(Duration::from_secs(3600));
+    let mut far = driver.handle().sleep(Duration::from_secs(3600));
     assert!(poll_once(&mut far, &waker).is_pending());
     std::thread::sleep(Duration::from_millis(20));
-    let before = driver.timer_thread_wakeups();
+    let before = driver.handle().timer_thread_wakeups();
     std::thread::sleep(Duration::from_millis(300));
     assert!(
-        driver.timer_thread_wakeups() <= before + 1,
+        driver.handle().timer_thread_wakeups() <= before + 1,
         "ticking while waiting for a far timer"
     );
 }
@@ -51,14 +53,16 @@ fn panicking_waker_does_not_kill_the_thread() {
     let driver = Driver::builder().build().unwrap();
     let bad = Waker::from(Arc::new(Panicking));
     let (good_count, good) = CountingWaker::new();
-    let mut a = driver.sleep(Duration::from_millis(2));
-    let mut b = driver.sleep(Duration::from_millis(2));
+    let mut a = driver.handle().sleep(Duration::from_millis(2));
+    let mut b = driver.handle().sleep(Duration::from_millis(2));
     assert!(poll_once(&mut a, &bad).is_pending());
     assert!(poll_once(&mut b, &good).is_pending());
     wait_until("the healthy waker", || good_count.count() == 1);
-    wait_until("the panic to be counted", || driver.waker_panics() == 1);
+    wait_until("the panic to be counted", || {
+        driver.handle().waker_panics() == 1
+    });
     // The thread still serves new timers.
-    let mut c = driver.sleep(Duration::from_millis(2));
+    let mut c = driver.handle().sleep(Duration::from_millis(2));
     assert!(poll_once(&mut c, &good).is_pending());
     wait_until("a timer after the panic", || good_count.count() == 2);
 }
@@ -85,7 +89,7 @@ fn concurrent_churn_stress() {
                     let (count, waker) = CountingWaker::new();
                     let d = Duration::from_micros(x % 3000);
                     let deadline = Instant::now() + d;
-                    let mut sleep = driver.sleep_until(deadline);
+                    let mut sleep = driver.handle().sleep_until(deadline);
                     if poll_once(&mut sleep, &waker).is_ready() {
                         assert!(Instant::now() >= deadline, "completed early");
                         continue;
@@ -110,7 +114,11 @@ fn concurrent_churn_stress() {
         t.join().unwrap();
     }
     assert!(fired.load(Ordering::Relaxed) > 0);
-    assert_eq!(driver.pending_timers(), 0, "live timers left behind");
+    assert_eq!(
+        driver.handle().pending_timers(),
+        0,
+        "live timers left behind"
+    );
 }
 
 struct Stamp(std::sync::Mutex<Option<Instant>>);
@@ -134,8 +142,8 @@ fn slack_coalesces_nearby_deadlines_into_one_wakeup() {
     let stamps: Vec<Arc<Stamp>> = (0..2)
         .map(|_| Arc::new(Stamp(std::sync::Mutex::new(None))))
         .collect();
-    let mut a = driver.sleep_until(a_at);
-    let mut b = driver.sleep_until(b_at);
+    let mut a = driver.handle().sleep_until(a_at);
+    let mut b = driver.handle().sleep_until(b_at);
     assert!(poll_once(&mut a, &Waker::from(stamps[0].clone())).is_pending());
     assert!(poll_once(&mut b, &Waker::from(stamps[1].clone())).is_pending());
     wait_until("both timers", || {
@@ -165,26 +173,29 @@ fn dropping_a_driver_lets_its_callback_threads_go_at_once() {
     let handles: Vec<_> = (0..4)
         .map(|_| {
             let tx = tx.clone();
-            driver.after_func(Duration::from_millis(1), move || {
-                std::thread::sleep(Duration::from_millis(50));
-                tx.send(()).unwrap();
-            })
+            driver
+                .handle()
+                .after_func(Duration::from_millis(1), move || {
+                    std::thread::sleep(Duration::from_millis(50));
+                    tx.send(()).unwrap();
+                })
         })
         .collect();
     for _ in 0..4 {
         rx.recv_timeout(Duration::from_secs(10)).unwrap();
     }
-    assert!(driver.callback_threads() >= 1);
+    assert!(driver.handle().callback_threads() >= 1);
     assert_eq!(
-        driver.snapshot().counters.callback_threads,
-        driver.callback_threads() as u64
+        driver.handle().snapshot().counters.callback_threads,
+        driver.handle().callback_threads() as u64
     );
-    assert_eq!(driver.callbacks_waiting(), 0);
+    assert_eq!(driver.handle().callbacks_waiting(), 0);
     // A detached one-hour callback runs when the driver is dropped (as every
     // pending timer completes), and then the pool's threads exit — well
     // before the 5 s an idle pool waits.
     let late = tx.clone();
     driver
+        .handle()
         .after_func(Duration::from_secs(3600), move || late.send(()).unwrap())
         .detach();
     drop(handles);

@@ -43,7 +43,7 @@ fn sleeps_run_on_the_drivers_clock() {
 
     let mut sleep = timer.sleep(ms(100));
     assert!(poll_noop(&mut sleep).is_pending());
-    assert_eq!(driver.pending_timers(), 1);
+    assert_eq!(driver.handle().pending_timers(), 1);
     clock.advance(ms(99));
     assert!(poll_noop(&mut sleep).is_pending(), "early");
     clock.advance(ms(1));
@@ -54,7 +54,7 @@ fn sleeps_run_on_the_drivers_clock() {
     clock.advance(ms(50));
     assert!(poll_noop(&mut until).is_ready());
     drop((sleep, until));
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }
 
 #[test]
@@ -208,7 +208,7 @@ async fn the_server_obeys_a_manual_clock_only() {
     let addr = serve(timer, Duration::from_secs(10)).await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let registered = async {
-        while driver.pending_timers() == 0 {
+        while driver.handle().pending_timers() == 0 {
             tokio::time::sleep(ms(5)).await;
         }
     };
@@ -224,7 +224,7 @@ async fn the_server_obeys_a_manual_clock_only() {
             .is_err(),
         "closed though the driver's clock never moved"
     );
-    assert_eq!(driver.pending_timers(), 1);
+    assert_eq!(driver.handle().pending_timers(), 1);
     clock.advance(Duration::from_secs(10));
     tokio::time::timeout(GENEROUS, until_closed(&mut stream))
         .await
@@ -255,7 +255,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_its_request() {
     assert_eq!(&body[..], b"hello");
 
     let rearmed = async {
-        while driver.pending_timers() == 0 {
+        while driver.handle().pending_timers() == 0 {
             tokio::time::sleep(ms(5)).await;
         }
     };

@@ -25,9 +25,9 @@ use support::manual_driver as driver;
 fn sleep_fires_at_its_deadline_never_before() {
     let (clock, driver) = driver();
     let (count, waker) = CountingWaker::new();
-    let mut sleep = driver.sleep(ms(100));
+    let mut sleep = driver.handle().sleep(ms(100));
     assert_eq!(poll_once(&mut sleep, &waker), Poll::Pending);
-    assert_eq!(driver.pending_timers(), 1);
+    assert_eq!(driver.handle().pending_timers(), 1);
 
     clock.advance(ms(100) - Duration::from_nanos(1));
     assert_eq!(count.count(), 0, "woken early");
@@ -43,7 +43,7 @@ fn sleep_fires_at_its_deadline_never_before() {
         Poll::Ready(()),
         "stays complete"
     );
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }
 
 #[test]
@@ -55,7 +55,7 @@ fn deadline_rounds_up_to_the_resolution() {
         .build()
         .unwrap();
     let (count, waker) = CountingWaker::new();
-    let mut sleep = driver.sleep(ms(12));
+    let mut sleep = driver.handle().sleep(ms(12));
     assert!(poll_once(&mut sleep, &waker).is_pending());
     clock.advance(ms(15));
     assert_eq!(count.count(), 0, "12 ms rounds up to the 20 ms tick");
@@ -66,23 +66,25 @@ fn deadline_rounds_up_to_the_resolution() {
 #[test]
 fn drop_before_poll_registers_nothing() {
     let (_clock, driver) = driver();
-    let sleep = driver.sleep(ms(5));
-    assert_eq!(driver.pending_timers(), 0);
+    let sleep = driver.handle().sleep(ms(5));
+    assert_eq!(driver.handle().pending_timers(), 0);
     drop(sleep);
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }
 
 #[test]
 fn drop_after_register_frees_at_once() {
     let (clock, driver) = driver();
     let (count, waker) = CountingWaker::new();
-    let mut sleeps: Vec<_> = (0..100).map(|i| driver.sleep(ms(10 + i))).collect();
+    let mut sleeps: Vec<_> = (0..100)
+        .map(|i| driver.handle().sleep(ms(10 + i)))
+        .collect();
     for s in &mut sleeps {
         assert!(poll_once(s, &waker).is_pending());
     }
-    assert_eq!(driver.pending_timers(), 100);
+    assert_eq!(driver.handle().pending_timers(), 100);
     sleeps.truncate(40);
-    assert_eq!(driver.pending_timers(), 40);
+    assert_eq!(driver.handle().pending_timers(), 40);
     clock.advance(ms(500));
     assert_eq!(count.count(), 40, "dropped sleeps never wake anyone");
 }
@@ -91,10 +93,10 @@ fn drop_after_register_frees_at_once() {
 fn drop_on_another_thread() {
     let (clock, driver) = driver();
     let (count, waker) = CountingWaker::new();
-    let mut sleep = driver.sleep(ms(10));
+    let mut sleep = driver.handle().sleep(ms(10));
     assert!(poll_once(&mut sleep, &waker).is_pending());
     std::thread::spawn(move || drop(sleep)).join().unwrap();
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
     clock.advance(ms(10));
     assert_eq!(count.count(), 0);
 }
@@ -104,7 +106,7 @@ fn reset_earlier_and_later() {
     let (clock, driver) = driver();
     let (count, waker) = CountingWaker::new();
     let t0 = clock.now();
-    let mut sleep = driver.sleep(ms(100));
+    let mut sleep = driver.handle().sleep(ms(100));
     assert!(poll_once(&mut sleep, &waker).is_pending());
 
     sleep.reset(t0 + ms(20)); // earlier
@@ -131,7 +133,7 @@ fn reset_earlier_and_later() {
     clock.advance(ms(30)); // t0 + 80
     assert_eq!(count.count(), woken + 1, "woken at the new deadline");
     assert!(poll_once(&mut sleep, &waker).is_ready());
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }
 
 /// Later, earlier, later again: the sleep completes at the last deadline,
@@ -142,13 +144,17 @@ fn lazy_reset_later_earlier_later_fires_once_at_the_last_deadline() {
     let (clock, driver) = driver();
     let (count, waker) = CountingWaker::new();
     let t0 = clock.now();
-    let mut sleep = driver.sleep(ms(100));
+    let mut sleep = driver.handle().sleep(ms(100));
     assert!(poll_once(&mut sleep, &waker).is_pending());
     sleep.reset(t0 + ms(300)); // later: lazy, still registered at 100
     sleep.reset(t0 + ms(200)); // earlier than 300, later than 100
     sleep.reset(t0 + ms(250)); // later again: lazy
     assert_eq!(sleep.deadline(), t0 + ms(250));
-    assert_eq!(driver.pending_timers(), 1, "one registration throughout");
+    assert_eq!(
+        driver.handle().pending_timers(),
+        1,
+        "one registration throughout"
+    );
     let mut completions = 0;
     for step in 1..=40 {
         clock.advance(ms(10));
@@ -161,7 +167,7 @@ fn lazy_reset_later_earlier_later_fires_once_at_the_last_deadline() {
     }
     assert_eq!(completions, 1);
     assert!(poll_once(&mut sleep, &waker).is_ready(), "stays complete");
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
     let wakes = count.count();
     clock.advance(ms(1000));
     assert_eq!(count.count(), wakes, "no stale fire afterwards");
@@ -175,14 +181,14 @@ fn a_stale_fire_after_a_lazy_reset_is_inert() {
     let (clock, driver) = driver();
     let (_count, waker) = CountingWaker::new();
     let t0 = clock.now();
-    let mut sleep = driver.sleep(ms(10));
+    let mut sleep = driver.handle().sleep(ms(10));
     assert!(poll_once(&mut sleep, &waker).is_pending());
     sleep.reset(t0 + ms(1000));
     clock.advance(ms(500)); // the old registration fires, unobserved
     assert!(!sleep.is_elapsed());
     assert!(poll_once(&mut sleep, &waker).is_pending());
     assert_eq!(
-        driver.pending_timers(),
+        driver.handle().pending_timers(),
         1,
         "re-registered for the new deadline"
     );
@@ -197,19 +203,19 @@ fn past_zero_and_max_deadlines() {
     let (clock, driver) = driver();
     let (_, waker) = CountingWaker::new();
     clock.advance(ms(1000));
-    let mut past = driver.sleep_until(clock.now() - ms(500));
+    let mut past = driver.handle().sleep_until(clock.now() - ms(500));
     assert_eq!(
         poll_once(&mut past, &waker),
         Poll::Ready(()),
         "a past deadline completes on first poll"
     );
-    let mut zero = driver.sleep(Duration::ZERO);
+    let mut zero = driver.handle().sleep(Duration::ZERO);
     assert!(zero.is_elapsed());
     assert_eq!(poll_once(&mut zero, &waker), Poll::Ready(()));
-    let mut forever = driver.sleep(Duration::MAX);
+    let mut forever = driver.handle().sleep(Duration::MAX);
     assert_eq!(poll_once(&mut forever, &waker), Poll::Pending);
     assert_eq!(
-        driver.pending_timers(),
+        driver.handle().pending_timers(),
         0,
         "Duration::MAX registers no timer"
     );
@@ -221,12 +227,12 @@ fn past_zero_and_max_deadlines() {
 fn timeout_ok_on_first_poll_registers_nothing() {
     let (_clock, driver) = driver();
     let (_, waker) = CountingWaker::new();
-    let mut t = pin!(driver.timeout(ms(10), async { 7 }));
+    let mut t = pin!(driver.handle().timeout(ms(10), async { 7 }));
     assert_eq!(
         t.as_mut().poll(&mut std::task::Context::from_waker(&waker)),
         Poll::Ready(Ok(7))
     );
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }
 
 #[test]
@@ -234,20 +240,24 @@ fn timeout_ok_after_pending_cancels_its_timer() {
     let (_clock, driver) = driver();
     let (_, waker) = CountingWaker::new();
     let (tx, rx) = futures::channel::oneshot::channel::<u8>();
-    let mut t = Box::pin(driver.timeout(ms(10), rx));
+    let mut t = Box::pin(driver.handle().timeout(ms(10), rx));
     assert!(poll_once(&mut t, &waker).is_pending());
-    assert_eq!(driver.pending_timers(), 1);
+    assert_eq!(driver.handle().pending_timers(), 1);
     tx.send(3).unwrap();
     assert_eq!(poll_once(&mut t, &waker), Poll::Ready(Ok(Ok(3))));
     drop(t);
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }
 
 #[test]
 fn timeout_elapses() {
     let (clock, driver) = driver();
     let (count, waker) = CountingWaker::new();
-    let mut t = Box::pin(driver.timeout(ms(10), std::future::pending::<()>()));
+    let mut t = Box::pin(
+        driver
+            .handle()
+            .timeout(ms(10), std::future::pending::<()>()),
+    );
     assert!(poll_once(&mut t, &waker).is_pending());
     clock.advance(ms(9));
     assert!(poll_once(&mut t, &waker).is_pending());
@@ -262,7 +272,7 @@ fn ticks_through_stall(behavior: MissedTickBehavior) -> Vec<u64> {
     let (clock, driver) = driver();
     let (_, waker) = CountingWaker::new();
     let t0 = clock.now();
-    let mut interval = driver.interval(ms(10));
+    let mut interval = driver.handle().interval(ms(10));
     interval.set_missed_tick_behavior(behavior);
     let mut ticks = Vec::new();
     let take = |interval: &mut tickless::Interval, ticks: &mut Vec<u64>| {
@@ -317,7 +327,7 @@ fn interval_reset_and_stream() {
     let (_, waker) = CountingWaker::new();
     let mut cx = std::task::Context::from_waker(&waker);
     let t0 = clock.now();
-    let mut interval = driver.interval_at(t0 + ms(5), ms(10));
+    let mut interval = driver.handle().interval_at(t0 + ms(5), ms(10));
     assert!(interval.poll_tick(&mut cx).is_pending());
     clock.advance(ms(5));
     assert_eq!(
@@ -343,7 +353,7 @@ fn interval_reset_and_stream() {
 fn zero_period_interval_does_not_panic() {
     let (_clock, driver) = driver();
     let (_, waker) = CountingWaker::new();
-    let mut interval = driver.interval(Duration::ZERO);
+    let mut interval = driver.handle().interval(Duration::ZERO);
     let mut cx = std::task::Context::from_waker(&waker);
     assert!(interval.poll_tick(&mut cx).is_ready());
     assert_eq!(interval.period(), Duration::from_nanos(1));
@@ -395,12 +405,12 @@ fn call_sites_are_recorded() {
     let (_clock, driver) = driver();
     let (_, waker) = CountingWaker::new();
     let line = line!() + 1;
-    let mut a = driver.sleep(ms(5));
-    let mut b = Box::pin(driver.timeout(ms(5), std::future::pending::<()>()));
+    let mut a = driver.handle().sleep(ms(5));
+    let mut b = Box::pin(driver.handle().timeout(ms(5), std::future::pending::<()>()));
     assert!(poll_once(&mut a, &waker).is_pending());
     assert!(poll_once(&mut b, &waker).is_pending());
     assert_eq!(a.call_site().line(), line);
-    let sites = driver.pending_call_sites();
+    let sites = driver.handle().pending_call_sites();
     let lines: Vec<u32> = sites.iter().map(|(l, _)| l.line()).collect();
     assert!(
         lines.contains(&line) && lines.contains(&(line + 1)),
@@ -416,7 +426,7 @@ fn waker_update_between_polls() {
     let (clock, driver) = driver();
     let (first, w1) = CountingWaker::new();
     let (second, w2) = CountingWaker::new();
-    let mut sleep = driver.sleep(ms(10));
+    let mut sleep = driver.handle().sleep(ms(10));
     assert!(poll_once(&mut sleep, &w1).is_pending());
     assert!(poll_once(&mut sleep, &w2).is_pending()); // moved to another task
     clock.advance(ms(10));
@@ -427,7 +437,7 @@ fn waker_update_between_polls() {
 fn interval_reset_after_moves_the_next_tick() {
     let (clock, driver) = driver();
     let t0 = clock.now();
-    let mut interval = driver.interval(ms(10));
+    let mut interval = driver.handle().interval(ms(10));
     let waker = futures::task::noop_waker();
     let mut cx = std::task::Context::from_waker(&waker);
     assert_eq!(interval.poll_tick(&mut cx), std::task::Poll::Ready(t0));

@@ -16,12 +16,14 @@ use support::manual_driver as driver;
 fn counters_and_call_sites() {
     let (clock, driver) = driver();
     let line = line!() + 1;
-    let timers: Vec<_> = (0..10).map(|i| driver.timer(secs(10 + i))).collect();
+    let timers: Vec<_> = (0..10)
+        .map(|i| driver.handle().timer(secs(10 + i)))
+        .collect();
     clock.advance(secs(5));
     let mut timers = timers;
     timers.truncate(7); // 3 cancelled
     clock.advance(secs(6)); // t=11: the 10 s and 11 s timers fire
-    let s = driver.snapshot();
+    let s = driver.handle().snapshot();
     assert_eq!(s.counters.created, 10);
     assert_eq!(s.counters.cancelled, 3);
     assert_eq!(s.counters.fired, 2);
@@ -53,12 +55,12 @@ fn planted_leak_is_named_and_healthy_code_is_not() {
     for round in 0..4 {
         // The leak: detached one-hour callbacks, created in a loop.
         for _ in 0..500 {
-            driver.after_func(secs(3600), || {}).detach();
+            driver.handle().after_func(secs(3600), || {}).detach();
         }
         // Healthy: timeouts created and dropped (cancelled) every round.
-        let healthy: Vec<_> = (0..500).map(|_| driver.timer(secs(30))).collect();
+        let healthy: Vec<_> = (0..500).map(|_| driver.handle().timer(secs(30))).collect();
         drop(healthy);
-        let s = driver.snapshot();
+        let s = driver.handle().snapshot();
         let suspects = s.leak_suspects();
         assert!(
             suspects.iter().all(|x| x.site.line == leak_line),
@@ -92,9 +94,11 @@ fn planted_leak_is_named_and_healthy_code_is_not() {
 fn far_future_bulk_is_suspected() {
     let (_clock, driver) = driver();
     let line = line!() + 1;
-    let far: Vec<_> = (0..1500).map(|_| driver.timer(secs(3600))).collect();
-    let near: Vec<_> = (0..1500).map(|_| driver.timer(secs(5))).collect();
-    let s = driver.snapshot();
+    let far: Vec<_> = (0..1500)
+        .map(|_| driver.handle().timer(secs(3600)))
+        .collect();
+    let near: Vec<_> = (0..1500).map(|_| driver.handle().timer(secs(5))).collect();
+    let s = driver.handle().snapshot();
     let suspects = s.leak_suspects();
     assert_eq!(suspects.len(), 1, "{suspects:?}");
     assert_eq!(suspects[0].site.line, line);
@@ -125,10 +129,10 @@ fn far_future_bulk_is_suspected() {
 fn prometheus_text_parses_back() {
     let (clock, driver) = driver();
     let line = line!() + 1;
-    let timers: Vec<_> = (0..4).map(|_| driver.timer(secs(60))).collect();
-    let _fired = driver.timer(secs(1));
+    let timers: Vec<_> = (0..4).map(|_| driver.handle().timer(secs(60))).collect();
+    let _fired = driver.handle().timer(secs(1));
     clock.advance(secs(1));
-    let text = driver.snapshot().to_prometheus();
+    let text = driver.handle().snapshot().to_prometheus();
     let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
         .expect("valid exposition");
     let value = |name: &str| -> f64 {
@@ -184,12 +188,12 @@ fn lateness_histogram_has_inclusive_buckets_sum_and_count() {
     // Deadlines on whole ticks of the 100 µs resolution: lateness is exactly
     // how far past them the clock is moved.
     let exact = Duration::from_nanos(1 << 20); // 1_048_576 ns: a bucket's bound
-    let a = driver.timer(secs(1));
+    let a = driver.handle().timer(secs(1));
     clock.advance(secs(1) + exact); // `a` fires 2^20 ns late
-    let b = driver.timer(secs(2) - exact); // due at 3 s
+    let b = driver.handle().timer(secs(2) - exact); // due at 3 s
     clock.advance(secs(2) - exact + Duration::from_millis(500)); // 500 ms late
     drop((a, b));
-    let s = driver.snapshot();
+    let s = driver.handle().snapshot();
     assert_eq!(s.counters.fired, 2);
     let text = s.to_prometheus();
     let sample = |name: &str| -> f64 {
@@ -228,8 +232,8 @@ fn pprof_profile_lists_the_call_site() {
     use std::io::Read as _;
     let (_clock, driver) = driver();
     let line = line!() + 1;
-    let timers: Vec<_> = (0..7).map(|_| driver.timer(secs(60))).collect();
-    let gz = driver.snapshot().to_pprof();
+    let timers: Vec<_> = (0..7).map(|_| driver.handle().timer(secs(60))).collect();
+    let gz = driver.handle().snapshot().to_pprof();
     let mut raw = Vec::new();
     flate2::read::GzDecoder::new(&gz[..])
         .read_to_end(&mut raw)

@@ -12,10 +12,10 @@ fn publishes_counters_and_call_sites() {
     let snapshotter = recorder.snapshotter();
     let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
     let timers: Vec<_> = (0..3)
-        .map(|_| driver.timer(Duration::from_secs(9)))
+        .map(|_| driver.handle().timer(Duration::from_secs(9)))
         .collect();
     metrics::with_local_recorder(&recorder, || {
-        tickless::observe::metrics::publish(&driver.snapshot())
+        tickless::observe::metrics::publish(&driver.handle().snapshot())
     });
     let values = snapshotter.snapshot().into_vec();
     let live = values

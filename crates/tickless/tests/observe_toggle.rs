@@ -12,9 +12,9 @@ fn call_site_counting_can_be_switched_off() {
     tickless::observe::set_call_sites(false);
     let line = line!() + 2;
     let timers: Vec<_> = (0..3)
-        .map(|_| driver.timer(Duration::from_secs(9)))
+        .map(|_| driver.handle().timer(Duration::from_secs(9)))
         .collect();
-    let s = driver.snapshot();
+    let s = driver.handle().snapshot();
     let site = s.sites.iter().find(|x| x.line == line).unwrap();
     assert_eq!(
         (site.live, site.created),
@@ -28,7 +28,7 @@ fn call_site_counting_can_be_switched_off() {
     assert!(!s.call_sites_enabled);
     tickless::observe::set_call_sites(true);
     drop(timers);
-    let s = driver.snapshot();
+    let s = driver.handle().snapshot();
     assert_eq!(
         s.sites.iter().find(|x| x.line == line).unwrap().cancelled,
         3

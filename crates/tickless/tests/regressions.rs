@@ -31,7 +31,7 @@ fn returns_within(what: &str, f: impl FnOnce() + Send + 'static) {
 fn dropping_a_driver_with_a_live_ticker_returns() {
     returns_within("drop(driver) with a ticker", || {
         let driver = Driver::builder().build().unwrap();
-        let ticker = driver.ticker(Duration::from_millis(10)).unwrap();
+        let ticker = driver.handle().ticker(Duration::from_millis(10)).unwrap();
         drop(driver);
         // The shutdown completed it once; it ticks no more.
         let _ = ticker.receiver().try_recv();
@@ -40,7 +40,7 @@ fn dropping_a_driver_with_a_live_ticker_returns() {
     returns_within("drop(manual driver) with a ticker", || {
         let clock = ManualClock::new();
         let driver = Driver::builder().clock(clock).build().unwrap();
-        let _ticker = driver.ticker(Duration::from_millis(10)).unwrap();
+        let _ticker = driver.handle().ticker(Duration::from_millis(10)).unwrap();
         drop(driver);
     });
     returns_within("a ticker on a dropped driver", || {
@@ -65,10 +65,10 @@ fn a_driver_keeps_firing_past_its_wheel_range() {
         .unwrap();
     clock.advance(Duration::from_secs(75 * 60)); // past 2⁴² ns
     let (count, waker) = CountingWaker::new();
-    let mut sleep = driver.sleep(Duration::from_millis(1));
+    let mut sleep = driver.handle().sleep(Duration::from_millis(1));
     assert!(poll_once(&mut sleep, &waker).is_pending());
-    assert_eq!(driver.pending_timers(), 1, "registered");
-    let timer = driver.timer(Duration::from_millis(1));
+    assert_eq!(driver.handle().pending_timers(), 1, "registered");
+    let timer = driver.handle().timer(Duration::from_millis(1));
     let root = Context::background_on(driver.handle().clone());
     let (ctx, _guard) = root.with_timeout(Duration::from_millis(1));
     clock.advance(Duration::from_millis(1));
@@ -81,7 +81,7 @@ fn a_driver_keeps_firing_past_its_wheel_range() {
     let clock = ManualClock::new();
     let driver = Driver::builder().clock(clock.clone()).build().unwrap();
     clock.advance(Duration::from_secs(20 * 365 * 86_400));
-    let mut sleep = driver.sleep(Duration::from_secs(1));
+    let mut sleep = driver.handle().sleep(Duration::from_secs(1));
     assert!(poll_once(&mut sleep, &waker).is_pending());
     clock.advance(Duration::from_secs(1));
     assert!(poll_once(&mut sleep, &waker).is_ready());
@@ -110,7 +110,7 @@ fn zero_timeouts_and_past_deadlines_end_contexts_at_once() {
         Some(ContextError::DeadlineExceeded),
         "a deadline of now has passed"
     );
-    assert_eq!(driver.pending_timers(), 0);
+    assert_eq!(driver.handle().pending_timers(), 0);
 }
 
 /// Item 5: a timer too far away to register is still a pending timer to its
@@ -118,7 +118,7 @@ fn zero_timeouts_and_past_deadlines_end_contexts_at_once() {
 #[test]
 fn a_timer_beyond_the_range_is_still_pending() {
     let driver = Driver::builder().build().unwrap();
-    let timer = driver.timer(Duration::MAX);
+    let timer = driver.handle().timer(Duration::MAX);
     assert!(timer.is_pending());
     assert!(timer.stop(), "Go returns true: the timer was active");
     assert!(!timer.is_pending());
@@ -131,7 +131,7 @@ fn a_timer_beyond_the_range_is_still_pending() {
         timer.reset(Duration::from_secs(1)),
         "re-armed beyond range: active"
     );
-    let handle = driver.after_func(Duration::MAX, || unreachable!());
+    let handle = driver.handle().after_func(Duration::MAX, || unreachable!());
     assert!(handle.is_pending());
     assert!(handle.stop());
 }

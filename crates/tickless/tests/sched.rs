@@ -103,7 +103,7 @@ fn cancel_and_drop_free_the_job_at_once_detach_keeps_it() {
         .detach();
     assert_eq!(s.metrics().pending, 3);
     assert_eq!(
-        driver.pending_timers(),
+        driver.handle().pending_timers(),
         1,
         "one driver timer for the whole scheduler"
     );
@@ -491,7 +491,7 @@ fn metrics_reach_observe_snapshots_and_prometheus() {
     let _later = s.schedule(ms(100), || {}).unwrap();
     clock.advance(ms(20));
     settle(&s);
-    let snapshot = driver.snapshot();
+    let snapshot = driver.handle().snapshot();
     let m = snapshot
         .schedulers
         .iter()

@@ -83,14 +83,14 @@ pub fn encode(value: &str) -> String {
 /// what must be kept alive, and the leak's line.
 pub fn busy_driver(driver: &tickless::Driver) -> (Vec<tickless::blocking::Timer>, u32) {
     for _ in 0..20 {
-        let t = driver.timer(Duration::from_millis(1));
+        let t = driver.handle().timer(Duration::from_millis(1));
         t.receiver().recv().expect("a timer fires");
     }
     let mut keep: Vec<_> = (0..10)
-        .map(|_| driver.timer(Duration::from_secs(30)))
+        .map(|_| driver.handle().timer(Duration::from_secs(30)))
         .collect();
     let leak_line = line!() + 1;
-    keep.extend((0..1500).map(|_| driver.timer(Duration::from_secs(3600))));
+    keep.extend((0..1500).map(|_| driver.handle().timer(Duration::from_secs(3600))));
     (keep, leak_line)
 }
 

@@ -137,7 +137,7 @@ impl Handle {
     ///
     /// let clock = ManualClock::new();
     /// let driver = Driver::builder().clock(clock.clone()).build().unwrap();
-    /// let cache = driver.cache_builder().time_to_live(Duration::from_secs(5)).build();
+    /// let cache = driver.handle().cache_builder().time_to_live(Duration::from_secs(5)).build();
     /// cache.insert(1, "one");
     /// clock.advance(Duration::from_secs(5));
     /// assert_eq!(cache.get(&1), None, "never an expired value");

@@ -102,7 +102,7 @@ pub(crate) fn on_driver(handle: &Handle) -> Vec<CacheStats> {
     // the upgraded references are dropped here, outside it too.
     caches
         .iter()
-        .filter(|c| c.handle().same_driver(handle))
+        .filter(|c| c.handle().same_driver_as(handle))
         .map(|c| c.stats())
         .collect()
 }

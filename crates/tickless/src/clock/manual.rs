@@ -125,18 +125,67 @@ impl ManualClock {
         prev <= target
     }
 
+    /// Moves time forward to the earliest deadline pending on the drivers
+    /// built on this clock, firing what is due then; returns the new time.
+    ///
+    /// `None`, leaving time unchanged, when no timer is pending (a program
+    /// of sleeps has run to completion). A deadline already due does not
+    /// move time back: the clock stays, and the timer fires. Tokio's
+    /// auto-advance, by hand: a test alternates "run the tasks until they
+    /// all wait" and `advance_to_next` (see [`Driver::enter`](crate::Driver::enter)
+    /// for a complete example).
+    ///
+    /// An instant may come where nothing visible happens: a timer whose
+    /// deadline was moved later wakes its owner to re-register at the new
+    /// deadline. The next call moves on to that one.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tickless::clock::ManualClock;
+    /// use tickless::Driver;
+    ///
+    /// let clock = ManualClock::new();
+    /// let driver = Driver::builder().clock(clock.clone()).build().unwrap();
+    /// let t1 = driver.handle().timer(Duration::from_millis(1500));
+    /// let t2 = driver.handle().timer(Duration::from_secs(5));
+    ///
+    /// assert_eq!(clock.advance_to_next(), Some(clock.start() + Duration::from_millis(1500)));
+    /// assert!(t1.receiver().try_recv().is_ok() && t2.receiver().try_recv().is_err());
+    /// assert_eq!(clock.advance_to_next(), Some(clock.start() + Duration::from_secs(5)));
+    /// assert!(t2.receiver().try_recv().is_ok());
+    /// assert_eq!(clock.advance_to_next(), None); // nothing left
+    /// ```
+    pub fn advance_to_next(&self) -> Option<Instant> {
+        let next = self
+            .live_listeners()
+            .iter()
+            .filter_map(|l| l.next_deadline())
+            .min()?;
+        if next > self.now() {
+            self.set(next);
+        } else {
+            // Already due (time moved concurrently): time stays; let the
+            // listeners fire what is due.
+            self.notify();
+        }
+        Some(self.now())
+    }
+
+    /// Every listener still alive, collected outside the listener lock.
+    fn live_listeners(&self) -> Vec<Arc<dyn TimeListener>> {
+        let mut listeners = self
+            .inner
+            .listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        listeners.retain(|l| l.strong_count() > 0);
+        listeners.iter().filter_map(Weak::upgrade).collect()
+    }
+
     /// Tells every live listener the new time, outside the listener lock (a
     /// listener may move the clock again or subscribe).
     fn notify(&self) {
-        let live: Vec<_> = {
-            let mut listeners = self
-                .inner
-                .listeners
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            listeners.retain(|l| l.strong_count() > 0);
-            listeners.iter().filter_map(Weak::upgrade).collect()
-        };
+        let live = self.live_listeners();
         let now = self.now();
         for listener in live {
             listener.time_moved(now);

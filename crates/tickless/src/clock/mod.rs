@@ -84,6 +84,13 @@ pub trait Clock: Send + Sync + Debug + 'static {
 pub trait TimeListener: Send + Sync {
     /// Time is now `now`. Runs on the thread that moved the clock.
     fn time_moved(&self, now: Instant);
+
+    /// The earliest instant at which something waits for this clock (a
+    /// driver's earliest pending deadline), for
+    /// [`ManualClock::advance_to_next`]. `None`: nothing waits.
+    fn next_deadline(&self) -> Option<Instant> {
+        None
+    }
 }
 
 /// The operating system's monotonic clock, read with [`Instant::now`].

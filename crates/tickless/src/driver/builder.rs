@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::shard::Shard;
 use super::thread::ThreadSlot;
 use super::wakeup::Wakeup;
-use super::{Handle, History, Inner};
+use super::{EnterGuard, Handle, History, Inner};
 use crate::clock::{saturating_add, Clock, SystemClock, TimeListener};
 use crate::queue::wheel::TickMath;
 use crate::queue::Wheel;
@@ -22,12 +22,19 @@ use crate::queue::Wheel;
 pub enum DriverError {
     /// The operating system refused to start the timer thread.
     SpawnThread(io::Error),
+    /// [`Builder::build_global`]: the process-wide driver is already in use
+    /// (started by a first timer, or installed before). It cannot be replaced
+    /// while timers may be pending on it.
+    GlobalInUse,
 }
 
 impl fmt::Display for DriverError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DriverError::SpawnThread(e) => write!(f, "cannot start the tickless timer thread: {e}"),
+            DriverError::GlobalInUse => f.write_str(
+                "the process-wide tickless driver is already in use (build_global must come before the first timer)",
+            ),
         }
     }
 }
@@ -36,6 +43,7 @@ impl std::error::Error for DriverError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             DriverError::SpawnThread(e) => Some(e),
+            DriverError::GlobalInUse => None,
         }
     }
 }
@@ -54,7 +62,7 @@ impl std::error::Error for DriverError {
 ///     .shards(4)
 ///     .thread_name("my-timers")
 ///     .build()?;
-/// futures::executor::block_on(driver.sleep(Duration::from_millis(1)));
+/// futures::executor::block_on(driver.handle().sleep(Duration::from_millis(1)));
 /// # Ok::<(), tickless::DriverError>(())
 /// ```
 #[derive(Debug, Clone)]
@@ -143,6 +151,42 @@ impl Builder {
         self
     }
 
+    /// Starts the driver and makes it the **process-wide** one: the driver
+    /// of [`Handle::current`] and the free functions on every thread that has
+    /// not [entered](Driver::enter) another. It lives until the process exits.
+    ///
+    /// Meant for test binaries whose code runs on threads the test does not
+    /// control (a multi-thread executor's workers, a thread pool), where
+    /// [`Driver::enter`] cannot reach: call it first thing, before any timer.
+    /// Every test of the binary then shares the driver (and its clock), so
+    /// keep such tests in a binary of their own (an integration-test file).
+    ///
+    /// # Errors
+    ///
+    /// [`DriverError::GlobalInUse`] once the process-wide driver exists —
+    /// because a timer already used the default one, or after an earlier
+    /// `build_global` — and [`DriverError::SpawnThread`] as [`build`](Builder::build).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tickless::clock::ManualClock;
+    /// use tickless::{Driver, DriverError};
+    ///
+    /// let clock = ManualClock::new();
+    /// let handle = Driver::builder().clock(clock.clone()).build_global()?;
+    /// let worker = std::thread::spawn(|| tickless::blocking::Timer::new(Duration::from_secs(60)));
+    /// let timer = worker.join().unwrap(); // created on another thread, on the manual clock
+    /// assert_eq!(handle.pending_timers(), 1);
+    /// clock.advance(Duration::from_secs(60));
+    /// assert!(timer.receiver().try_recv().is_ok());
+    /// // Only once per process:
+    /// assert!(matches!(Driver::builder().build_global(), Err(DriverError::GlobalInUse)));
+    /// # Ok::<(), DriverError>(())
+    /// ```
+    pub fn build_global(self) -> Result<Handle, DriverError> {
+        super::current::install(self)
+    }
+
     /// Starts the driver (and its timer thread, unless the clock is manual).
     pub fn build(self) -> Result<Driver, DriverError> {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -196,7 +240,7 @@ impl Builder {
 /// [`timeout`](super::super::timeout), [`interval`](super::super::interval)) use a global
 /// driver started on first use. Build one to choose the clock (tests use
 /// [`ManualClock`](crate::clock::ManualClock)), resolution, slack or shard
-/// count. It dereferences to its [`Handle`].
+/// count; [`handle`](Driver::handle) gives the [`Handle`] timers are created from.
 ///
 /// # Examples
 ///
@@ -207,7 +251,7 @@ impl Builder {
 ///
 /// let clock = ManualClock::new();
 /// let driver = Driver::builder().clock(clock.clone()).build().unwrap();
-/// let mut sleep = std::pin::pin!(driver.sleep(Duration::from_secs(3600)));
+/// let mut sleep = std::pin::pin!(driver.handle().sleep(Duration::from_secs(3600)));
 /// let waker = futures::task::noop_waker();
 /// let mut cx = std::task::Context::from_waker(&waker);
 ///
@@ -243,12 +287,68 @@ impl Driver {
     pub fn handle(&self) -> &Handle {
         &self.handle
     }
-}
 
-impl std::ops::Deref for Driver {
-    type Target = Handle;
-    fn deref(&self) -> &Handle {
-        &self.handle
+    /// Makes this driver the current one **on this thread** until the guard
+    /// drops: [`Handle::current`] and the free functions ([`sleep`](crate::sleep),
+    /// [`timeout`](crate::timeout), [`interval`](crate::interval),
+    /// [`Timer::new`](crate::blocking::Timer::new), [`after_func`](crate::blocking::after_func),
+    /// [`Context::background`](crate::Context::background), the cache and
+    /// scheduler builders) then use it. tokio's `Runtime::enter` shape: the
+    /// way to test code that calls the free functions with a
+    /// [`ManualClock`](crate::clock::ManualClock).
+    ///
+    /// The guard covers the thread it was created on. An async test on a
+    /// current-thread executor (`futures::executor::block_on`, tokio's
+    /// `current_thread` runtime, `#[tokio::test]`) runs every poll there, so
+    /// entering at the top of the test is enough. On a multi-thread
+    /// executor, tasks run on its workers: enter on each worker (tokio's
+    /// `Builder::on_thread_start(move || std::mem::forget(handle.enter()))`)
+    /// or make the driver process-wide with
+    /// [`Builder::build_global`]. [`blocking::after`](crate::blocking::after),
+    /// [`at`](crate::blocking::at) and [`tick`](crate::blocking::tick) are
+    /// crossbeam's own timers and always follow the real clock.
+    ///
+    /// # Examples
+    ///
+    /// Code under test that calls `tickless::sleep`, run to completion
+    /// instantly:
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use futures::executor::LocalPool;
+    /// use futures::task::LocalSpawnExt;
+    /// use tickless::clock::ManualClock;
+    /// use tickless::Driver;
+    ///
+    /// async fn retry_three_times() -> u32 {
+    ///     let mut tries = 0;
+    ///     for backoff in [1, 10, 100] {
+    ///         tries += 1;
+    ///         tickless::sleep(Duration::from_secs(backoff)).await;
+    ///     }
+    ///     tries
+    /// }
+    ///
+    /// let clock = ManualClock::new();
+    /// let driver = Driver::builder().clock(clock.clone()).build().unwrap();
+    /// let _guard = driver.enter();
+    ///
+    /// let mut pool = LocalPool::new();
+    /// let done = pool.spawner().spawn_local_with_handle(retry_three_times()).unwrap();
+    /// pool.run_until_stalled();
+    /// while clock.advance_to_next().is_some() {
+    ///     pool.run_until_stalled(); // the task wakes, sleeps again
+    /// }
+    /// assert_eq!(pool.run_until(done), 3);
+    /// assert_eq!(clock.elapsed(), Duration::from_secs(111)); // no real time passed
+    /// ```
+    ///
+    /// tokio's paused clock (`tokio::time::pause`/`advance`) moves tokio's
+    /// timers only; tickless timers follow their own driver's clock. To test
+    /// code that mixes the two, drive both: advance the `ManualClock` and
+    /// `tokio::time::advance` by the same amount.
+    pub fn enter(&self) -> EnterGuard {
+        self.handle.enter()
     }
 }
 

@@ -8,16 +8,17 @@ use std::collections::HashMap;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::current::{self, EnterGuard};
 use super::executor::Job;
-use super::{Driver, Inner};
+use super::Inner;
 
 /// A reference to a driver, from which timers are created.
 ///
-/// [`Handle::current`] is the global driver; [`Driver::handle`] an explicit
-/// one. Timers keep their driver's state alive, never its thread.
+/// [`Handle::current`] is the driver the free functions use; [`Driver::handle`]
+/// an explicit one. Timers keep their driver's state alive, never its thread.
 #[derive(Clone)]
 pub struct Handle {
     /// `None` is the global driver: no reference count to touch per timer.
@@ -25,9 +26,40 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// The global driver, started on first use with the defaults.
+    /// The driver the free functions ([`sleep`](crate::sleep),
+    /// [`timeout`](crate::timeout), [`Timer::new`](crate::blocking::Timer::new)…)
+    /// use on this thread: the innermost one [entered](Driver::enter) on it,
+    /// else the process-wide driver — the one installed by
+    /// [`Builder::build_global`](super::Builder::build_global), or one with
+    /// the defaults started on first use. Never fails, never panics (unless
+    /// the operating system refuses the default driver its thread).
+    ///
+    /// The returned handle is fixed at the call: entering another driver
+    /// later does not move it, nor the timers created from it.
+    ///
+    /// ```
+    /// use tickless::clock::ManualClock;
+    /// use tickless::{Driver, Handle};
+    ///
+    /// let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
+    /// assert!(!Handle::current().same_driver_as(driver.handle()));
+    /// let _guard = driver.enter();
+    /// assert!(Handle::current().same_driver_as(driver.handle()));
+    /// ```
+    #[inline]
     pub fn current() -> Handle {
-        Handle { inner: None }
+        current::entered().unwrap_or(Handle { inner: None })
+    }
+
+    /// Makes this driver the current one on this thread until the guard
+    /// drops; see [`Driver::enter`].
+    pub fn enter(&self) -> EnterGuard {
+        current::enter(self)
+    }
+
+    /// `true` if both handles reach the same driver.
+    pub fn same_driver_as(&self, other: &Handle) -> bool {
+        std::ptr::eq(self.inner(), other.inner())
     }
 
     pub(super) fn explicit(inner: Arc<Inner>) -> Handle {
@@ -38,13 +70,16 @@ impl Handle {
     pub(super) fn inner(&self) -> &Inner {
         match &self.inner {
             Some(inner) => inner,
-            None => global(),
+            None => current::global(),
         }
     }
 
-    /// `true` if both handles reach the same driver.
-    pub(crate) fn same_driver(&self, other: &Handle) -> bool {
-        std::ptr::eq(self.inner(), other.inner())
+    /// The state of a handle built by [`Driver`](super::Driver) itself.
+    pub(super) fn explicit_inner(&self) -> &Inner {
+        match &self.inner {
+            Some(inner) => inner,
+            None => unreachable!("a driver's own handle is explicit"),
+        }
     }
 
     /// The driver's clock reading.
@@ -88,15 +123,15 @@ impl Handle {
     /// let waker = futures::task::noop_waker();
     /// let mut cx = std::task::Context::from_waker(&waker);
     /// let line = line!() + 1;
-    /// let mut sleeps: Vec<_> = (0..3).map(|_| driver.sleep(Duration::from_secs(60))).collect();
+    /// let mut sleeps: Vec<_> = (0..3).map(|_| driver.handle().sleep(Duration::from_secs(60))).collect();
     /// for s in &mut sleeps {
     ///     assert!(s.poll_sleep(&mut cx).is_pending()); // registers
     /// }
-    /// let sites = driver.pending_call_sites();
+    /// let sites = driver.handle().pending_call_sites();
     /// assert_eq!(sites.len(), 1);
     /// assert_eq!((sites[0].0.line(), sites[0].1), (line, 3));
     /// drop(sleeps);
-    /// assert!(driver.pending_call_sites().is_empty());
+    /// assert!(driver.handle().pending_call_sites().is_empty());
     /// ```
     pub fn pending_call_sites(&self) -> Vec<(&'static Location<'static>, usize)> {
         // Keyed by file, line and column, not by address: one line can have
@@ -179,18 +214,5 @@ impl fmt::Debug for Handle {
             .field("shards", &inner.shards.len())
             .field("shut_down", &inner.shut_down.load(Ordering::Relaxed))
             .finish()
-    }
-}
-
-fn global() -> &'static Inner {
-    static GLOBAL: OnceLock<Driver> = OnceLock::new();
-    let driver = GLOBAL.get_or_init(|| {
-        Driver::builder()
-            .build()
-            .unwrap_or_else(|e| panic!("tickless: cannot start the global timer driver: {e}"))
-    });
-    match &driver.handle().inner {
-        Some(inner) => inner,
-        None => unreachable!("the global driver is built explicitly"),
     }
 }

@@ -70,6 +70,7 @@
 
 mod builder;
 mod collections;
+mod current;
 mod entry;
 mod executor;
 mod handle;
@@ -89,6 +90,7 @@ use crate::clock::Clock;
 use crate::queue::wheel::TickMath;
 pub use builder::{Builder, Driver, DriverError};
 pub(crate) use collections::CollectionCount;
+pub use current::EnterGuard;
 pub(crate) use entry::{Entry, Registered, TimerEntry};
 pub(crate) use executor::Job;
 pub use handle::Handle;

@@ -142,6 +142,13 @@ impl Shard {
         wheel.next_deadline()
     }
 
+    /// The exact earliest pending deadline (rounded up to the tick: when it
+    /// fires), O(timers in the earliest slot). For tests moving a manual clock.
+    pub(crate) fn earliest(&self) -> Option<Instant> {
+        let st = self.lock();
+        st.wheel.peek().and_then(|key| st.wheel.deadline(key))
+    }
+
     /// `true` while `key` is pending in this shard.
     pub(crate) fn contains(&self, key: Key) -> bool {
         self.lock().wheel.get(key).is_some()

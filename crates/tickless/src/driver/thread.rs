@@ -189,6 +189,13 @@ impl TimeListener for Inner {
     fn time_moved(&self, now: Instant) {
         self.fire_due_now(now);
     }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        if self.is_shut_down() {
+            return None;
+        }
+        self.shards.iter().filter_map(|s| s.earliest()).min()
+    }
 }
 
 /// Milliseconds of `CLOCK_MONOTONIC_COARSE` (Linux), else of `Instant`.
@@ -224,13 +231,13 @@ mod tests {
     use crate::Driver;
 
     fn alive(driver: &Driver) -> bool {
-        driver.inner().thread_alive.load(Ordering::Acquire)
+        driver.handle().inner().thread_alive.load(Ordering::Acquire)
     }
 
     fn crash(driver: &Driver) {
         // Relaxed: the unpark delivers it.
-        driver.inner().crash.store(true, Ordering::Relaxed);
-        driver.inner().unpark_thread();
+        driver.handle().inner().crash.store(true, Ordering::Relaxed);
+        driver.handle().inner().unpark_thread();
     }
 
     fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
@@ -259,7 +266,7 @@ mod tests {
         let count = Arc::new(Count::default());
         let waker = Waker::from(count.clone());
         let mut cx = Context::from_waker(&waker);
-        let mut sleep = driver.sleep(Duration::from_millis(3));
+        let mut sleep = driver.handle().sleep(Duration::from_millis(3));
         assert!(sleep.poll_sleep(&mut cx).is_pending()); // restarts it
         assert!(alive(&driver));
         wait_until("the timer to fire", || count.0.load(Ordering::SeqCst) == 1);
@@ -276,11 +283,13 @@ mod tests {
         }
         let driver = Driver::builder().build().unwrap();
         let waker = Waker::from(Arc::new(Panicking));
-        let mut sleep = driver.sleep(Duration::from_millis(2));
+        let mut sleep = driver.handle().sleep(Duration::from_millis(2));
         assert!(sleep
             .poll_sleep(&mut Context::from_waker(&waker))
             .is_pending());
-        wait_until("the panic to be counted", || driver.waker_panics() == 1);
+        wait_until("the panic to be counted", || {
+            driver.handle().waker_panics() == 1
+        });
         assert!(alive(&driver));
     }
 }

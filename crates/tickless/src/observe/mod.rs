@@ -20,6 +20,32 @@
 //! # drop(timers);
 //! ```
 //!
+//! # Wrappers need `#[track_caller]`
+//!
+//! The call site is the nearest caller **not** marked `#[track_caller]`. A
+//! helper of your own that creates timers (`fn with_deadline(..) { tickless::timeout(..) }`)
+//! is therefore the call site of every timer it creates, and `observe` shows
+//! one line for all of them. Mark the helper `#[track_caller]` and its
+//! callers' lines show instead (`async fn`s cannot be marked: create the
+//! timer in a plain `#[track_caller] fn` that returns the future).
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! #[track_caller]
+//! fn request_timeout<F: std::future::Future>(f: F) -> tickless::Timeout<F> {
+//!     tickless::timeout(Duration::from_secs(30), f)
+//! }
+//!
+//! let line = line!() + 1;
+//! let mut t = Box::pin(request_timeout(std::future::pending::<()>()));
+//! let waker = std::task::Waker::noop();
+//! assert!(t.as_mut().poll(&mut std::task::Context::from_waker(&waker)).is_pending());
+//! let snapshot = tickless::observe::snapshot();
+//! assert!(snapshot.sites.iter().any(|s| s.line == line && s.live == 1), "this line, not the helper's");
+//! # use std::future::Future;
+//! ```
+//!
 //! # Cost
 //!
 //! The driver counters cost nothing measurable: plain integers under a lock

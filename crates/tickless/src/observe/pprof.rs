@@ -158,9 +158,9 @@ mod tests {
         let clock = crate::clock::ManualClock::new();
         let driver = crate::Driver::builder().clock(clock).build().unwrap();
         let _timers: Vec<_> = (0..5)
-            .map(|_| driver.timer(std::time::Duration::from_secs(60)))
+            .map(|_| driver.handle().timer(std::time::Duration::from_secs(60)))
             .collect();
-        let snap = driver.snapshot();
+        let snap = driver.handle().snapshot();
         let gz = snap.to_pprof();
         let mut raw = Vec::new();
         flate2::read::GzDecoder::new(&gz[..])

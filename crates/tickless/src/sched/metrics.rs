@@ -104,7 +104,7 @@ pub(crate) fn on_driver(handle: &Handle) -> Vec<SchedulerMetrics> {
     let live: Vec<Arc<Shared>> = lock(&REGISTRY).iter().filter_map(Weak::upgrade).collect();
     let mut out: Vec<_> = live
         .iter()
-        .filter(|s| s.handle.same_driver(handle))
+        .filter(|s| s.handle.same_driver_as(handle))
         .map(|s| s.metrics())
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
