@@ -16,6 +16,7 @@ pub const BUCKETS: usize = 40;
 
 /// A log₂ histogram of durations.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Histogram {
     /// Bucket `i` counts durations below `2^i` ns and at least `2^(i-1)` ns.
     pub buckets: [u64; BUCKETS],
