@@ -11,6 +11,7 @@ use tickless_workloads::queues::{BTreeQueue, BenchQueue, Churn};
 use tickless_workloads::timers::{self, Impl};
 
 use crate::progress::Progress;
+use crate::scenario::{finish_json, only_of, print_table, Common, Scenario};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -24,17 +25,6 @@ pub struct BenchArgs {
     only: Option<String>,
 }
 
-/// The flags every bench suite takes, before or after the suite's name.
-#[derive(Args, Debug, Clone)]
-pub(crate) struct Common {
-    /// Small sizes and short runs (seconds): for smoke tests.
-    #[arg(long, global = true)]
-    pub(crate) quick: bool,
-    #[arg(long, global = true, value_name = "FILE", value_parser = crate::out::json_to,
-          help = crate::out::JSON_HELP)]
-    pub(crate) json: Option<crate::out::JsonTo>,
-}
-
 /// The scenario keys `--only` matches.
 const KEYS: [&str; 11] = [
     "churn", "timeout", "tasks", "reset", "bytes", "expiry", "threads", "lateness", "queue",
@@ -43,15 +33,6 @@ const KEYS: [&str; 11] = [
 
 fn only(text: &str) -> Result<String, String> {
     only_of(&KEYS, text)
-}
-
-/// An `--only` parser: `text` must be part of one of `keys`.
-pub(crate) fn only_of(keys: &[&str], text: &str) -> Result<String, String> {
-    if !text.is_empty() && keys.iter().any(|k| k.contains(text)) {
-        Ok(text.to_string())
-    } else {
-        Err(format!("matches no scenario (one of: {})", keys.join(", ")))
-    }
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -63,14 +44,6 @@ enum Suite {
     /// tickless::cache against moka and quick_cache: hit ratios on the ARC
     /// traces, replay time, two threads, memory per entry, the idle test.
     Cache(crate::bench_cache::CacheBenchArgs),
-}
-
-/// One scenario: a value per implementation (`None` where it does not apply).
-pub(crate) struct Scenario {
-    pub(crate) name: &'static str,
-    pub(crate) unit: &'static str,
-    pub(crate) lower_is_better: bool,
-    pub(crate) columns: Vec<(&'static str, Option<f64>)>,
 }
 
 pub fn run(args: &BenchArgs) -> ExitCode {
@@ -416,82 +389,4 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     }
     print_table(&results);
     finish_json(common, &results)
-}
-
-/// Writes the JSON if `--json` asked for it: an array of
-/// `{"scenario", "unit", "lower_is_better", "results": {implementation: value}}`
-/// (`null` where a value does not apply or was not measured).
-pub(crate) fn finish_json(common: &Common, results: &[Scenario]) -> ExitCode {
-    let Some(to) = &common.json else {
-        return ExitCode::SUCCESS;
-    };
-    match crate::out::write_json(to, &json(results)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            crate::note(format!("error: {e}"));
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Markdown tables, one column per implementation with its ratio to the
-/// first; consecutive scenarios with the same implementations share a table.
-pub(crate) fn print_table(results: &[Scenario]) {
-    let mut previous: Option<Vec<&str>> = None;
-    for s in results {
-        let names: Vec<&str> = s.columns.iter().map(|c| c.0).collect();
-        if previous.as_ref() != Some(&names) {
-            if previous.is_some() {
-                crate::say("");
-            }
-            crate::say(format!(
-                "| scenario | unit | better | {} |",
-                names.join(" | ")
-            ));
-            crate::say(format!("|---|---|---|{}", "---:|".repeat(names.len())));
-            previous = Some(names);
-        }
-        let base = s.columns.first().and_then(|c| c.1).unwrap_or(f64::NAN);
-        let cells: Vec<String> = s
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, (_, v))| match v {
-                None => "n/a".to_string(),
-                Some(v) if i == 0 => format!("{v:.1}"),
-                // No ratio to a zero (e.g. no early closes).
-                Some(v) if base == 0.0 => format!("{v:.1}"),
-                Some(v) => format!("{v:.1} ({:.2}×)", v / base),
-            })
-            .collect();
-        let better = if s.lower_is_better { "lower" } else { "higher" };
-        crate::say(format!(
-            "| {} | {} | {better} | {} |",
-            s.name,
-            s.unit,
-            cells.join(" | ")
-        ));
-    }
-}
-
-pub(crate) fn json(results: &[Scenario]) -> serde_json::Value {
-    results
-        .iter()
-        .map(|s| {
-            let values: serde_json::Map<String, serde_json::Value> = s
-                .columns
-                .iter()
-                .map(|(name, v)| {
-                    let value = v.map_or(serde_json::Value::Null, crate::out::number);
-                    ((*name).to_string(), value)
-                })
-                .collect();
-            serde_json::json!({
-                "scenario": s.name,
-                "unit": s.unit,
-                "lower_is_better": s.lower_is_better,
-                "results": values,
-            })
-        })
-        .collect()
 }

@@ -20,9 +20,9 @@ use serde_json::{json, Value};
 use tickless_workloads::alloc::live_bytes;
 use tickless_workloads::traces;
 
-use crate::bench::Common;
 use crate::out::number;
 use crate::progress::Progress;
+use crate::scenario::Common;
 
 /// The three caches behind one face, for the workloads.
 trait Bench: Send + Sync + 'static {

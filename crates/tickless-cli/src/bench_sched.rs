@@ -13,8 +13,8 @@ use clap::Args;
 use tickless::sched::RejectPolicy;
 use tickless_workloads::sched as work;
 
-use crate::bench::{finish_json, only_of, print_table, Common, Scenario};
 use crate::progress::Progress;
+use crate::scenario::{finish_json, only_of, print_table, Common, Scenario};
 
 #[derive(Args, Debug)]
 pub struct SchedArgs {

@@ -229,7 +229,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         lateness_histograms(if args.quick { 10 } else { 200 })
     };
 
-    let html = report::render(&report::Report {
+    let parts = report::Report {
         series: &series,
         go_note: go_note.as_deref(),
         planted: &planted_lines,
@@ -238,7 +238,8 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         sched_rows: &sched_rows,
         overload: overload.as_ref(),
         text_summary: &out.0,
-    });
+    };
+    let html = report::render(&parts);
     if let Some(dir) = args.report.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
@@ -253,41 +254,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         }
     }
     if let Some(to) = &args.json {
-        let doc = json!({
-            "version": env!("CARGO_PKG_VERSION"),
-            "leak": series.iter().map(|s| json!({
-                "implementation": s.name,
-                "iterations": s.iterations,
-                "ns_per_iter": number(s.ns_per_iter),
-                "heap_retained_bytes": number(s.retained()),
-                "rss_growth_bytes": s.rss_grown,
-                "live_tickless_timers": s.live_timers,
-            })).collect::<Vec<_>>(),
-            "planted_leak": {
-                "suspects": planted_lines,
-                "named": planted_named.map(|(file, line)| json!({"file": file, "line": line})),
-            },
-            "churn": churn_rows.iter().map(|(name, ns, bytes)| json!({
-                "implementation": name,
-                "ns_per_op": number(*ns),
-                "bytes_per_timer": number(*bytes),
-            })).collect::<Vec<_>>(),
-            "queues": queues,
-            "sched": sched_rows.iter().map(|r| json!({
-                "dispatcher": r.name,
-                "runs": r.runs,
-                "avg_ms": number(r.avg_ms),
-                "p99_ms": number(r.p99_ms),
-                "max_ms": number(r.max_ms),
-            })).collect::<Vec<_>>(),
-            "overload": overload.as_ref().map(|o| json!({
-                "secs": number(o.secs),
-                "offered": o.offered,
-                "completed": o.completed,
-                "rejected": o.rejected,
-            })),
-            "interrupted": crate::stopped(),
-        });
+        let doc = crate::demo_json::document(&parts, &queues, planted_named.as_ref());
         if let Err(e) = crate::out::write_json(to, &doc) {
             crate::note(format!("error: {e}"));
             return ExitCode::FAILURE;

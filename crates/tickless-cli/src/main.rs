@@ -10,12 +10,14 @@ mod bench;
 mod bench_cache;
 mod bench_sched;
 mod demo;
+mod demo_json;
 mod demo_sched;
 mod leak;
 mod out;
 mod precision;
 mod progress;
 mod report;
+mod scenario;
 mod server;
 mod soak;
 

@@ -21,8 +21,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{clients, seconds, wrk, TimerKind};
-use crate::bench::{finish_json, print_table, Common, Scenario};
 use crate::progress::Progress;
+use crate::scenario::{finish_json, print_table, Common, Scenario};
 
 #[derive(Args, Debug)]
 pub struct ServerBenchArgs {
