@@ -1,7 +1,6 @@
 //! `tickless bench`: the side-by-side suite of the criterion benches, run
 //! without criterion, as a markdown table with ratios (and optionally JSON).
 
-use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,20 +11,28 @@ use tickless_workloads::queues::{BTreeQueue, BenchQueue, Churn};
 use tickless_workloads::timers::{self, Impl};
 
 use crate::progress::Progress;
+use crate::scenario::{finish_json, only_of, print_table, Common, Scenario};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     #[command(subcommand)]
     suite: Option<Suite>,
-    /// Small sizes and short runs (seconds): for smoke tests.
-    #[arg(long)]
-    quick: bool,
-    /// Also write the results as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    json: Option<std::path::PathBuf>,
-    /// Run only the scenarios whose name contains NAME.
-    #[arg(long, value_name = "NAME")]
+    #[command(flatten)]
+    common: Common,
+    /// Run only the scenarios whose name contains NAME (churn, timeout,
+    /// tasks, reset, bytes, expiry, threads, lateness, queue, delay, blocking).
+    #[arg(long, value_name = "NAME", value_parser = only)]
     only: Option<String>,
+}
+
+/// The scenario keys `--only` matches.
+const KEYS: [&str; 11] = [
+    "churn", "timeout", "tasks", "reset", "bytes", "expiry", "threads", "lateness", "queue",
+    "delay", "blocking",
+];
+
+fn only(text: &str) -> Result<String, String> {
+    only_of(&KEYS, text)
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -39,43 +46,59 @@ enum Suite {
     Cache(crate::bench_cache::CacheBenchArgs),
 }
 
-/// One scenario: a value per implementation (`None` where it does not apply).
-pub(crate) struct Scenario {
-    pub(crate) name: &'static str,
-    pub(crate) unit: &'static str,
-    pub(crate) lower_is_better: bool,
-    pub(crate) columns: Vec<(&'static str, Option<f64>)>,
-}
-
 pub fn run(args: &BenchArgs) -> ExitCode {
+    crate::out::start(args.common.json.as_ref());
+    let common = &args.common;
+    if args.suite.is_some() && args.only.is_some() {
+        use clap::CommandFactory as _;
+        let mut cli = crate::Cli::command();
+        cli.build(); // the usage line then names `tickless bench`
+        let bench = cli
+            .find_subcommand_mut("bench")
+            .expect("bench is a subcommand");
+        bench
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "`bench --only` is for the default suite; give a suite its own `--only` after its name",
+            )
+            .exit();
+    }
     match &args.suite {
-        Some(Suite::Server(server)) => return crate::server::bench::run(server),
-        Some(Suite::Sched(sched)) => return crate::bench_sched::run(sched),
-        Some(Suite::Cache(cache)) => return crate::bench_cache::run(cache.quick || args.quick),
+        Some(Suite::Server(server)) => return crate::server::bench::run(server, common),
+        Some(Suite::Sched(sched)) => return crate::bench_sched::run(sched, common),
+        Some(Suite::Cache(_)) => return crate::bench_cache::run(common),
         None => {}
     }
-    let q = args.quick;
+    let q = common.quick;
     // Ctrl-C skips the scenarios not started yet; the table shows the rest.
     let wanted =
         |name: &str| !crate::stopped() && args.only.as_deref().is_none_or(|o| name.contains(o));
     let rt = timers::runtime();
     let _guard = rt.enter();
     let mut results: Vec<Scenario> = Vec::new();
-    let per_impl = |f: &mut dyn FnMut(Impl) -> f64| -> Vec<(&'static str, Option<f64>)> {
-        Impl::ALL
-            .iter()
-            .map(|&imp| (imp.name(), Some(f(imp))))
-            .collect()
-    };
+    // One step per implementation, named on the bar while it runs.
+    let per_impl =
+        |p: &mut Progress, f: &mut dyn FnMut(Impl) -> f64| -> Vec<(&'static str, Option<f64>)> {
+            Impl::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, &imp)| {
+                    p.step(imp.name());
+                    let v = f(imp);
+                    p.set(i as u64 + 1);
+                    (imp.name(), Some(v))
+                })
+                .collect()
+        };
+    let phase = |label: &str| Progress::new(label, Impl::ALL.len() as u64).ticking();
 
     let ops = if q { 20_000 } else { 1_000_000 };
     if wanted("churn") {
-        let mut p = Progress::new("churn", 1);
-        let columns = per_impl(&mut |imp| {
+        let mut p = phase("churn");
+        let columns = per_impl(&mut p, &mut |imp| {
             timers::churn(imp, ops / 10);
             timers::churn(imp, ops).as_nanos() as f64 / ops as f64
         });
-        p.set(1);
         p.finish();
         results.push(Scenario {
             name: "churn: create, first poll, drop",
@@ -85,8 +108,8 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         });
     }
     if wanted("timeout") {
-        let p = Progress::new("timeout", 1);
-        let columns = per_impl(&mut |imp| {
+        let mut p = phase("timeout");
+        let columns = per_impl(&mut p, &mut |imp| {
             timers::timeout_pending_once(imp, ops).as_nanos() as f64 / ops as f64
         });
         p.finish();
@@ -98,9 +121,10 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         });
     }
     if wanted("tasks") {
-        let p = Progress::new("churn in tasks", 1);
-        let columns =
-            per_impl(&mut |imp| timers::churn_in_tasks(imp, ops).as_nanos() as f64 / ops as f64);
+        let mut p = phase("churn in tasks");
+        let columns = per_impl(&mut p, &mut |imp| {
+            timers::churn_in_tasks(imp, ops).as_nanos() as f64 / ops as f64
+        });
         p.finish();
         results.push(Scenario {
             name: "churn in tasks (2-worker tokio runtime, real wakers, 10k pending)",
@@ -110,8 +134,8 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         });
     }
     if wanted("reset") {
-        let p = Progress::new("reset", 1);
-        let mut columns = per_impl(&mut |imp| {
+        let mut p = phase("reset");
+        let mut columns = per_impl(&mut p, &mut |imp| {
             timers::reset_later(imp, 10_000, ops).as_nanos() as f64 / ops as f64
         });
         let exact = timers::reset_later_with(Impl::Tickless, 10_000, ops, true);
@@ -132,8 +156,8 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     }
     if wanted("bytes") {
         let n = if q { 10_000 } else { 1_000_000 };
-        let p = Progress::new("bytes per pending timer", 1);
-        let columns = per_impl(&mut |imp| {
+        let mut p = phase("bytes per pending timer");
+        let columns = per_impl(&mut p, &mut |imp| {
             let before = live_bytes();
             let held = timers::hold_pending(imp, n);
             let bytes = live_bytes().saturating_sub(before) as f64 / n as f64;
@@ -150,8 +174,10 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     }
     if wanted("expiry") {
         let tasks = if q { 2_000 } else { 100_000 };
-        let p = Progress::new("expiry", 1);
-        let columns = per_impl(&mut |imp| timers::expiry(imp, tasks).as_secs_f64() * 1e3);
+        let mut p = phase("expiry");
+        let columns = per_impl(&mut p, &mut |imp| {
+            timers::expiry(imp, tasks).as_secs_f64() * 1e3
+        });
         p.finish();
         results.push(Scenario {
             name: "expiry: tasks sleeping until one instant",
@@ -162,8 +188,8 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     }
     if wanted("threads") {
         let n = if q { 20_000 } else { 2_000_000 };
-        let p = Progress::new("churn scaling", 1);
-        let columns = per_impl(&mut |imp| {
+        let mut p = phase("churn scaling");
+        let columns = per_impl(&mut p, &mut |imp| {
             let one = timers::churn_threads(imp, 1, n);
             let two = timers::churn_threads(imp, 2, n);
             2.0 * one.as_secs_f64() / two.as_secs_f64()
@@ -178,9 +204,9 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     }
     if wanted("lateness") {
         let samples = if q { 20 } else { 1000 };
-        let p = Progress::new("lateness", 1);
+        let mut p = phase("lateness");
         let mut p99 = Vec::new();
-        let columns = per_impl(&mut |imp| {
+        let columns = per_impl(&mut p, &mut |imp| {
             let late = timers::lateness(imp, Duration::from_millis(1), samples);
             p99.push((
                 imp.name(),
@@ -204,7 +230,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     }
     if wanted("queue") {
         let live = if q { 1_000 } else { 1_000_000 };
-        let p = Progress::new("queues", 1);
+        let p = Progress::new("queues", 1).ticking();
         let step = |f: &mut dyn FnMut()| {
             let start = std::time::Instant::now();
             for _ in 0..ops {
@@ -238,7 +264,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
         use tickless_workloads::delay_queue::{self as dq, Queue};
         let live = if q { 1_000 } else { 10_000 };
         let n = if q { 20_000 } else { 1_000_000 };
-        let p = Progress::new("delay queues", 1);
+        let p = Progress::new("delay queues", 1).ticking();
         let per_queue = |f: &mut dyn FnMut(Queue) -> f64| -> Vec<(&'static str, Option<f64>)> {
             Queue::ALL.iter().map(|&x| (x.name(), Some(f(x)))).collect()
         };
@@ -276,7 +302,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
     }
     if wanted("blocking") {
         let n = if q { 20_000 } else { 1_000_000 };
-        let p = Progress::new("blocking timers (and Go)", 1);
+        let p = Progress::new("blocking timers (and Go)", 1).ticking();
         let go = crate::leak::go_scenarios(n);
         let go_ns = |name: &str| {
             go.as_ref()
@@ -358,76 +384,9 @@ pub fn run(args: &BenchArgs) -> ExitCode {
             ],
         });
         if let Err(note) = go {
-            crate::say(note);
+            crate::note(note);
         }
-    }
-    if results.is_empty() && !crate::stopped() {
-        eprintln!("error: --only {:?} matches no scenario (churn, tasks, timeout, reset, bytes, expiry, threads, lateness, queue, delay, blocking)", args.only.as_deref().unwrap_or(""));
-        return ExitCode::from(2);
     }
     print_table(&results);
-    if let Some(path) = &args.json {
-        if let Err(e) = write_json(path, &results) {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
-    ExitCode::SUCCESS
-}
-
-pub(crate) fn write_json(path: &std::path::Path, results: &[Scenario]) -> Result<(), String> {
-    std::fs::write(path, json(results))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    crate::say(format!("json: {}", path.display()));
-    Ok(())
-}
-
-pub(crate) fn print_table(results: &[Scenario]) {
-    crate::say("| scenario | unit | better | results (ratio to the first) |");
-    crate::say("|---|---|---|---|");
-    for s in results {
-        let base = s.columns.first().and_then(|c| c.1).unwrap_or(f64::NAN);
-        let cells: Vec<String> = s
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, (name, v))| match v {
-                None => format!("{name}: n/a"),
-                Some(v) if i == 0 => format!("{name}: {v:.1}"),
-                // No ratio to a zero (e.g. no early closes).
-                Some(v) if base == 0.0 => format!("{name}: {v:.1}"),
-                Some(v) => format!("{name}: {v:.1} ({:.2}×)", v / base),
-            })
-            .collect();
-        let better = if s.lower_is_better { "lower" } else { "higher" };
-        crate::say(format!(
-            "| {} | {} | {better} | {} |",
-            s.name,
-            s.unit,
-            cells.join(" · ")
-        ));
-    }
-}
-
-fn json(results: &[Scenario]) -> String {
-    let mut out = String::from("[");
-    for (i, s) in results.iter().enumerate() {
-        let _ = write!(
-            out,
-            "{}{{\"scenario\":\"{}\",\"unit\":\"{}\",\"lower_is_better\":{},\"results\":{{",
-            if i == 0 { "" } else { "," },
-            s.name,
-            s.unit,
-            s.lower_is_better
-        );
-        for (j, (name, v)) in s.columns.iter().enumerate() {
-            let value = v
-                .filter(|v| v.is_finite())
-                .map_or("null".to_string(), |v| format!("{v}"));
-            let _ = write!(out, "{}\"{name}\":{value}", if j == 0 { "" } else { "," });
-        }
-        out.push_str("}}");
-    }
-    out.push(']');
-    out
+    finish_json(common, &results)
 }

@@ -16,8 +16,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::{json, Value};
 use tickless_workloads::alloc::live_bytes;
 use tickless_workloads::traces;
+
+use crate::out::number;
+use crate::progress::Progress;
+use crate::scenario::Common;
 
 /// The three caches behind one face, for the workloads.
 trait Bench: Send + Sync + 'static {
@@ -75,29 +80,37 @@ fn build(which: usize, capacity: u64, ttl: Option<Duration>) -> Arc<dyn Bench> {
     }
 }
 
+/// No flags of its own: `--quick` (small sizes, OLTP only) and `--json`
+/// are bench's. The JSON is an object with one array per table:
+/// `hit_ratio`, `zipf_two_threads`, `bytes_per_entry`, `idle`.
 #[derive(clap::Args, Debug)]
-pub struct CacheBenchArgs {
-    /// Small sizes, OLTP only (seconds): for smoke tests.
-    #[arg(long)]
-    pub quick: bool,
-}
+pub struct CacheBenchArgs {}
 
-pub fn run(quick: bool) -> ExitCode {
+pub fn run(common: &Common) -> ExitCode {
+    let quick = common.quick;
     crate::say("# tickless bench cache (tickless · moka 0.12 · quick_cache 0.6)");
-    hit_ratios(quick);
+    let mut doc = serde_json::Map::new();
+    doc.insert("hit_ratio".into(), hit_ratios(quick).into());
     if !crate::stopped() {
-        zipf_throughput(quick);
+        doc.insert("zipf_two_threads".into(), zipf_throughput(quick).into());
     }
     if !crate::stopped() {
-        bytes_per_entry(quick);
+        doc.insert("bytes_per_entry".into(), bytes_per_entry(quick).into());
     }
     if !crate::stopped() {
-        idle(quick);
+        doc.insert("idle".into(), idle(quick).into());
+    }
+    if let Some(to) = &common.json {
+        if let Err(e) = crate::out::write_json(to, &Value::Object(doc)) {
+            crate::note(format!("error: {e}"));
+            return ExitCode::FAILURE;
+        }
     }
     ExitCode::SUCCESS
 }
 
-fn hit_ratios(quick: bool) {
+fn hit_ratios(quick: bool) -> Vec<Value> {
+    let mut rows = Vec::new();
     let plan: &[(&str, &[u64])] = if quick {
         &[("OLTP", &[1_000, 10_000])]
     } else {
@@ -113,27 +126,40 @@ fn hit_ratios(quick: bool) {
         let keys = match traces::load(name) {
             Ok(keys) => keys,
             Err(e) => {
-                crate::say(format!(
-                    "| {name} | – | skipped: trace not available ({e}) | | |"
-                ));
+                crate::note(format!("{name}: skipped, trace not available ({e})"));
                 continue;
             }
         };
+        let mut p = Progress::new(
+            format!("cache hit ratios, {name}"),
+            (capacities.len() * NAMES.len()) as u64,
+        )
+        .ticking();
         for &capacity in capacities {
             if crate::stopped() {
-                return;
+                return rows;
             }
-            let cells: Vec<String> = (0..3)
-                .map(|which| {
-                    let cache = build(which, capacity, None);
-                    let start = Instant::now();
-                    let ratio = traces::hit_ratio(&keys, |k| cache.get(k), |k| cache.insert(k, k));
-                    format!("{ratio:.2} ({:.2} s)", start.elapsed().as_secs_f64())
-                })
-                .collect();
+            let mut cells = Vec::new();
+            let mut results = serde_json::Map::new();
+            for (which, cache_name) in NAMES.iter().enumerate() {
+                p.step(format!("{cache_name}, capacity {capacity}"));
+                let cache = build(which, capacity, None);
+                let start = Instant::now();
+                let ratio = traces::hit_ratio(&keys, |k| cache.get(k), |k| cache.insert(k, k));
+                let secs = start.elapsed().as_secs_f64();
+                cells.push(format!("{ratio:.2} ({secs:.2} s)"));
+                results.insert(
+                    (*cache_name).into(),
+                    json!({"hit_ratio_pct": number(ratio), "replay_secs": number(secs)}),
+                );
+                p.set((rows.len() * NAMES.len() + which + 1) as u64);
+            }
             crate::say(format!("| {name} | {capacity} | {} |", cells.join(" | ")));
+            rows.push(json!({"trace": name, "capacity": capacity, "results": results}));
         }
+        p.finish();
     }
+    rows
 }
 
 /// `n` keys of a Zipf(1.0) distribution over `0..universe`, from `seed`.
@@ -159,7 +185,9 @@ fn zipf_keys(universe: usize, n: usize, seed: u64) -> Vec<u64> {
         .collect()
 }
 
-fn zipf_throughput(quick: bool) {
+fn zipf_throughput(quick: bool) -> Vec<Value> {
+    let mut rows = Vec::new();
+    let mut p = Progress::new("cache, two threads", NAMES.len() as u64).ticking();
     let per_thread = if quick { 200_000 } else { 4_000_000 };
     let streams: Vec<Arc<Vec<u64>>> = (0..2u64)
         .map(|t| Arc::new(zipf_keys(1_000_000, per_thread, 0x5eed + t)))
@@ -168,6 +196,7 @@ fn zipf_throughput(quick: bool) {
     crate::say("| cache | Mops/s | hit ratio % |");
     crate::say("|---|---:|---:|");
     for (which, name) in NAMES.iter().enumerate() {
+        p.step(*name);
         let cache = build(which, 100_000, Some(Duration::from_secs(60)));
         // Warm up on the first quarter of one stream.
         for &k in &streams[0][..per_thread / 4] {
@@ -201,15 +230,27 @@ fn zipf_throughput(quick: bool) {
         let secs = start.elapsed().as_secs_f64();
         let ops = (2 * per_thread) as f64;
         let note = if which == 2 { " (no TTL)" } else { "" };
-        crate::say(format!(
-            "| {name}{note} | {:.2} | {:.1} |",
+        let (mops, hit_pct) = (
             ops / secs / 1e6,
-            100.0 * hits.load(Ordering::Relaxed) as f64 / ops
-        ));
+            100.0 * hits.load(Ordering::Relaxed) as f64 / ops,
+        );
+        crate::say(format!("| {name}{note} | {mops:.2} | {hit_pct:.1} |"));
+        rows.push(json!({
+            "cache": name,
+            "ttl": which != 2,
+            "mops_per_sec": number(mops),
+            "hit_ratio_pct": number(hit_pct),
+        }));
+        p.set(which as u64 + 1);
     }
+    p.finish();
+    rows
 }
 
-fn bytes_per_entry(quick: bool) {
+fn bytes_per_entry(quick: bool) -> Vec<Value> {
+    // Not ticking: the bar's redraws would allocate beside the measured heap.
+    let mut p = Progress::new("cache, bytes per entry", NAMES.len() as u64);
+    let mut rows = Vec::new();
     let n: u64 = if quick { 100_000 } else { 1_000_000 };
     crate::say(format!(
         "\n## Heap bytes per entry, {n} `u64 → u64` entries with a 60 s TTL\n"
@@ -218,48 +259,56 @@ fn bytes_per_entry(quick: bool) {
     crate::say("|---|---:|---:|");
     let ttl = Duration::from_secs(60);
     {
+        p.step("tickless");
         let before = live_bytes();
         let cache: tickless::cache::Cache<u64, u64> =
             tickless::cache::Cache::builder().time_to_live(ttl).build();
         (0..n).for_each(|k| cache.insert(k, k));
-        row(
+        rows.push(row(
             "tickless",
             live_bytes().saturating_sub(before),
             cache.entry_count(),
-        );
+        ));
     }
+    p.set(1);
     {
+        p.step("moka");
         let before = live_bytes();
         let cache: moka::sync::Cache<u64, u64> =
             moka::sync::Cache::builder().time_to_live(ttl).build();
         (0..n).for_each(|k| cache.insert(k, k));
         cache.run_pending_tasks();
-        row(
+        rows.push(row(
             "moka",
             live_bytes().saturating_sub(before),
             cache.entry_count(),
-        );
+        ));
     }
+    p.set(2);
     {
+        p.step("quick_cache");
         let before = live_bytes();
         let cache: quick_cache::sync::Cache<u64, u64> = quick_cache::sync::Cache::new(n as usize);
         (0..n).for_each(|k| cache.insert(k, k));
-        row(
+        rows.push(row(
             "quick_cache (no TTL)",
             live_bytes().saturating_sub(before),
             cache.len() as u64,
-        );
+        ));
     }
+    p.finish();
+    rows
 }
 
-fn row(name: &str, bytes: usize, entries: u64) {
-    crate::say(format!(
-        "| {name} | {:.1} | {entries} |",
-        bytes as f64 / entries.max(1) as f64
-    ));
+fn row(name: &str, bytes: usize, entries: u64) -> Value {
+    let per_entry = bytes as f64 / entries.max(1) as f64;
+    crate::say(format!("| {name} | {per_entry:.1} | {entries} |"));
+    json!({"cache": name, "bytes_per_entry": number(per_entry), "entries": entries})
 }
 
-fn idle(quick: bool) {
+fn idle(quick: bool) -> Vec<Value> {
+    let mut p = Progress::new("cache, idle for 3 s", 2).ticking();
+    let mut rows = Vec::new();
     let n: u64 = if quick { 100_000 } else { 1_000_000 };
     crate::say(format!(
         "\n## Idle: {n} entries with a 1 s TTL, then no call for 3 s\n"
@@ -268,6 +317,7 @@ fn idle(quick: bool) {
     crate::say("|---|---:|---:|---:|");
     let ttl = Duration::from_secs(1);
     {
+        p.step("tickless");
         let before = live_bytes();
         let calls = Arc::new(AtomicU64::new(0));
         let seen = calls.clone();
@@ -281,14 +331,16 @@ fn idle(quick: bool) {
         (0..n).for_each(|k| cache.insert(k, k));
         std::thread::sleep(Duration::from_secs(3));
         let heap = live_bytes().saturating_sub(before);
-        idle_row(
+        rows.push(idle_row(
             "tickless",
             cache.entry_count(),
             heap,
             Some(calls.load(Ordering::Relaxed)),
-        );
+        ));
     }
+    p.set(1);
     {
+        p.step("moka");
         let before = live_bytes();
         let calls = Arc::new(AtomicU64::new(0));
         let seen = calls.clone();
@@ -302,19 +354,22 @@ fn idle(quick: bool) {
         (0..n).for_each(|k| cache.insert(k, k));
         std::thread::sleep(Duration::from_secs(3));
         let heap = live_bytes().saturating_sub(before);
-        idle_row(
+        rows.push(idle_row(
             "moka",
             cache.entry_count(),
             heap,
             Some(calls.load(Ordering::Relaxed)),
-        );
+        ));
     }
+    p.finish();
+    rows
 }
 
-fn idle_row(name: &str, entries: u64, heap: usize, calls: Option<u64>) {
+fn idle_row(name: &str, entries: u64, heap: usize, calls: Option<u64>) -> Value {
     crate::say(format!(
         "| {name} | {entries} | {:.2} | {} |",
         heap as f64 / (1 << 20) as f64,
         calls.map_or("n/a".to_string(), |c| c.to_string())
     ));
+    json!({"cache": name, "entries_left": entries, "heap_left_bytes": heap, "listener_calls": calls})
 }

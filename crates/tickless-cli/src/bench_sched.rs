@@ -6,35 +6,46 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 use clap::Args;
 use tickless::sched::RejectPolicy;
 use tickless_workloads::sched as work;
 
-use crate::bench::{print_table, write_json, Scenario};
 use crate::progress::Progress;
+use crate::scenario::{finish_json, only_of, print_table, Common, Scenario};
 
 #[derive(Args, Debug)]
 pub struct SchedArgs {
-    /// Small sizes and short runs (seconds): for smoke tests.
-    #[arg(long)]
-    quick: bool,
-    /// Also write the results as JSON to FILE.
-    #[arg(long, value_name = "FILE")]
-    json: Option<std::path::PathBuf>,
     /// Run only the scenarios whose name contains NAME (churn, bytes,
     /// periodic, oneshot, overload).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = only)]
     only: Option<String>,
     /// Seconds of the periodic load (1000 jobs every 50 ms on 10 workers;
-    /// clamped to 0.1..=3600, like --overload-secs).
-    #[arg(long, default_value_t = 10.0)]
+    /// 0.1 to 3600; at most 1 with --quick).
+    #[arg(long, default_value_t = 10.0, value_parser = seconds)]
     secs: f64,
-    /// Seconds of each overload run (one per policy).
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds of each overload run, one per policy (0.1 to 3600; at most 1
+    /// with --quick).
+    #[arg(long, default_value_t = 5.0, value_parser = seconds)]
     overload_secs: f64,
+}
+
+const KEYS: [&str; 5] = ["churn", "bytes", "periodic", "oneshot", "overload"];
+
+fn only(text: &str) -> Result<String, String> {
+    only_of(&KEYS, text)
+}
+
+/// `--secs`, `--overload-secs`: seconds in 0.1..=3600.
+fn seconds(text: &str) -> Result<f64, String> {
+    let secs: f64 = text.parse().map_err(|e| format!("{e}"))?;
+    if (0.1..=3600.0).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(format!("{text} is not in 0.1..=3600"))
+    }
 }
 
 const PENDING: usize = 10_000;
@@ -54,17 +65,19 @@ const PERIODIC_STAGGERED: [&str; 4] = [
     "periodic, staggered: process CPU per run",
 ];
 
-pub fn run(args: &SchedArgs) -> ExitCode {
-    let q = args.quick;
+pub fn run(args: &SchedArgs, common: &Common) -> ExitCode {
+    let q = common.quick;
     let wanted =
         |name: &str| !crate::stopped() && args.only.as_deref().is_none_or(|o| name.contains(o));
     let mut results: Vec<Scenario> = Vec::new();
+    // Findings beside the table (stdout), and peers skipped and how to add them (stderr).
     let mut notes: Vec<String> = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
     let mut ok = true;
-    let java_note = |r: &Result<HashMap<String, f64>, String>, notes: &mut Vec<String>| {
+    let java_note = |r: &Result<HashMap<String, f64>, String>, skipped: &mut Vec<String>| {
         if let Err(e) = r {
-            if !notes.contains(e) {
-                notes.push(e.clone());
+            if !skipped.contains(e) {
+                skipped.push(e.clone());
             }
         }
     };
@@ -74,16 +87,23 @@ pub fn run(args: &SchedArgs) -> ExitCode {
 
     if wanted("churn") {
         let pairs: u64 = if q { 20_000 } else { 1_000_000 };
-        let p = Progress::new("sched churn (tickless, Java, Go)", 1);
+        let mut p = Progress::new("sched churn", 4).ticking();
         let per = |d: Duration| Some(d.as_nanos() as f64 / pairs as f64);
+        p.step("tickless, drop");
         let dropped = per(work::churn(pairs, PENDING, false));
+        p.set(1);
+        p.step("tickless, cancel");
         let cancelled = per(work::churn(pairs, PENDING, true));
+        p.set(2);
+        p.step("Java");
         let java = java(&["churn", &pairs.to_string(), &PENDING.to_string()]);
+        p.set(3);
+        p.step("Go");
         let go = go_churn(pairs);
         p.finish();
-        java_note(&java, &mut notes);
+        java_note(&java, &mut skipped);
         if let Err(e) = &go {
-            notes.push(e.clone());
+            skipped.push(e.clone());
         }
         if let Some(retained) = get(&java, "churn_retained_after_cancel") {
             notes.push(format!(
@@ -108,12 +128,12 @@ pub fn run(args: &SchedArgs) -> ExitCode {
     }
     if wanted("bytes") {
         let n = if q { 10_000 } else { 1_000_000 };
-        let p = Progress::new("sched bytes per pending job", 1);
+        let p = Progress::new("sched bytes per pending job", 1).ticking();
         let own = work::bytes_per_job(n);
         let handle = std::mem::size_of::<tickless::sched::JobHandle>() as f64;
         let java = java(&["bytes", &n.to_string()]);
         p.finish();
-        java_note(&java, &mut notes);
+        java_note(&java, &mut skipped);
         results.push(Scenario {
             name: "bytes per pending one-shot job (zero-sized closure)",
             unit: "B",
@@ -126,11 +146,12 @@ pub fn run(args: &SchedArgs) -> ExitCode {
         });
     }
     if wanted("periodic") {
-        let secs = seconds(args.secs, q);
+        let secs = if q { args.secs.min(1.0) } else { args.secs };
         for (mode, staggered, names) in [
             ("burst", false, PERIODIC_BURST),
             ("staggered", true, PERIODIC_STAGGERED),
         ] {
+            // Not ticking: redraws would count in the CPU per run.
             let p = Progress::new(format!("sched periodic load ({mode}), {secs} s each"), 1);
             let cpu0 = crate::precision::process_cpu();
             let run_for = Duration::from_secs_f64(secs);
@@ -138,7 +159,7 @@ pub fn run(args: &SchedArgs) -> ExitCode {
             let cpu = crate::precision::process_cpu().saturating_sub(cpu0);
             let java = java(&["periodic", "1000", "50", "10", &secs.to_string(), mode]);
             p.finish();
-            java_note(&java, &mut notes);
+            java_note(&java, &mut skipped);
             let javas = |key: &str| get(&java, key).map(|ns| ns / 1e3);
             notes.push(format!(
                 "periodic ({mode}): tickless {} runs, {} early, metrics() lateness p99 \
@@ -178,12 +199,17 @@ pub fn run(args: &SchedArgs) -> ExitCode {
     if wanted("oneshot") {
         let n = if q { 20_000 } else { 1_000_000 };
         let within = Duration::from_secs(1);
-        let p = Progress::new("sched one-shots (tickless, tokio, Java)", 1);
+        let mut p = Progress::new("sched one-shots", 3).ticking();
+        p.step("tickless");
         let mine = work::one_shots(n, within, 2);
+        p.set(1);
+        p.step("tokio");
         let tokio = work::one_shots_tokio(n, within, 2);
+        p.set(2);
+        p.step("Java");
         let java = java(&["oneshot", &n.to_string(), "1000", "2"]);
         p.finish();
-        java_note(&java, &mut notes);
+        java_note(&java, &mut skipped);
         for (who, r) in [("tickless", &mine), ("tokio", &tokio)] {
             let early = r.lateness.early();
             ok &= r.ran == n as u64 && r.not_exactly_once == 0 && early == 0;
@@ -236,17 +262,24 @@ pub fn run(args: &SchedArgs) -> ExitCode {
         }
     }
     if wanted("overload") {
-        let secs = seconds(args.overload_secs, q);
+        let secs = if q {
+            args.overload_secs.min(1.0)
+        } else {
+            args.overload_secs
+        };
         // 4 workers × jobs sleeping 1 ms: at most 4000 runs/s; offered 8000/s.
         let (workers, job, rate) = (4, Duration::from_millis(1), 8000.0);
-        let p = Progress::new(format!("sched overload, 3 policies × {secs} s"), 1);
+        let mut p = Progress::new(format!("sched overload, {secs} s per policy"), 3).ticking();
         let runs: Vec<_> = [
             RejectPolicy::Abort,
             RejectPolicy::CallerRuns,
             RejectPolicy::Block,
         ]
         .into_iter()
-        .map(|policy| {
+        .enumerate()
+        .map(|(i, policy)| {
+            p.step(policy.name());
+            p.set(i as u64);
             let o = work::overload(
                 policy,
                 workers,
@@ -298,39 +331,24 @@ pub fn run(args: &SchedArgs) -> ExitCode {
             columns: col(&|o| o.peak_bytes as f64 / 1024.0),
         });
     }
-    if results.is_empty() && !crate::stopped() {
-        eprintln!(
-            "error: --only {:?} matches no scenario (churn, bytes, periodic, oneshot, overload)",
-            args.only.as_deref().unwrap_or("")
-        );
-        return ExitCode::from(2);
-    }
     print_table(&results);
+    if !notes.is_empty() {
+        crate::say("");
+    }
     for n in &notes {
         crate::say(format!("- {n}"));
     }
-    if let Some(path) = &args.json {
-        if let Err(e) = write_json(path, &results) {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
-        }
+    for n in &skipped {
+        crate::note(n);
+    }
+    if finish_json(common, &results) != ExitCode::SUCCESS {
+        return ExitCode::FAILURE;
     }
     if ok {
         ExitCode::SUCCESS
     } else {
-        eprintln!("error: a correctness check failed (see the notes above)");
+        crate::note("error: a correctness check failed (see the notes above)");
         ExitCode::FAILURE
-    }
-}
-
-/// A seconds flag: at most 1 s with `--quick`, clamped to 0.1..=3600
-/// (NaN counts as the minimum).
-fn seconds(value: f64, quick: bool) -> f64 {
-    let value = if quick { value.min(1.0) } else { value };
-    if value.is_nan() {
-        0.1
-    } else {
-        value.clamp(0.1, 3600.0)
     }
 }
 
@@ -350,9 +368,12 @@ fn java(args: &[&str]) -> Result<HashMap<String, f64>, String> {
     let out = Command::new("java")
         .arg(&source)
         .args(args)
-        .stderr(Stdio::inherit())
         .output()
         .map_err(|e| format!("Java columns skipped: {e}"))?;
+    // Java's own messages, between the bars like every note.
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        crate::note(format!("java: {line}"));
+    }
     if !out.status.success() {
         return Err(format!(
             "Java columns skipped: {} {} failed ({})",

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use serde_json::{json, Value};
 use tickless::queue::{QuadHeap, Wheel};
 use tickless_workloads::alloc::live_bytes;
 use tickless_workloads::queues::*;
@@ -19,6 +20,7 @@ use tickless_workloads::timers::{self, Impl};
 
 use crate::demo_sched;
 use crate::leak;
+use crate::out::number;
 use crate::progress::Progress;
 use crate::report;
 
@@ -39,6 +41,9 @@ pub struct DemoArgs {
     /// Where to write the HTML report.
     #[arg(long, default_value = "target/tickless-report/index.html")]
     report: std::path::PathBuf,
+    #[arg(long, value_name = "FILE", value_parser = crate::out::json_to,
+          help = crate::out::JSON_HELP)]
+    json: Option<crate::out::JsonTo>,
 }
 
 /// Prints a line and keeps it for the report.
@@ -66,6 +71,7 @@ const NAMES: [&str; 4] = [
 ];
 
 pub fn run(args: &DemoArgs) -> ExitCode {
+    crate::out::start(args.json.as_ref());
     // clap has checked the ranges (1..=20M live fits a usize everywhere).
     let live: Vec<usize> = if args.quick {
         vec![1_000, 100_000]
@@ -114,12 +120,13 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         ));
     }
     if let Some(note) = &go_note {
-        out.line(note);
+        crate::note(note);
     }
     out.line("");
 
     // 2. The planted leak, named.
     let mut planted_lines = Vec::new();
+    let mut planted_named = None;
     if !stop.load(Ordering::Relaxed) {
         let planted = leak::plant(if args.quick { 5_000 } else { 200_000 });
         out.line(
@@ -138,6 +145,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
             )),
         }
         planted_lines = planted.report;
+        planted_named = planted.named_line;
         out.line("");
     }
 
@@ -175,11 +183,12 @@ pub fn run(args: &DemoArgs) -> ExitCode {
     }
 
     // 4. The queues underneath.
+    let mut queues = Vec::new();
     if !stop.load(Ordering::Relaxed) {
         out.line(
             "4. The timer queues underneath (full suite: cargo bench -p tickless --bench queue)",
         );
-        queue_summary(&live, if args.quick { 20_000 } else { 1_000_000 }, &mut out);
+        queues = queue_summary(&live, if args.quick { 20_000 } else { 1_000_000 }, &mut out);
     }
 
     // 5. The seed's scheduler table, and an overload run.
@@ -187,7 +196,9 @@ pub fn run(args: &DemoArgs) -> ExitCode {
     let mut overload = None;
     if !stop.load(Ordering::Relaxed) {
         out.line("5. Periodic jobs, the seed's table: the same load (jobs every 50 ms from t = 0, fixed CPU work each) on three dispatchers; latency = start − grid point");
+        let p = Progress::new("periodic jobs, three dispatchers", 1).ticking();
         sched_rows = demo_sched::table(args.quick);
+        p.finish();
         out.line("| dispatcher | runs | average (ms) | p99 (ms) | max (ms) |");
         out.line("|---|---:|---:|---:|---:|");
         for r in &sched_rows {
@@ -196,7 +207,9 @@ pub fn run(args: &DemoArgs) -> ExitCode {
                 r.name, r.runs, r.avg_ms, r.p99_ms, r.max_ms
             ));
         }
+        let p = Progress::new("scheduler overload", 1).ticking();
         let o = demo_sched::overload(args.quick);
+        p.finish();
         out.line(format!(
             "   overload ({:.1} s, 2 workers, queue 100, Abort, offered ≈ 2× capacity): offered {}, completed {}, rejected {}; completed + rejected {} offered",
             o.secs,
@@ -216,7 +229,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         lateness_histograms(if args.quick { 10 } else { 200 })
     };
 
-    let html = report::render(&report::Report {
+    let parts = report::Report {
         series: &series,
         go_note: go_note.as_deref(),
         planted: &planted_lines,
@@ -225,19 +238,30 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         sched_rows: &sched_rows,
         overload: overload.as_ref(),
         text_summary: &out.0,
-    });
+    };
+    let html = report::render(&parts);
     if let Some(dir) = args.report.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
     match std::fs::write(&args.report, html) {
-        Ok(()) => out.line(format!("report: {}", args.report.display())),
+        Ok(()) => crate::note(format!("report: {}", args.report.display())),
         Err(e) => {
-            eprintln!("error: cannot write {}: {e}", args.report.display());
+            crate::note(format!(
+                "error: cannot write {}: {e}",
+                args.report.display()
+            ));
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some(to) = &args.json {
+        let doc = crate::demo_json::document(&parts, &queues, planted_named.as_ref());
+        if let Err(e) = crate::out::write_json(to, &doc) {
+            crate::note(format!("error: {e}"));
             return ExitCode::FAILURE;
         }
     }
     if stop.load(Ordering::Relaxed) {
-        out.line("interrupted: the phases above are what was measured");
+        crate::note("interrupted: the phases above are what was measured");
     }
     ExitCode::SUCCESS
 }
@@ -269,24 +293,36 @@ fn lateness_histograms(sleeps: usize) -> Vec<(String, Vec<(String, u64)>)> {
     out
 }
 
-fn queue_summary(live: &[usize], ops: usize, out: &mut Out) {
+/// The three queue tables, printed; their JSON.
+fn queue_summary(live: &[usize], ops: usize, out: &mut Out) -> Vec<Value> {
+    let mut p = Progress::new("timer queues", 3 * live.len() as u64).ticking();
+    let mut done = 0;
+    let mut step = |what: String| {
+        p.step(what);
+        p.set(done);
+        done += 1;
+    };
     let rows: Vec<Row> = live
         .iter()
-        .map(|&n| Row {
-            label: format!("{} live", count(n)),
-            values: [
-                Some(insert_cancel_ns::<Wheel<u64>>(n, ops)),
-                Some(insert_cancel_ns::<QuadHeap<u64>>(n, ops)),
-                Some(insert_cancel_ns::<BTreeQueue>(n, ops)),
-                None,
-            ],
+        .map(|&n| {
+            step(format!("timeout churn, {} live", count(n)));
+            Row {
+                label: format!("{} live", count(n)),
+                values: [
+                    Some(insert_cancel_ns::<Wheel<u64>>(n, ops)),
+                    Some(insert_cancel_ns::<QuadHeap<u64>>(n, ops)),
+                    Some(insert_cancel_ns::<BTreeQueue>(n, ops)),
+                    None,
+                ],
+            }
         })
         .collect();
-    table(out, "timeout churn (cancel the oldest in-flight timeout, start a new one), ns/op — lower is better", "ns", &rows, false);
+    let mut tables = vec![table(out, "timeout churn (cancel the oldest in-flight timeout, start a new one), ns/op — lower is better", "ns", &rows, false)];
 
     let rows: Vec<Row> = live
         .iter()
         .flat_map(|&n| {
+            step(format!("expiry, {} live", count(n)));
             [
                 (false, "polled at each deadline"),
                 (true, "all due, one poll"),
@@ -302,36 +338,41 @@ fn queue_summary(live: &[usize], ops: usize, out: &mut Out) {
             })
         })
         .collect();
-    table(
+    tables.push(table(
         out,
         "expiry throughput, million timers/s — higher is better",
         "M/s",
         &rows,
         true,
-    );
+    ));
 
     let origin = Instant::now();
     let rows: Vec<Row> = live
         .iter()
-        .map(|&n| Row {
-            label: format!("{} live", count(n)),
-            values: [
-                Some(bytes_per_timer::<Wheel<u64>>(origin, n)),
-                Some(bytes_per_timer::<QuadHeap<u64>>(origin, n)),
-                Some(bytes_per_timer::<BTreeQueue>(origin, n)),
-                Some(bytes_per_timer::<BinaryHeapQueue>(origin, n)),
-            ],
+        .map(|&n| {
+            step(format!("bytes per timer, {} live", count(n)));
+            Row {
+                label: format!("{} live", count(n)),
+                values: [
+                    Some(bytes_per_timer::<Wheel<u64>>(origin, n)),
+                    Some(bytes_per_timer::<QuadHeap<u64>>(origin, n)),
+                    Some(bytes_per_timer::<BTreeQueue>(origin, n)),
+                    Some(bytes_per_timer::<BinaryHeapQueue>(origin, n)),
+                ],
+            }
         })
         .collect();
-    table(
+    tables.push(table(
         out,
         "heap bytes per pending timer (u64 value) — lower is better",
         "B",
         &rows,
         false,
-    );
+    ));
+    p.finish();
     out.line("BinaryHeap cannot cancel a timer: a stopped timer stays until its deadline (Go's heap before 1.23).");
     out.line("");
+    tables
 }
 
 /// Median ns per churn step (cancel the oldest timeout, start a new one) over five batches.
@@ -360,7 +401,9 @@ fn expiry_rate<Q: BenchQueue>(live: usize, bulk: bool) -> f64 {
     live as f64 / took.max(Duration::from_nanos(1)).as_secs_f64() / 1e6
 }
 
-fn table(out: &mut Out, title: &str, unit: &str, rows: &[Row], higher_is_better: bool) {
+/// Prints one queue table; its JSON: the title, the unit and a row per
+/// size with a value per structure (`null`: does not apply).
+fn table(out: &mut Out, title: &str, unit: &str, rows: &[Row], higher_is_better: bool) -> Value {
     out.line(title);
     out.line(format!("| | {} |", NAMES.join(" | ")));
     out.line(format!("|---|{}", "---:|".repeat(NAMES.len())));
@@ -382,6 +425,17 @@ fn table(out: &mut Out, title: &str, unit: &str, rows: &[Row], higher_is_better:
         out.line(format!("| {} | {} |", row.label, cells.join(" | ")));
     }
     out.line("");
+    json!({
+        "table": title,
+        "unit": unit,
+        "higher_is_better": higher_is_better,
+        "rows": rows.iter().map(|row| json!({
+            "size": row.label,
+            "results": NAMES.iter().zip(&row.values).map(|(name, v)| {
+                ((*name).to_string(), v.map_or(Value::Null, number))
+            }).collect::<serde_json::Map<_, _>>(),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 fn num(v: f64) -> String {

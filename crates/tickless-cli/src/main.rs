@@ -10,11 +10,14 @@ mod bench;
 mod bench_cache;
 mod bench_sched;
 mod demo;
+mod demo_json;
 mod demo_sched;
 mod leak;
+mod out;
 mod precision;
 mod progress;
 mod report;
+mod scenario;
 mod server;
 mod soak;
 
@@ -53,11 +56,7 @@ pub fn stopped() -> bool {
     STOP.load(Ordering::Relaxed)
 }
 
-/// Prints a line to stdout; a closed pipe (`| head`) is not an error worth a panic.
-pub fn say(line: impl AsRef<str>) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stdout(), "{}", line.as_ref());
-}
+pub use out::{note, say};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -25,6 +25,9 @@ pub struct PrecisionArgs {
     /// Seconds per mechanism and frequency (more than 0, at most 600).
     #[arg(long, default_value_t = 1.0, value_parser = seconds)]
     secs: f64,
+    #[arg(long, value_name = "FILE", value_parser = crate::out::json_to,
+          help = crate::out::JSON_HELP)]
+    json: Option<crate::out::JsonTo>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,36 +217,74 @@ fn seconds(s: &str) -> Result<f64, String> {
     }
 }
 
+/// One row of the table (and of the JSON), durations in nanoseconds.
+#[derive(serde::Serialize)]
+struct Row {
+    hz: u32,
+    mechanism: &'static str,
+    timer_slack: &'static str,
+    lateness_p50_ns: u64,
+    lateness_p99_ns: u64,
+    lateness_max_ns: u64,
+    cpu_per_wakeup_ns: u64,
+    wakeups: usize,
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 pub fn run(args: &PrecisionArgs) -> ExitCode {
+    crate::out::start(args.json.as_ref());
     crate::say(
         "| Hz | mechanism | timer slack | lateness p50 | p99 | max | CPU / wakeup | wakeups |",
     );
     crate::say("|---:|---|---|---:|---:|---:|---:|---:|");
     let total = (args.hz.len() * Mechanism::ALL.len() * 2) as u64;
+    // Not ticking: redraws would count in the CPU per wakeup.
     let mut progress = Progress::new("wakeup precision", total);
     let mut done = 0;
+    let mut rows = Vec::new();
     for &hz in &args.hz {
         for mechanism in Mechanism::ALL {
             for precise in [false, true] {
                 if crate::stopped() {
                     break; // Ctrl-C: the rows above are what was measured
                 }
+                let slack = if precise { "1 ns" } else { "default" };
+                progress.step(format!("{hz} Hz, {}, slack {slack}", mechanism.name()));
                 let m = measure(mechanism, hz, args.secs, precise);
                 done += 1;
                 progress.set(done);
                 crate::say(format!(
-                    "| {hz} | {} | {} | {:.1?} | {:.1?} | {:.1?} | {:.2?} | {} |",
+                    "| {hz} | {} | {slack} | {:.1?} | {:.1?} | {:.1?} | {:.2?} | {} |",
                     mechanism.name(),
-                    if precise { "1 ns" } else { "default" },
                     m.p50,
                     m.p99,
                     m.max,
                     m.cpu_per_wakeup,
                     m.wakeups
                 ));
+                rows.push(Row {
+                    hz,
+                    mechanism: mechanism.name(),
+                    timer_slack: slack,
+                    lateness_p50_ns: nanos(m.p50),
+                    lateness_p99_ns: nanos(m.p99),
+                    lateness_max_ns: nanos(m.max),
+                    cpu_per_wakeup_ns: nanos(m.cpu_per_wakeup),
+                    wakeups: m.wakeups,
+                });
             }
         }
     }
     progress.finish();
+    if let Some(to) = &args.json {
+        let value = serde_json::to_value(&rows).expect("numbers and names always encode");
+        if let Err(e) = crate::out::write_json(to, &value) {
+            crate::note(format!("error: {e}"));
+            return ExitCode::FAILURE;
+        }
+    }
     ExitCode::SUCCESS
 }

@@ -24,6 +24,9 @@ pub struct SoakArgs {
     /// Threads issuing operations (1 to 64).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
     threads: u64,
+    #[arg(long, value_name = "FILE", value_parser = crate::out::json_to,
+          help = crate::out::JSON_HELP)]
+    json: Option<crate::out::JsonTo>,
 }
 
 /// Violations by kind, counted by every checker.
@@ -41,7 +44,7 @@ impl Checks {
     fn fail(&self, what: &AtomicU64, msg: impl FnOnce() -> String) {
         // Relaxed: counters read after the threads are joined.
         if what.fetch_add(1, Ordering::Relaxed) < 3 {
-            eprintln!("violation: {}", msg());
+            crate::note(format!("violation: {}", msg()));
         }
     }
 }
@@ -254,7 +257,11 @@ fn threads() -> usize {
 }
 
 pub fn run(args: &SoakArgs) -> ExitCode {
+    crate::out::start(args.json.as_ref());
     let checks = Arc::new(Checks::default());
+    // Before the baselines: the bar's ticking thread (on a terminal) is
+    // counted in both, and its buffers are not growth.
+    let mut progress = crate::progress::Progress::new("soak", args.secs).ticking();
     // Warm up what lives for the whole process (the global driver and its
     // callback pool), then take the baselines.
     futures_lite::future::block_on(tickless::sleep(Duration::from_millis(1)));
@@ -265,6 +272,7 @@ pub fn run(args: &SoakArgs) -> ExitCode {
     let mut worst_bytes = 0usize;
     while Instant::now() < end && !crate::stopped() {
         phases += 1;
+        progress.step(format!("phase {phases}"));
         let sched = Scheduler::builder()
             .workers(2)
             .queue_capacity(1 << 16)
@@ -290,6 +298,7 @@ pub fn run(args: &SoakArgs) -> ExitCode {
             }
         });
         drop(sched);
+        progress.set(args.secs - end.saturating_duration_since(Instant::now()).as_secs());
         // Memory follows live timers: after the phase, back near the baseline.
         let bytes = live_bytes().saturating_sub(base_bytes);
         worst_bytes = worst_bytes.max(bytes);
@@ -300,11 +309,13 @@ pub fn run(args: &SoakArgs) -> ExitCode {
         ));
     }
     // Idle callback threads exit after 5 s; scheduler threads are joined.
+    progress.step("waiting for idle callback threads to exit");
     let settle = Instant::now();
     while threads() > base_threads && settle.elapsed() < Duration::from_secs(8) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let extra_threads = threads().saturating_sub(base_threads);
+    progress.finish();
     let c = &checks;
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     const MEMORY_SLACK: usize = 8 << 20;
@@ -325,10 +336,35 @@ pub fn run(args: &SoakArgs) -> ExitCode {
         extra_threads
     ));
     let violations = get(&c.early) + get(&c.lost) + get(&c.stale) + get(&c.twice) + get(&c.panics);
-    if violations > 0 || !memory_ok || extra_threads > 0 {
-        crate::say("soak: FAILED");
-        return ExitCode::FAILURE;
+    let ok = violations == 0 && memory_ok && extra_threads == 0;
+    crate::say(if ok { "soak: ok" } else { "soak: FAILED" });
+    if let Some(to) = &args.json {
+        let doc = serde_json::json!({
+            "secs": args.secs,
+            "threads": args.threads,
+            "phases": phases,
+            "ops": get(&c.ops),
+            "violations": {
+                "early": get(&c.early),
+                "lost": get(&c.lost),
+                "stale": get(&c.stale),
+                "twice": get(&c.twice),
+                "panics": get(&c.panics),
+            },
+            "worst_bytes_above_baseline": worst_bytes,
+            "memory_limit_bytes": MEMORY_SLACK,
+            "extra_threads": extra_threads,
+            "interrupted": crate::stopped(),
+            "ok": ok,
+        });
+        if let Err(e) = crate::out::write_json(to, &doc) {
+            crate::note(format!("error: {e}"));
+            return ExitCode::FAILURE;
+        }
     }
-    crate::say("soak: ok");
-    ExitCode::SUCCESS
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -74,9 +74,48 @@ fn bad_flags_exit_with_usage_error() {
 #[test]
 fn quick_demo_prints_every_table() {
     let report = std::env::temp_dir().join(format!("tickless-report-{}.html", std::process::id()));
-    let o = tickless(&["demo", "--quick", "--report", report.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json = report.with_extension("json");
+    let o = tickless(&[
+        "demo",
+        "--quick",
+        "--report",
+        report.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
     let out = stdout(&o);
+    // Status notes on stderr only.
+    assert!(
+        err.contains(&format!("report: {}", report.display())),
+        "{err}"
+    );
+    assert!(err.contains(&format!("json: {}", json.display())), "{err}");
+    assert!(
+        !out.contains("report: ") && !out.contains("json: ") && !out.contains("done in"),
+        "{out}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(doc["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(doc["leak"][0]["implementation"], "tickless after, select!");
+    assert_eq!(doc["leak"][0]["iterations"], 20_000);
+    assert_eq!(doc["queues"].as_array().map(Vec::len), Some(3), "{doc}");
+    // The wheel's timeout churn at 1K live, in ns: measured, positive.
+    let wheel = doc["queues"][0]["rows"][0]["results"]
+        .as_object()
+        .and_then(|r| r.values().next())
+        .and_then(|v| v.as_f64());
+    assert!(wheel > Some(0.0), "{doc}");
+    assert_eq!(doc["sched"].as_array().map(Vec::len), Some(3), "{doc}");
+    let o = &doc["overload"];
+    assert_eq!(
+        o["completed"].as_u64().unwrap() + o["rejected"].as_u64().unwrap(),
+        o["offered"].as_u64().unwrap(),
+        "{doc}"
+    );
     for needle in [
         "timeout churn",
         "expiry throughput",
@@ -123,23 +162,27 @@ fn quick_bench_prints_ratios_and_json() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = stdout(&o);
+    // A real markdown table: a column per implementation, a ratio in each
+    // cell after the first.
     assert!(
-        out.contains("| churn: create, first poll, drop | ns/op | lower |"),
+        out.contains("| scenario | unit | better | tickless | tokio | async-io | futures-timer |"),
         "{out}"
     );
-    for peer in ["tickless:", "tokio:", "async-io:", "futures-timer:"] {
-        assert!(out.contains(peer), "missing {peer}:\n{out}");
-    }
-    assert!(out.contains("×)"), "ratios to the first column:\n{out}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("| churn: create, first poll, drop | ns/op | lower |"))
+        .unwrap_or_else(|| panic!("no churn row:\n{out}"));
+    let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+    assert_eq!(cells.len(), 7, "{row}");
+    assert!(cells[3].parse::<f64>().is_ok(), "{row}");
+    assert!(cells[4..].iter().all(|c| c.ends_with("×)")), "{row}");
     let text = std::fs::read_to_string(&json).unwrap();
-    assert!(
-        text.starts_with("[{\"scenario\":\"churn: create, first poll, drop\""),
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    assert_eq!(
+        doc[0]["scenario"], "churn: create, first poll, drop",
         "{text}"
     );
-    assert!(
-        text.contains("\"tokio\":") && text.ends_with("}}]"),
-        "{text}"
-    );
+    assert!(doc[0]["results"]["tokio"].as_f64().unwrap() > 0.0, "{text}");
     let _ = std::fs::remove_file(json);
     assert_eq!(
         tickless(&["bench", "--only", "no-such-scenario"])
@@ -176,7 +219,9 @@ fn quick_bench_sched_overload_accounts_exactly() {
         "{out}"
     );
     let text = std::fs::read_to_string(&json).unwrap();
-    assert!(text.starts_with("[{\"scenario\":\"overload"), "{text}");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let first = doc[0]["scenario"].as_str().unwrap_or_default();
+    assert!(first.starts_with("overload"), "{text}");
     let _ = std::fs::remove_file(json);
     assert_eq!(
         tickless(&["bench", "sched", "--only", "no-such-scenario"])
@@ -244,8 +289,9 @@ fn ctrl_c_stops_cleanly_and_still_reports() {
         "the interrupted measurement is printed:\n{out}"
     );
     assert!(
-        out.contains("interrupted: the phases above are what was measured"),
-        "{out}"
+        String::from_utf8_lossy(&o.stderr)
+            .contains("interrupted: the phases above are what was measured"),
+        "a status note, on stderr"
     );
     assert!(report.exists(), "the report is still written");
     let _ = std::fs::remove_file(report);
@@ -253,8 +299,24 @@ fn ctrl_c_stops_cleanly_and_still_reports() {
 
 #[test]
 fn soak_runs_its_checkers_and_reports() {
-    let o = tickless(&["soak", "--secs", "1", "--threads", "2"]);
+    let json = std::env::temp_dir().join(format!("tickless-soak-{}.json", std::process::id()));
+    let o = tickless(&[
+        "soak",
+        "--secs",
+        "1",
+        "--threads",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
     let out = stdout(&o);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(doc["ok"], true, "{doc}");
+    assert_eq!(doc["threads"], 2);
+    assert!(doc["ops"].as_u64() > Some(0), "{doc}");
+    assert_eq!(doc["violations"]["early"], 0, "{doc}");
     assert!(
         o.status.success(),
         "{out}\n{}",

@@ -99,29 +99,42 @@ fn bad_durations_are_usage_errors() {
 
 #[test]
 fn bench_server_prints_one_table_or_the_wrk_hint() {
+    let json = std::env::temp_dir().join(format!("tickless-server-{}.json", std::process::id()));
     let o = Command::new(env!("CARGO_BIN_EXE_tickless"))
         .args(["bench", "server", "--quick", "--idle", "200", "--slow", "8"])
-        .args(["--slow-timeout", "0.3"])
+        .args(["--slow-timeout", "0.3", "--json", json.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
     let out = String::from_utf8_lossy(&o.stdout);
-    if out.contains("apt-get install wrk") {
+    if err.contains("apt-get install wrk") {
         eprintln!("wrk is not installed: only the hint was checked");
+        assert!(out.is_empty(), "the hint is a note, on stderr: {out}");
         return;
     }
     let rows: Vec<&str> = out.lines().filter(|l| l.starts_with("| ")).collect();
     assert_eq!(rows.len(), 10, "a header and 9 rows:\n{out}");
+    assert!(
+        rows[0].ends_with("| tickless | tokio |"),
+        "a column per variant: {}",
+        rows[0]
+    );
+    let cells = |row: &str| -> Vec<String> {
+        row.trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_string())
+            .collect()
+    };
     for row in &rows[1..] {
-        assert!(
-            row.contains("tickless: ") && row.contains("tokio: "),
-            "{row}"
-        );
+        assert_eq!(cells(row).len(), 5, "{row}");
         assert!(!row.contains("n/a"), "a part failed:\n{out}");
     }
     let early = rows.iter().find(|r| r.contains("closed before")).unwrap();
-    assert!(
-        early.contains("tickless: 0.0 ") && early.contains("tokio: 0.0"),
-        "{early}"
-    );
+    assert_eq!(cells(early)[3..], ["0.0", "0.0"], "{early}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).expect("valid JSON");
+    let _ = std::fs::remove_file(&json);
+    assert_eq!(doc.as_array().map(Vec::len), Some(9), "{doc}");
+    assert!(doc[0]["results"]["tickless"].as_f64() > Some(0.0), "{doc}");
 }

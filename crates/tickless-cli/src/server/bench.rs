@@ -21,26 +21,26 @@ use std::time::Duration;
 use clap::Args;
 
 use super::{clients, seconds, wrk, TimerKind};
-use crate::bench::{print_table, Scenario};
 use crate::progress::Progress;
+use crate::scenario::{finish_json, print_table, Common, Scenario};
 
 #[derive(Args, Debug)]
 pub struct ServerBenchArgs {
-    /// Short runs (1 s loads, at most 1000 idle connections): for smoke tests.
-    #[arg(long)]
-    quick: bool,
     /// Seconds of each wrk load.
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = seconds)]
     duration: Duration,
-    /// Idle keep-alive connections held open in part 2.
-    #[arg(long, value_name = "N", default_value_t = 10_000)]
-    idle: usize,
+    /// Idle keep-alive connections held open in part 2 (1 to 1000000; at
+    /// most 1000 with --quick, which also makes each load 1 s).
+    #[arg(long, value_name = "N", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    idle: u64,
     /// The server's idle timeout in part 3 (slow clients), in seconds.
     #[arg(long, value_name = "SECS", default_value = "1", value_parser = seconds)]
     slow_timeout: Duration,
-    /// Silent connections in part 3.
-    #[arg(long, value_name = "N", default_value_t = 64)]
-    slow: usize,
+    /// Silent connections in part 3 (1 to 10000).
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    slow: u64,
 }
 
 /// Connections of every wrk load.
@@ -60,21 +60,23 @@ struct Measured {
     worst_late_ms: Option<f64>,
 }
 
-pub fn run(args: &ServerBenchArgs) -> ExitCode {
+pub fn run(args: &ServerBenchArgs, common: &Common) -> ExitCode {
     if !wrk::available() {
-        crate::say("bench server: skipped, wrk is not installed (apt-get install wrk)");
-        return ExitCode::SUCCESS;
+        crate::note("bench server: skipped, wrk is not installed (apt-get install wrk)");
+        return finish_json(common, &[]);
     }
-    let (load, mut idle) = if args.quick {
-        (Duration::from_secs(1), args.idle.min(1_000))
+    // clap has checked the ranges: both fit a usize everywhere.
+    let (idle, slow) = (args.idle as usize, args.slow as usize);
+    let (load, mut idle) = if common.quick {
+        (Duration::from_secs(1), idle.min(1_000))
     } else {
-        (args.duration, args.idle)
+        (args.duration, idle)
     };
     // Our idle clients and the server's side of them, plus wrk's and slack.
     if let Some(limit) = clients::raise_fd_limit() {
         let room = usize::try_from(limit.saturating_sub(512)).unwrap_or(usize::MAX);
         if idle > room {
-            crate::say(format!(
+            crate::note(format!(
                 "note: open-file limit {limit}: holding {room} idle connections, not {idle}"
             ));
             idle = room;
@@ -96,7 +98,7 @@ pub fn run(args: &ServerBenchArgs) -> ExitCode {
     let params = Params {
         load,
         idle,
-        slow: args.slow,
+        slow,
         slow_timeout: args.slow_timeout,
     };
     for (part, measure) in parts {
@@ -104,7 +106,7 @@ pub fn run(args: &ServerBenchArgs) -> ExitCode {
             if crate::stopped() {
                 break;
             }
-            let p = Progress::new(format!("{name}: {part}"), 1);
+            let p = Progress::new(format!("{name}: {part}"), 1).ticking();
             let mut note = |what: String| notes.push(format!("{name}: {what}"));
             measure(kind, &params, m, &mut note);
             p.finish();
@@ -163,10 +165,13 @@ pub fn run(args: &ServerBenchArgs) -> ExitCode {
         ),
     ];
     print_table(&table);
-    for note in notes {
-        crate::say(format!("note: {note}"));
+    if !notes.is_empty() {
+        crate::say("");
     }
-    ExitCode::SUCCESS
+    for note in notes {
+        crate::say(format!("- note: {note}"));
+    }
+    finish_json(common, &table)
 }
 
 /// The sizes of one run.
