@@ -37,6 +37,11 @@ mod http;
 mod page;
 pub mod render;
 
+/// The README's examples, compiled as doctests (the README is in the package).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
