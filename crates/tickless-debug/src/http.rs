@@ -16,7 +16,8 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::{page, Shared};
+use crate::render::{self, Rendered};
+use crate::Shared;
 
 /// Read and write timeout per call: a client on loopback or a LAN that
 /// pauses this long mid-request is gone, and a silent one is cut off before
@@ -50,6 +51,11 @@ impl Response {
             extra: Vec::new(),
             body: body.into(),
         }
+    }
+
+    /// 200 with a rendered body.
+    fn ok(rendered: Rendered) -> Self {
+        Response::new(200, rendered.content_type, rendered.body)
     }
 
     pub(crate) fn text(status: u16, body: &str) -> Self {
@@ -217,27 +223,19 @@ pub(crate) fn route(head: &str, shared: &Shared) -> (Response, bool) {
             false,
         );
     }
+    let (handle, history) = (&shared.handle, &shared.history);
     let response = match path {
         "/" => Response::text(
             200,
             "tickless debug server: /debug/timers /metrics /debug/pprof/timers\n",
         ),
-        "/metrics" => Response::new(
-            200,
-            "text/plain; version=0.0.4; charset=utf-8",
-            shared.handle.snapshot().to_prometheus(),
-        ),
-        "/debug/pprof/timers" => Response::new(
-            200,
-            "application/octet-stream",
-            shared.handle.snapshot().to_pprof(),
-        )
-        .header(
+        "/metrics" => Response::ok(render::metrics_text(handle)),
+        "/debug/pprof/timers" => Response::ok(render::pprof_body(handle)).header(
             "Content-Disposition",
             "attachment; filename=\"timers.pb.gz\"",
         ),
-        "/debug/timers.json" => Response::new(200, "application/json", page::json(shared)),
-        _ => Response::new(200, "text/html; charset=utf-8", page::html(shared)),
+        "/debug/timers.json" => Response::ok(render::timers_json(handle, history)),
+        _ => Response::ok(render::timers_html(handle, history)),
     };
     (response, head_only)
 }

@@ -24,6 +24,10 @@
 //! the process runs out of file descriptors or memory, accepting pauses (5 ms,
 //! doubling to 1 s) rather than spinning.
 //!
+//! To serve these from a router of your own instead (axum, hyper, …), the
+//! four responses are public functions in [`render`]; the server answers
+//! with the same functions.
+//!
 //! The page's HTML escaping is public as [`html::escape`], for other hand-built
 //! HTML (the `tickless` command's report uses it).
 
@@ -31,16 +35,24 @@ mod accept;
 pub mod html;
 mod http;
 mod page;
+pub mod render;
+
+/// The README's examples, compiled as doctests (the README is in the package).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tickless::Handle;
+
+use render::History;
 
 /// Requests served at once; more get 503.
 pub const MAX_CONNECTIONS: usize = 32;
@@ -138,8 +150,7 @@ pub fn serve_with(addr: impl ToSocketAddrs, options: Options) -> Result<DebugSer
         stop: AtomicBool::new(false),
         active: AtomicUsize::new(0),
         head_deadline: options.head_deadline,
-        history: Mutex::new(Vec::new()),
-        started: Instant::now(),
+        history: History::new(),
     });
     let sampler = {
         let shared = shared.clone();
@@ -201,9 +212,8 @@ pub(crate) struct Shared {
     stop: AtomicBool,
     active: AtomicUsize,
     pub(crate) head_deadline: Duration,
-    /// (seconds since start, live timers), oldest first.
-    pub(crate) history: Mutex<Vec<(f64, u64)>>,
-    started: Instant,
+    /// The live count, sampled every [`Options::sample_every`].
+    pub(crate) history: History,
 }
 
 impl Shared {
@@ -226,13 +236,7 @@ impl Shared {
 
 fn sample(shared: &Shared, every: Duration) {
     while !shared.stopped() {
-        let live = shared.handle.snapshot().counters.live;
-        {
-            let mut h = shared.history.lock().unwrap_or_else(|p| p.into_inner());
-            h.push((shared.started.elapsed().as_secs_f64(), live));
-            let excess = h.len().saturating_sub(HISTORY);
-            h.drain(..excess);
-        }
+        shared.history.sample(&shared.handle);
         shared.sleep(every);
     }
 }

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use tickless::observe::{CallSite, Snapshot, SuspectReason};
 use tickless::sched::SchedulerMetrics;
-
-use crate::Shared;
+use tickless::Handle;
 
 struct Model {
     snapshot: Snapshot,
@@ -22,8 +21,8 @@ struct Model {
     history: Vec<(f64, u64)>,
 }
 
-fn model(shared: &Shared) -> Model {
-    let snapshot = shared.handle.snapshot();
+fn model(handle: &Handle, history: Vec<(f64, u64)>) -> Model {
+    let snapshot = handle.snapshot();
     let suspects: Vec<(String, String)> = snapshot
         .leak_suspects()
         .into_iter()
@@ -56,11 +55,6 @@ fn model(shared: &Shared) -> Model {
             (id, why)
         })
         .collect();
-    let history = shared
-        .history
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .clone();
     Model {
         snapshot,
         rows,
@@ -95,8 +89,8 @@ fn js(s: &str) -> String {
     out
 }
 
-pub(crate) fn json(shared: &Shared) -> String {
-    let m = model(shared);
+pub(crate) fn json(handle: &Handle, history: Vec<(f64, u64)>) -> String {
+    let m = model(handle, history);
     let c = &m.snapshot.counters;
     let mut out = format!(
         "{{\"live\":{},\"created\":{},\"fired\":{},\"cancelled\":{},\"reset\":{},\"wakeups\":{},\"resolution_ns\":{},\"sites\":[",
@@ -192,8 +186,8 @@ fn schedulers(list: &[SchedulerMetrics]) -> String {
     )
 }
 
-pub(crate) fn html(shared: &Shared) -> String {
-    let m = model(shared);
+pub(crate) fn html(handle: &Handle, history: Vec<(f64, u64)>) -> String {
+    let m = model(handle, history);
     let c = &m.snapshot.counters;
     let mut rows = String::new();
     for (s, (id, why)) in m.snapshot.sites.iter().zip(&m.rows) {
