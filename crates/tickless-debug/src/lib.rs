@@ -101,8 +101,10 @@ impl std::error::Error for ServeError {
     }
 }
 
-/// Server options.
+/// Server options: start from `Options::default()` and set fields (the
+/// struct is `#[non_exhaustive]`, so new options are not breaking changes).
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Options {
     /// The driver to show. Default: the global driver.
     pub handle: Handle,

@@ -42,10 +42,8 @@ fn cpu_time(stat: &mut File) -> Duration {
 fn accept_backs_off_when_out_of_descriptors() {
     let mut stat = File::open("/proc/self/stat").unwrap();
     let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
-    let options = Options {
-        handle: driver.handle().clone(),
-        ..Options::default()
-    };
+    let mut options = Options::default();
+    options.handle = driver.handle().clone();
     let srv = serve_with("127.0.0.1:0", options).unwrap();
     let addr = srv.local_addr();
 

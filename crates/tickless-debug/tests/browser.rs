@@ -31,11 +31,9 @@ fn page_lists_call_sites_and_highlights_a_planted_leak() {
         return;
     };
     let driver = Driver::builder().build().unwrap();
-    let options = Options {
-        handle: driver.handle().clone(),
-        sample_every: Duration::from_millis(200),
-        ..Options::default()
-    };
+    let mut options = Options::default();
+    options.handle = driver.handle().clone();
+    options.sample_every = Duration::from_millis(200);
     let srv = serve_with("127.0.0.1:0", options).unwrap();
 
     let healthy_line = line!() + 2;

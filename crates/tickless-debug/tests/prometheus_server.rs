@@ -206,10 +206,8 @@ fn prometheus_scrapes_evaluates_every_rule_and_panel_and_fires_the_leak_alert() 
             }
         })
     };
-    let options = Options {
-        handle: driver.handle().clone(),
-        ..Options::default()
-    };
+    let mut options = Options::default();
+    options.handle = driver.handle().clone();
     let srv = serve_with("127.0.0.1:0", options).unwrap();
     let shipped = std::fs::read_to_string(support::rules_file()).unwrap();
     let prom = Prometheus::start(&binary, srv.local_addr(), &rules_with_short_for(&shipped));

@@ -53,10 +53,8 @@ fn a_real_scrape_passes_check_metrics() {
     let driver = Driver::builder().build().unwrap();
     let (_timers, _) = support::busy_driver(&driver);
     let _sched = support::busy_scheduler(&driver);
-    let options = Options {
-        handle: driver.handle().clone(),
-        ..Options::default()
-    };
+    let mut options = Options::default();
+    options.handle = driver.handle().clone();
     let srv = serve_with("127.0.0.1:0", options).unwrap();
     let (status, scrape) = support::get(srv.local_addr(), "/metrics").expect("a scrape");
     assert_eq!(status, 200);

@@ -34,10 +34,8 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
 }
 
 fn server(driver: &Driver) -> tickless_debug::DebugServer {
-    let options = Options {
-        handle: driver.handle().clone(),
-        ..Options::default()
-    };
+    let mut options = Options::default();
+    options.handle = driver.handle().clone();
     serve_with("127.0.0.1:0", options).unwrap()
 }
 
@@ -154,10 +152,8 @@ fn refuses_non_loopback_without_opt_in() {
     }
     let err = tickless_debug::serve("0.0.0.0:0").unwrap_err();
     assert!(err.to_string().contains("allow_non_loopback"));
-    let opted_in = Options {
-        allow_non_loopback: true,
-        ..Options::default()
-    };
+    let mut opted_in = Options::default();
+    opted_in.allow_non_loopback = true;
     let srv = serve_with("0.0.0.0:0", opted_in).expect("explicit opt-in binds");
     drop(srv);
 }
@@ -269,11 +265,9 @@ fn trickling_after_the_response_does_not_hold_a_slot() {
 #[test]
 fn slow_request_heads_do_not_hold_the_slots() {
     let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
-    let options = Options {
-        handle: driver.handle().clone(),
-        head_deadline: Duration::from_secs(2),
-        ..Options::default()
-    };
+    let mut options = Options::default();
+    options.handle = driver.handle().clone();
+    options.head_deadline = Duration::from_secs(2);
     let srv = serve_with("127.0.0.1:0", options).unwrap();
     let addr = srv.local_addr();
     // Every slot: a request head gaining a byte every 300 ms, well inside the
@@ -296,11 +290,9 @@ fn a_busy_server_answers_503_in_full() {
     let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
     // A head deadline far beyond the test, however slow the machine: the
     // holders keep every slot until they are dropped.
-    let options = Options {
-        handle: driver.handle().clone(),
-        head_deadline: Duration::from_secs(60),
-        ..Options::default()
-    };
+    let mut options = Options::default();
+    options.handle = driver.handle().clone();
+    options.head_deadline = Duration::from_secs(60);
     let srv = serve_with("127.0.0.1:0", options).unwrap();
     let addr = srv.local_addr();
     // Hold every slot with request heads that never end (a byte every 300 ms).

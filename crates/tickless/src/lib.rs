@@ -65,5 +65,5 @@ pub use timeout::{timeout, timeout_at, Elapsed, FutureExt, Timeout};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
