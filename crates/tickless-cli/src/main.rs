@@ -10,6 +10,7 @@ mod bench;
 mod bench_cache;
 mod bench_sched;
 mod demo;
+mod demo_cache;
 mod demo_sched;
 mod leak;
 mod precision;
