@@ -1,6 +1,6 @@
 //! `tickless demo`: the leak case study, the churn summary, the queue
-//! summary and the seed's scheduler table, all measured in this run, and a
-//! self-contained HTML report.
+//! summary, the seed's scheduler table and its cache case study, all
+//! measured in this run, and a self-contained HTML report.
 //!
 //! Uses the same workloads as the criterion benches (the
 //! `tickless-workloads` crate), timed with plain `Instant`s instead of
@@ -18,6 +18,7 @@ use tickless_workloads::alloc::live_bytes;
 use tickless_workloads::queues::*;
 use tickless_workloads::timers::{self, Impl};
 
+use crate::demo_cache;
 use crate::demo_sched;
 use crate::leak;
 use crate::out::number;
@@ -222,7 +223,19 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         out.line("");
     }
 
-    // 6. Lateness histograms for the report.
+    // 6. The seed's second case study: a cache per request key.
+    let mut cache_study = None;
+    if !stop.load(Ordering::Relaxed) {
+        out.line("6. A cache per request key (the seed's `cache.(*Manager).store`), then the traffic stops: a HashMap, tickless::cache and moka, heap sampled");
+        let study = demo_cache::study(args.quick);
+        for l in demo_cache::lines(&study) {
+            out.line(l);
+        }
+        out.line("");
+        cache_study = Some(study);
+    }
+
+    // 7. Lateness histograms for the report.
     let lateness = if crate::stopped() {
         Vec::new()
     } else {
@@ -237,6 +250,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         lateness: &lateness,
         sched_rows: &sched_rows,
         overload: overload.as_ref(),
+        cache: cache_study.as_ref(),
         text_summary: &out.0,
     };
     let html = report::render(&parts);

@@ -9,7 +9,8 @@ use crate::report::Report;
 
 /// The demo's JSON: `version`, `leak`, `planted_leak`, `churn`, `queues`
 /// (already built by the queue tables), `sched`, `overload`, `lateness`
-/// (log₂ buckets of 1 ms sleeps) and `interrupted`.
+/// (log₂ buckets of 1 ms sleeps), `cache` (the cache case study's heap
+/// samples) and `interrupted`.
 pub fn document(r: &Report<'_>, queues: &[Value], named: Option<&(String, u32)>) -> Value {
     json!({
         "version": env!("CARGO_PKG_VERSION"),
@@ -50,6 +51,20 @@ pub fn document(r: &Report<'_>, queues: &[Value], named: Option<&(String, u32)>)
             "buckets": buckets.iter().map(|(below, count)| json!({"below": below, "count": count}))
                 .collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
+        "cache": r.cache.map(|study| json!({
+            "observed": study.observed,
+            "caches": study.runs.iter().map(|run| json!({
+                "implementation": run.name,
+                "requests": run.requests,
+                "rereads": run.rereads,
+                "reread_hits": run.hits,
+                "peak_heap_bytes": number(run.peak),
+                "at_load_end": {"heap_bytes": number(run.at_load_end.0), "entries": run.at_load_end.1},
+                "samples": run.points.iter().map(|(ms, heap, entries)| json!({
+                    "ms": number(*ms), "heap_bytes": number(*heap), "entries": entries,
+                })).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+        })),
         "interrupted": crate::stopped(),
     })
 }

@@ -10,6 +10,7 @@ mod bench;
 mod bench_cache;
 mod bench_sched;
 mod demo;
+mod demo_cache;
 mod demo_json;
 mod demo_sched;
 mod leak;
@@ -34,7 +35,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// The leak case study, churn against the peers, the queues, and an HTML report.
+    /// The leak case study, churn against the peers, the queues, the scheduler and cache case studies, and an HTML report.
     Demo(demo::DemoArgs),
     /// The full side-by-side benchmark suite, as a markdown table (and JSON).
     Bench(bench::BenchArgs),

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use tickless_debug::html;
 
+use crate::demo_cache::{self, Study};
 use crate::demo_sched::{Overload, SchedRow};
 use crate::leak::Series;
 
@@ -121,6 +122,7 @@ pub struct Report<'a> {
     pub lateness: &'a [(String, Vec<(String, u64)>)],
     pub sched_rows: &'a [SchedRow],
     pub overload: Option<&'a Overload>,
+    pub cache: Option<&'a Study>,
     pub text_summary: &'a str,
 }
 
@@ -189,7 +191,7 @@ pub fn render(r: &Report<'_>) -> String {
 <h2>Periodic jobs: the seed's dispatcher table (<code>tickless::sched</code>)</h2>
 <table id="sched"><tr><th>dispatcher</th><th>runs</th><th>average latency (ms)</th><th>p99 (ms)</th><th>max (ms)</th></tr>{sched}</table>
 {overload}
-<h2>Lateness of sequential 1 ms sleeps (log₂ buckets)</h2>
+{cache}<h2>Lateness of sequential 1 ms sleeps (log₂ buckets)</h2>
 {lateness}
 <h2>Console output</h2><pre>{text}</pre>
 </body></html>
@@ -201,6 +203,7 @@ pub fn render(r: &Report<'_>) -> String {
             .iter()
             .map(|(name, b)| lateness_chart(name, b))
             .collect::<String>(),
+        cache = r.cache.map_or(String::new(), demo_cache::html),
         text = html::escape(r.text_summary),
     )
 }

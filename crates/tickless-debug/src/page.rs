@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use std::time::Duration;
 
+use tickless::cache::CacheStats;
 use tickless::observe::{CallSite, Snapshot, SuspectReason};
 use tickless::sched::SchedulerMetrics;
 use tickless::Handle;
@@ -120,6 +121,24 @@ pub(crate) fn json(handle: &Handle, history: Vec<(f64, u64)>) -> String {
             suspect.unwrap_or_else(|| "null".into())
         );
     }
+    out.push_str("],\"caches\":[");
+    for (i, c) in m.snapshot.caches.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}{{\"name\":{},\"entries\":{},\"weighted_size\":{},\"hits\":{},\"misses\":{},\"hit_ratio\":{},\"evictions\":{{\"expired\":{},\"size\":{},\"explicit\":{},\"replaced\":{}}}}}",
+            if i == 0 { "" } else { "," },
+            js(&c.name),
+            c.entries,
+            c.weighted_size,
+            c.hits,
+            c.misses,
+            c.hit_ratio(),
+            c.expired,
+            c.size,
+            c.explicit,
+            c.replaced
+        );
+    }
     out.push_str("],\"history\":[");
     for (i, (t, live)) in m.history.iter().enumerate() {
         let _ = write!(out, "{}[{t:.3},{live}]", if i == 0 { "" } else { "," });
@@ -186,6 +205,38 @@ fn schedulers(list: &[SchedulerMetrics]) -> String {
     )
 }
 
+/// The caches of the driver, one row each (rendered with the page; a
+/// reload refreshes it).
+fn caches(list: &[CacheStats]) -> String {
+    if list.is_empty() {
+        return String::new();
+    }
+    let mut rows = String::new();
+    for c in list {
+        let ratio = if c.hits + c.misses == 0 {
+            "–".to_string()
+        } else {
+            format!("{:.1} %", c.hit_ratio() * 100.0)
+        };
+        let _ = write!(
+            rows,
+            "<tr><td class=\"site\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{ratio}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            crate::html::escape(&c.name),
+            c.entries,
+            c.weighted_size,
+            c.hits,
+            c.misses,
+            c.expired,
+            c.size,
+            c.explicit,
+            c.replaced,
+        );
+    }
+    format!(
+        "<h2>Caches</h2>\n<table id=\"caches\"><thead><tr><th class=\"site\">cache</th><th>entries</th><th>weighted size</th><th>hits</th><th>misses</th><th>hit ratio</th><th>expired</th><th>evicted for size</th><th>removed explicitly</th><th>replaced</th></tr></thead><tbody>{rows}</tbody></table>\n<p>Hit ratio: hits over reads since each cache was built. Unnamed caches show the line that built them.</p>\n"
+    )
+}
+
 pub(crate) fn html(handle: &Handle, history: Vec<(f64, u64)>) -> String {
     let m = model(handle, history);
     let c = &m.snapshot.counters;
@@ -227,7 +278,7 @@ tr.suspect {{ background: #fee2e2; }}
 <table id="sites"><thead><tr>
 <th class="site" data-key="site">call site</th><th data-key="live">live</th><th data-key="created">created</th><th data-key="fired">fired</th><th data-key="cancelled">cancelled</th><th data-key="oldest_age_s">oldest age (s)</th><th data-key="farthest_s">farthest deadline (s)</th><th data-key="suspect">leak suspect</th>
 </tr></thead><tbody>{rows}</tbody></table>
-{schedulers}<p>Also: <a href="/metrics">/metrics</a> · <a href="/debug/pprof/timers">/debug/pprof/timers</a> (<code>go tool pprof -top</code>) · <a href="/debug/timers.json">JSON</a></p>
+{schedulers}{caches}<p>Also: <a href="/metrics">/metrics</a> · <a href="/debug/pprof/timers">/debug/pprof/timers</a> (<code>go tool pprof -top</code>) · <a href="/debug/timers.json">JSON</a></p>
 <script>
 let sortKey = "live", sortDesc = true, data = null;
 const esc = s => String(s).replace(/[&<>"]/g, c => ({{"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}})[c]);
@@ -265,6 +316,7 @@ setInterval(refresh, 2000);
         wakeups = c.wakeups,
         chart = chart(&m.history),
         schedulers = schedulers(&m.snapshot.schedulers),
+        caches = caches(&m.snapshot.caches),
     )
 }
 
@@ -275,6 +327,19 @@ mod tests {
     #[test]
     fn escapes() {
         assert_eq!(js("a\"b\\c\n\u{1}"), r#""a\"b\\c\n\u0001""#);
+    }
+
+    #[test]
+    fn caches_table_escapes_names_and_shows_no_ratio_before_a_read() {
+        assert_eq!(caches(&[]), "", "no table without a cache");
+        let mut c = CacheStats::default();
+        c.name = "<a>".into();
+        let html = caches(&[c.clone()]);
+        assert!(html.contains("<td class=\"site\">&lt;a&gt;</td>"), "{html}");
+        assert!(html.contains("<td>0</td><td>–</td>"), "{html}");
+        c.hits = 3;
+        c.misses = 1;
+        assert!(caches(&[c]).contains("<td>3</td><td>1</td><td>75.0 %</td>"));
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Drives `/debug/timers` in headless Chromium: the page loads, lists the
-//! call sites of this program, and highlights a planted leak. Skipped with a
-//! message when Chromium is not installed (`.ci/run` installs Debian's).
+//! call sites of this program, highlights a planted leak, and shows the
+//! caches table. Skipped with a message when Chromium is not installed
+//! (`.ci/run` installs Debian's).
+
+mod support;
 
 use std::process::Command;
 use std::time::Duration;
@@ -19,7 +22,7 @@ fn chromium() -> Option<&'static str> {
 }
 
 #[test]
-fn page_lists_call_sites_and_highlights_a_planted_leak() {
+fn page_lists_call_sites_and_caches_and_highlights_a_planted_leak() {
     let Some(browser) = chromium() else {
         // In CI a missing tool is a failure (.ci/run installs it); locally a skip.
         assert_ne!(
@@ -36,6 +39,7 @@ fn page_lists_call_sites_and_highlights_a_planted_leak() {
     options.sample_every = Duration::from_millis(200);
     let srv = serve_with("127.0.0.1:0", options).unwrap();
 
+    let cache = support::busy_cache(&driver);
     let healthy_line = line!() + 2;
     let healthy: Vec<_> = (0..20)
         .map(|_| driver.handle().timer(Duration::from_secs(30)))
@@ -101,6 +105,17 @@ fn page_lists_call_sites_and_highlights_a_planted_leak() {
     assert!(
         !healthy_row.starts_with(" class=\"suspect\""),
         "healthy code highlighted"
+    );
+    let sessions = dom
+        .split("<tr>")
+        .find(|row| row.starts_with("<td class=\"site\">sessions</td>"))
+        .unwrap_or_else(|| panic!("the cache is not listed:\n{dom}"));
+    assert!(
+        sessions.starts_with(&format!(
+            "<td class=\"site\">sessions</td><td>{}</td>",
+            cache.entry_count()
+        )),
+        "{sessions}"
     );
     drop(healthy);
 }

@@ -53,6 +53,7 @@ fn a_real_scrape_passes_check_metrics() {
     let driver = Driver::builder().build().unwrap();
     let (_timers, _) = support::busy_driver(&driver);
     let _sched = support::busy_scheduler(&driver);
+    let _cache = support::busy_cache(&driver);
     let mut options = Options::default();
     options.handle = driver.handle().clone();
     let srv = serve_with("127.0.0.1:0", options).unwrap();
@@ -62,6 +63,8 @@ fn a_real_scrape_passes_check_metrics() {
         "tickless_fire_lateness_seconds_bucket{",
         "tickless_leak_suspect_live_timers{",
         "tickless_call_site_live_timers{",
+        "tickless_cache_hit_ratio{",
+        "tickless_cache_evictions_total{",
     ] {
         assert!(scrape.contains(family), "{family} missing from\n{scrape}");
     }

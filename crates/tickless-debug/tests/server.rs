@@ -1,5 +1,7 @@
 //! The debug server over real loopback sockets.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -109,6 +111,80 @@ fn the_page_lists_schedulers() {
         row.contains("<td>3</td><td>1</td>"),
         "3 workers, 1 pending: {row}"
     );
+}
+
+#[test]
+fn the_page_and_its_json_list_caches() {
+    // A real clock: the busy cache waits for one entry to expire.
+    let driver = Driver::builder().build().unwrap();
+    let srv = server(&driver);
+    let (_, _, body) = get(srv.local_addr(), "/debug/timers");
+    assert!(
+        !String::from_utf8(body).unwrap().contains("Caches"),
+        "no table without a cache"
+    );
+    let sessions = support::busy_cache(&driver);
+    let other: tickless::cache::Cache<u64, u64> =
+        driver.handle().cache_builder().name("<a&b>").build();
+    other.insert(1, 1);
+    let s = sessions.stats();
+
+    let (_, _, body) = get(srv.local_addr(), "/debug/timers");
+    let html = String::from_utf8(body).unwrap();
+    let row = |name: &str| {
+        html.split("<tr>")
+            .find(|r| r.starts_with(&format!("<td class=\"site\">{name}</td>")))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{html}"))
+            .to_string()
+    };
+    let cells = format!(
+        "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1} %</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+        s.entries,
+        s.weighted_size,
+        s.hits,
+        s.misses,
+        s.hit_ratio() * 100.0,
+        s.expired,
+        s.size,
+        s.explicit,
+        s.replaced
+    );
+    assert!(
+        row("sessions").contains(&cells),
+        "{cells} in {}",
+        row("sessions")
+    );
+    assert!(
+        row("&lt;a&amp;b&gt;").contains("<td>1</td><td>1</td><td>0</td><td>0</td><td>–</td>"),
+        "one entry, no read yet: {}",
+        row("&lt;a&amp;b&gt;")
+    );
+
+    let (_, _, body) = get(srv.local_addr(), "/debug/timers.json");
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let caches = json["caches"].as_array().expect("a caches array");
+    assert_eq!(caches.len(), 2, "{json}");
+    let c = caches
+        .iter()
+        .find(|c| c["name"] == "sessions")
+        .expect("the sessions cache");
+    assert_eq!(c["entries"], s.entries);
+    assert_eq!(c["weighted_size"], s.weighted_size);
+    assert_eq!(
+        (c["hits"].clone(), c["misses"].clone()),
+        (s.hits.into(), s.misses.into())
+    );
+    assert_eq!(c["hit_ratio"].as_f64(), Some(s.hit_ratio()));
+    for (cause, n) in [
+        ("expired", s.expired),
+        ("size", s.size),
+        ("explicit", s.explicit),
+        ("replaced", s.replaced),
+    ] {
+        assert_eq!(c["evictions"][cause], n, "{cause}: {c}");
+    }
+    assert!(caches.iter().any(|c| c["name"] == "<a&b>"), "{json}");
+    drop(other);
 }
 
 #[test]

@@ -125,3 +125,40 @@ pub fn busy_scheduler(driver: &tickless::Driver) -> tickless::sched::Scheduler {
         .detach();
     s
 }
+
+/// A cache named `sessions` on `driver` with every `tickless_cache_*`
+/// family filled: hits, misses, and a removal of each cause (`size` by
+/// going over its capacity of 100, `replaced`, `explicit`, and `expired`
+/// — waited for, up to 10 s). Returns it: dropped, it leaves the scrape.
+pub fn busy_cache(driver: &tickless::Driver) -> tickless::cache::Cache<u64, u64> {
+    let cache = driver
+        .handle()
+        .cache_builder()
+        .max_capacity(100)
+        .name("sessions")
+        .build();
+    for k in 0..300 {
+        cache.insert(k, k);
+    }
+    cache.insert(1000, 1);
+    cache.insert(1000, 2); // replaced
+    assert_eq!(cache.get(&1000), Some(2)); // a hit
+    assert_eq!(cache.get(&5000), None); // a miss
+    assert_eq!(cache.remove(&1000), Some(2)); // explicit
+    cache.insert_with_ttl(2000, 1, Duration::from_millis(1));
+    let start = std::time::Instant::now();
+    while cache.stats().expired == 0 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let s = cache.stats();
+    assert!(
+        s.hits > 0
+            && s.misses > 0
+            && s.size > 0
+            && s.replaced > 0
+            && s.explicit > 0
+            && s.expired > 0,
+        "every counter of the busy cache moved: {s:?}"
+    );
+    cache
+}
