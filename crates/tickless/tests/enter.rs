@@ -168,3 +168,24 @@ fn advance_to_next_without_timers_or_on_a_shut_down_driver() {
     );
     assert_eq!(clock.elapsed(), Duration::ZERO);
 }
+
+/// The shape an async test takes: `#[tokio::test]` runs on one thread, so a
+/// guard at the top covers every task of the test.
+#[tokio::test]
+async fn a_tokio_current_thread_test_enters_once() {
+    let (clock, driver) = manual_driver();
+    let _guard = driver.enter();
+    let task = tokio::spawn(async {
+        tickless::sleep(secs(3600)).await;
+        tickless::timeout(secs(60), std::future::pending::<()>()).await
+    });
+    let mut jumps = 0;
+    while !task.is_finished() {
+        tokio::task::yield_now().await; // let the task run until it waits
+        if clock.advance_to_next().is_some() {
+            jumps += 1;
+        }
+    }
+    assert!(task.await.unwrap().is_err(), "the timeout elapsed");
+    assert_eq!((jumps, clock.elapsed()), (2, secs(3660)));
+}
