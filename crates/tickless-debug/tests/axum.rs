@@ -1,14 +1,15 @@
 //! The renderers mounted on an axum router (`examples/axum.rs`), served on
 //! loopback and requested with a plain TCP client.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tickless::clock::ManualClock;
 use tickless::Driver;
 use tickless_debug::render::History;
+
+mod support;
 
 // The example's `main` is not called here: only its router is.
 #[allow(dead_code)]
@@ -17,27 +18,14 @@ mod example;
 
 /// Status, `Content-Type` (if any) and body of a GET.
 fn get(addr: SocketAddr, path: &str) -> (u16, Option<String>, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
-    let head = String::from_utf8_lossy(&out[..split]).into_owned();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let raw = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let (status, head, body) = support::request(addr, raw.as_bytes());
     let content_type = head.lines().find_map(|l| {
         let (name, value) = l.split_once(':')?;
         name.eq_ignore_ascii_case("content-type")
             .then(|| value.trim().to_string())
     });
-    (status, content_type, out[split + 4..].to_vec())
+    (status, content_type, body)
 }
 
 #[test]

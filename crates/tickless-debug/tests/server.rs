@@ -2,6 +2,8 @@
 
 mod support;
 
+use support::request;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,21 +14,6 @@ use std::time::{Duration, Instant};
 use tickless::clock::ManualClock;
 use tickless::Driver;
 use tickless_debug::{serve_with, Options, ServeError, MAX_CONNECTIONS};
-
-fn request(addr: SocketAddr, raw: &[u8]) -> (u16, String, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(raw).unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    let split = out
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a response head");
-    let head = String::from_utf8_lossy(&out[..split]).into_owned();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head, out[split + 4..].to_vec())
-}
 
 fn get(addr: SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
     request(

@@ -64,6 +64,22 @@ pub fn get(addr: SocketAddr, target: &str) -> Option<(u16, String)> {
     Some((status, body.to_string()))
 }
 
+/// Sends `raw` and reads the whole response: status, head and body.
+pub fn request(addr: SocketAddr, raw: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(raw).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    let split = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head, out[split + 4..].to_vec())
+}
+
 /// Percent-encodes a query-string value.
 pub fn encode(value: &str) -> String {
     value
