@@ -1,14 +1,10 @@
 //! The `tickless` command through its real binary.
 
+mod support;
+
 use std::process::{Command, Output};
 
-fn tickless(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tickless"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run tickless")
-}
+use support::tickless;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -2,19 +2,11 @@
 //! progress on stderr, JSON on stdout with `--json -`, and — on a terminal —
 //! progress bars that never share a line with a table row.
 
-use std::process::{Command, Output};
+mod support;
 
-fn tickless(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tickless"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run tickless")
-}
+use std::process::Command;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{text, tickless};
 
 /// What a terminal shows of one line of output: `\r` moves back to the
 /// first column, text overwrites, `ESC [ 2K` clears the line and `ESC [ K`
