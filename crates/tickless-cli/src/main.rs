@@ -12,6 +12,7 @@ mod bench_sched;
 mod demo;
 mod demo_cache;
 mod demo_json;
+mod demo_queues;
 mod demo_sched;
 mod leak;
 mod out;
