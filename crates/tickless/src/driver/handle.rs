@@ -17,7 +17,7 @@ use super::Inner;
 
 /// A reference to a driver, from which timers are created.
 ///
-/// [`Handle::current`] is the driver the free functions use; [`Driver::handle`]
+/// [`Handle::current`] is the driver the free functions use; [`Driver::handle`](crate::Driver::handle)
 /// an explicit one. Timers keep their driver's state alive, never its thread.
 #[derive(Clone)]
 pub struct Handle {
@@ -28,7 +28,7 @@ pub struct Handle {
 impl Handle {
     /// The driver the free functions ([`sleep`](crate::sleep),
     /// [`timeout`](crate::timeout), [`Timer::new`](crate::blocking::Timer::new)…)
-    /// use on this thread: the innermost one [entered](Driver::enter) on it,
+    /// use on this thread: the innermost one [entered](crate::Driver::enter) on it,
     /// else the process-wide driver — the one installed by
     /// [`Builder::build_global`](super::Builder::build_global), or one with
     /// the defaults started on first use. Never fails, never panics (unless
@@ -52,7 +52,7 @@ impl Handle {
     }
 
     /// Makes this driver the current one on this thread until the guard
-    /// drops; see [`Driver::enter`].
+    /// drops; see [`Driver::enter`](crate::Driver::enter).
     pub fn enter(&self) -> EnterGuard {
         current::enter(self)
     }
