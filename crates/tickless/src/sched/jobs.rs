@@ -3,7 +3,7 @@
 //! gone (ran, cancelled, slot reused) touches nothing.
 
 use std::panic::Location;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::queue::Key;
 use crate::MissedTickBehavior;
@@ -34,6 +34,13 @@ impl Work {
     pub(super) fn is_periodic(&self) -> bool {
         matches!(self, Work::Periodic(_))
     }
+
+    /// What a record holds while a worker has its work: a no-op closure,
+    /// which allocates nothing (zero-sized) and keeps `Job::work` free of an
+    /// `Option` (8 bytes per job).
+    pub(super) fn taken() -> Work {
+        Work::Once(Box::new(|| {}))
+    }
 }
 
 /// Where a job is.
@@ -46,20 +53,55 @@ pub(super) enum At {
     /// Due, waiting for a worker.
     Queued,
     /// A worker is running it (its work is out of the record).
-    Running,
+    Running {
+        /// Whether its work is periodic.
+        periodic: bool,
+        /// Cancelled while running: the worker frees it when the run ends.
+        cancelled: bool,
+    },
+    /// No job: a vacant slab slot.
+    Free,
 }
 
+/// A job record, which is also its slab slot: 48 bytes (the wheel entry of
+/// a pending job adds 32). Flat, with the slot's generation inside and
+/// vacancy as [`At::Free`], so no `Option` or nesting pads it.
 pub(super) struct Job {
-    /// `None` while running.
-    pub(super) work: Option<Work>,
+    /// [`Work::taken`] while running or vacant.
+    pub(super) work: Work,
     pub(super) at: At,
-    /// The current run's deadline: lateness counts from it.
-    pub(super) deadline: Instant,
+    /// The current run's deadline, in nanoseconds after the scheduler's
+    /// origin (8 bytes, not an `Instant`'s 16; see `state::instant`):
+    /// lateness counts from it.
+    pub(super) deadline: u64,
     pub(super) site: &'static Location<'static>,
-    /// Cancelled while running: the worker frees it when the run ends.
-    pub(super) cancelled: bool,
-    /// Whether its work (out of the record while running) is periodic.
-    pub(super) periodic: bool,
+    /// The slot's generation (bumped when the job goes).
+    gen: u32,
+}
+
+impl Job {
+    pub(super) fn new(work: Work, at: At, deadline: u64, site: &'static Location<'static>) -> Job {
+        Job {
+            work,
+            at,
+            deadline,
+            site,
+            gen: 0,
+        }
+    }
+
+    /// Whether the job's work (out of the record while running) is periodic.
+    #[cfg(test)]
+    pub(super) fn periodic(&self) -> bool {
+        match self.at {
+            At::Running { periodic, .. } => periodic,
+            _ => self.work.is_periodic(),
+        }
+    }
+
+    fn live(&self) -> bool {
+        self.at != At::Free
+    }
 }
 
 /// Names one job; stale once the job is gone.
@@ -91,15 +133,10 @@ impl JobId {
     }
 }
 
-struct Slot {
-    gen: u32,
-    job: Option<Job>,
-}
-
 /// A slab of jobs; freed slots are reused, most recently freed first.
 #[derive(Default)]
 pub(super) struct Jobs {
-    slots: Vec<Slot>,
+    slots: Vec<Job>,
     free: Vec<u32>,
     /// `shrink` tries again only once fewer jobs than this are live
     /// (hysteresis: a live job at the end can block shrinking, and churn
@@ -108,32 +145,40 @@ pub(super) struct Jobs {
 }
 
 impl Jobs {
-    pub(super) fn insert(&mut self, job: Job) -> JobId {
+    pub(super) fn insert(&mut self, mut job: Job) -> JobId {
+        debug_assert!(job.live(), "inserting a vacant record");
         if let Some(index) = self.free.pop() {
             let slot = &mut self.slots[index as usize];
-            slot.job = Some(job);
+            job.gen = slot.gen;
+            *slot = job;
             return JobId {
                 index,
                 gen: slot.gen,
             };
         }
         let index = u32::try_from(self.slots.len()).expect("more than 2^32 jobs");
-        self.slots.push(Slot {
-            gen: 0,
-            job: Some(job),
-        });
+        job.gen = 0;
+        self.slots.push(job);
         self.shrink_below = 0;
         JobId { index, gen: 0 }
     }
 
+    /// The index the next [`insert`](Self::insert) will use.
+    pub(super) fn next_index(&self) -> u32 {
+        match self.free.last() {
+            Some(&index) => index,
+            None => u32::try_from(self.slots.len()).expect("more than 2^32 jobs"),
+        }
+    }
+
     pub(super) fn get(&self, id: JobId) -> Option<&Job> {
         let slot = self.slots.get(id.index as usize)?;
-        (slot.gen == id.gen).then_some(slot.job.as_ref()).flatten()
+        (slot.gen == id.gen && slot.live()).then_some(slot)
     }
 
     pub(super) fn get_mut(&mut self, id: JobId) -> Option<&mut Job> {
         let slot = self.slots.get_mut(id.index as usize)?;
-        (slot.gen == id.gen).then_some(slot.job.as_mut()).flatten()
+        (slot.gen == id.gen && slot.live()).then_some(slot)
     }
 
     /// The id of the live job at `index` (the wheel stores indexes).
@@ -146,11 +191,10 @@ impl Jobs {
 
     pub(super) fn remove(&mut self, id: JobId) -> Option<Job> {
         let slot = self.slots.get_mut(id.index as usize)?;
-        if slot.gen != id.gen {
+        if slot.gen != id.gen || !slot.live() {
             return None;
         }
-        let job = slot.job.take()?;
-        slot.gen = slot.gen.wrapping_add(1);
+        let job = vacate(slot);
         self.free.push(id.index);
         self.shrink();
         Some(job)
@@ -163,7 +207,7 @@ impl Jobs {
     /// has halved (or the slab grew): amortised O(1) per removal.
     fn shrink(&mut self) {
         let (slots, live) = (self.slots.len(), self.len());
-        let tail_free = self.slots.last().is_some_and(|s| s.job.is_none());
+        let tail_free = self.slots.last().is_some_and(|s| !s.live());
         if slots < 64
             || !tail_free
             || live * 4 > slots
@@ -172,7 +216,7 @@ impl Jobs {
             return;
         }
         self.shrink_below = (live / 2).max(1);
-        while self.slots.last().is_some_and(|s| s.job.is_none()) {
+        while self.slots.last().is_some_and(|s| !s.live()) {
             self.slots.pop();
         }
         let end = self.slots.len() as u32;
@@ -189,9 +233,8 @@ impl Jobs {
         mut out: impl FnMut(Job),
     ) {
         for (index, slot) in self.slots.iter_mut().enumerate() {
-            if slot.job.as_ref().is_some_and(&mut pred) {
-                out(slot.job.take().expect("checked"));
-                slot.gen = slot.gen.wrapping_add(1);
+            if slot.live() && pred(slot) {
+                out(vacate(slot));
                 self.free.push(index as u32);
             }
         }
@@ -203,19 +246,41 @@ impl Jobs {
     }
 }
 
+/// Empties a live slot (bumping its generation) and returns its job.
+fn vacate(slot: &mut Job) -> Job {
+    let gen = slot.gen;
+    let vacant = Job {
+        work: Work::taken(),
+        at: At::Free,
+        deadline: 0,
+        site: slot.site,
+        gen: gen.wrapping_add(1),
+    };
+    std::mem::replace(slot, vacant)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn job() -> Job {
-        Job {
-            work: Some(Work::Once(Box::new(|| {}))),
-            at: At::Queued,
-            deadline: Instant::now(),
-            site: Location::caller(),
-            cancelled: false,
-            periodic: false,
-        }
+        Job::new(
+            Work::Once(Box::new(|| {})),
+            At::Queued,
+            0,
+            Location::caller(),
+        )
+    }
+
+    #[test]
+    fn records_stay_small() {
+        // What `tickless bench sched` measures per pending job: this record
+        // in its slot, plus the wheel's entry.
+        assert!(
+            std::mem::size_of::<Job>() <= 48,
+            "{}",
+            std::mem::size_of::<Job>()
+        );
     }
 
     #[test]
