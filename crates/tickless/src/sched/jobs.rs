@@ -145,20 +145,28 @@ pub(super) struct Jobs {
 }
 
 impl Jobs {
-    pub(super) fn insert(&mut self, mut job: Job) -> JobId {
-        debug_assert!(job.live(), "inserting a vacant record");
+    /// Files a new job (`at` is where it is: not [`At::Free`]).
+    pub(super) fn insert(
+        &mut self,
+        work: Work,
+        at: At,
+        deadline: u64,
+        site: &'static Location<'static>,
+    ) -> JobId {
+        debug_assert!(at != At::Free, "inserting a vacant record");
         if let Some(index) = self.free.pop() {
+            // Written field by field: no whole-record move.
             let slot = &mut self.slots[index as usize];
-            job.gen = slot.gen;
-            *slot = job;
+            // A vacant slot holds `Work::taken()`, which owns nothing.
+            std::mem::forget(std::mem::replace(&mut slot.work, work));
+            (slot.at, slot.deadline, slot.site) = (at, deadline, site);
             return JobId {
                 index,
                 gen: slot.gen,
             };
         }
         let index = u32::try_from(self.slots.len()).expect("more than 2^32 jobs");
-        job.gen = 0;
-        self.slots.push(job);
+        self.slots.push(Job::new(work, at, deadline, site));
         self.shrink_below = 0;
         JobId { index, gen: 0 }
     }
@@ -189,15 +197,19 @@ impl Jobs {
         }
     }
 
-    pub(super) fn remove(&mut self, id: JobId) -> Option<Job> {
+    /// Frees a job's slot; returns its work (`Work::taken()` for a running
+    /// job's).
+    pub(super) fn remove(&mut self, id: JobId) -> Option<Work> {
         let slot = self.slots.get_mut(id.index as usize)?;
         if slot.gen != id.gen || !slot.live() {
             return None;
         }
-        let job = vacate(slot);
+        let work = vacate(slot);
         self.free.push(id.index);
-        self.shrink();
-        Some(job)
+        if self.slots.len() >= 64 && self.len() * 4 <= self.slots.len() {
+            self.shrink();
+        }
+        Some(work)
     }
 
     /// Gives storage back after a burst: when the last slot is freed while
@@ -230,7 +242,7 @@ impl Jobs {
     pub(super) fn remove_where(
         &mut self,
         mut pred: impl FnMut(&Job) -> bool,
-        mut out: impl FnMut(Job),
+        mut out: impl FnMut(Work),
     ) {
         for (index, slot) in self.slots.iter_mut().enumerate() {
             if slot.live() && pred(slot) {
@@ -246,25 +258,19 @@ impl Jobs {
     }
 }
 
-/// Empties a live slot (bumping its generation) and returns its job.
-fn vacate(slot: &mut Job) -> Job {
-    let gen = slot.gen;
-    let vacant = Job {
-        work: Work::taken(),
-        at: At::Free,
-        deadline: 0,
-        site: slot.site,
-        gen: gen.wrapping_add(1),
-    };
-    std::mem::replace(slot, vacant)
+/// Empties a live slot (bumping its generation) and returns its work.
+fn vacate(slot: &mut Job) -> Work {
+    slot.at = At::Free;
+    slot.gen = slot.gen.wrapping_add(1);
+    std::mem::replace(&mut slot.work, Work::taken())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn job() -> Job {
-        Job::new(
+    fn insert(jobs: &mut Jobs) -> JobId {
+        jobs.insert(
             Work::Once(Box::new(|| {})),
             At::Queued,
             0,
@@ -286,9 +292,9 @@ mod tests {
     #[test]
     fn stale_ids_touch_nothing() {
         let mut jobs = Jobs::default();
-        let a = jobs.insert(job());
+        let a = insert(&mut jobs);
         assert!(jobs.remove(a).is_some());
-        let b = jobs.insert(job());
+        let b = insert(&mut jobs);
         assert_eq!(a.index, b.index, "slot reused");
         assert!(jobs.get(a).is_none() && jobs.remove(a).is_none());
         assert!(jobs.get(b).is_some());
@@ -298,7 +304,7 @@ mod tests {
     #[test]
     fn storage_shrinks_after_a_burst() {
         let mut jobs = Jobs::default();
-        let ids: Vec<_> = (0..10_000).map(|_| jobs.insert(job())).collect();
+        let ids: Vec<_> = (0..10_000).map(|_| insert(&mut jobs)).collect();
         for id in &ids[10..] {
             jobs.remove(*id);
         }

@@ -115,11 +115,6 @@ impl State {
         }
     }
 
-    /// A deadline as stored in a job record (see [`Job::deadline`]).
-    fn nanos(&self, t: Instant) -> u64 {
-        nanos_since(self.wheel.origin(), t)
-    }
-
     /// The current run's deadline of a live job (the model test's
     /// never-early check).
     #[cfg(test)]
@@ -159,10 +154,10 @@ impl State {
     ) -> JobId {
         // The wheel entry first, under the index the record is about to get,
         // so the record is written once, complete (no lookup after insert).
-        let key = self.wheel.insert(deadline, self.jobs.next_index());
-        let id = self
-            .jobs
-            .insert(Job::new(work, At::Pending(key), self.nanos(deadline), site));
+        let since = deadline.saturating_duration_since(self.wheel.origin());
+        let tick = self.wheel.tick_after_origin(since);
+        let key = self.wheel.insert_at_tick(tick, self.jobs.next_index());
+        let id = self.jobs.insert(work, At::Pending(key), nanos(since), site);
         debug_assert_eq!(id.index(), key_value(&self.wheel, key));
         self.filed(deadline, fx);
         id
@@ -173,7 +168,7 @@ impl State {
         let key = self.wheel.insert(deadline, id.index());
         let job = self.jobs.get_mut(id).expect("filing a live job");
         job.at = At::Pending(key);
-        job.deadline = nanos_since(self.wheel.origin(), deadline);
+        job.deadline = nanos(deadline.saturating_duration_since(self.wheel.origin()));
         self.filed(deadline, fx);
     }
 
@@ -212,9 +207,8 @@ impl State {
         if self.queued >= self.capacity {
             return Err(work);
         }
-        let id = self
-            .jobs
-            .insert(Job::new(work, At::Queued, self.nanos(now), site));
+        let since = now.saturating_duration_since(self.wheel.origin());
+        let id = self.jobs.insert(work, At::Queued, nanos(since), site);
         self.enqueue(id, fx);
         Ok(id)
     }
@@ -264,8 +258,7 @@ impl State {
             let next = next_deadline(job, origin, now, true);
             self.file(id, next, fx);
         } else {
-            let job = self.jobs.remove(id).expect("live");
-            fx.dropped.push(job.work);
+            fx.dropped.push(self.jobs.remove(id).expect("live"));
         }
     }
 
@@ -344,7 +337,8 @@ impl State {
                 return rest;
             }
         };
-        job.work = work;
+        // The running placeholder (`Work::taken()`) owns nothing.
+        mem::forget(mem::replace(&mut job.work, work));
         let next = next_deadline(job, origin, now, false);
         self.file(id, next, fx);
         None
@@ -379,10 +373,10 @@ impl State {
             }
         }
         fx.room = true;
-        let job = self.jobs.remove(id).expect("live");
+        let work = self.jobs.remove(id);
         compact(&mut self.ready, &self.jobs, At::Queued, self.queued);
         compact(&mut self.overflow, &self.jobs, At::Overflow, self.pending);
-        (true, Some(job.work))
+        (true, work)
     }
 
     /// `true` while the job has a run that has not started.
@@ -408,8 +402,7 @@ impl State {
         };
         self.pending -= 1;
         fx.room = true;
-        let job = self.jobs.remove(id).expect("live");
-        fx.dropped.push(job.work);
+        fx.dropped.push(self.jobs.remove(id).expect("live"));
         true
     }
 
@@ -437,9 +430,9 @@ impl State {
         let mut gone = 0;
         self.jobs.remove_where(
             |job| matches!(job.at, At::Pending(_)),
-            |job| {
+            |work| {
                 gone += 1;
-                fx.dropped.push(job.work);
+                fx.dropped.push(work);
             },
         );
         self.pending -= gone;
@@ -449,7 +442,7 @@ impl State {
                 for id in list {
                     if let Some(job) = self.jobs.get(id) {
                         if matches!(job.at, At::Queued | At::Overflow) {
-                            fx.dropped.extend(self.jobs.remove(id).map(|j| j.work));
+                            fx.dropped.extend(self.jobs.remove(id));
                         }
                     }
                 }
@@ -501,14 +494,19 @@ fn next_deadline(job: &Job, origin: Instant, now: Instant, dropped: bool) -> Ins
     }
 }
 
-/// `t` as nanoseconds after `origin`: 0 for an earlier instant (such a
-/// deadline has passed anyway: the job runs at once, and its lateness counts
-/// from the origin, the scheduler's start), `u64::MAX` past 584 years.
-fn nanos_since(origin: Instant, t: Instant) -> u64 {
-    u64::try_from(t.saturating_duration_since(origin).as_nanos()).unwrap_or(u64::MAX)
+/// A deadline as a job record stores it (`Job::deadline`): `since` the
+/// scheduler's origin, in nanoseconds, saturating past 584 years. A deadline
+/// before the origin arrives here as zero (`saturating_duration_since`): it
+/// has passed anyway, the job runs at once, and its lateness counts from the
+/// origin (the scheduler's start).
+fn nanos(since: Duration) -> u64 {
+    since
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(since.subsec_nanos()))
 }
 
-/// The instant `nanos` after `origin` (the inverse of [`nanos_since`]).
+/// The instant `nanos` after `origin` (the inverse of [`nanos`]).
 fn instant(origin: Instant, nanos: u64) -> Instant {
     saturating_add(origin, Duration::from_nanos(nanos))
 }
