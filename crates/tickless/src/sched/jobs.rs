@@ -3,7 +3,7 @@
 //! gone (ran, cancelled, slot reused) touches nothing.
 
 use std::panic::Location;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::queue::Key;
 use crate::MissedTickBehavior;
@@ -34,6 +34,13 @@ impl Work {
     pub(super) fn is_periodic(&self) -> bool {
         matches!(self, Work::Periodic(_))
     }
+
+    /// What a record holds while a worker has its work: a no-op closure,
+    /// which allocates nothing (zero-sized) and keeps `Job::work` free of an
+    /// `Option` (8 bytes per job).
+    pub(super) fn taken() -> Work {
+        Work::Once(Box::new(|| {}))
+    }
 }
 
 /// Where a job is.
@@ -46,20 +53,55 @@ pub(super) enum At {
     /// Due, waiting for a worker.
     Queued,
     /// A worker is running it (its work is out of the record).
-    Running,
+    Running {
+        /// Whether its work is periodic.
+        periodic: bool,
+        /// Cancelled while running: the worker frees it when the run ends.
+        cancelled: bool,
+    },
+    /// No job: a vacant slab slot.
+    Free,
 }
 
+/// A job record, which is also its slab slot: 48 bytes (the wheel entry of
+/// a pending job adds 32). Flat, with the slot's generation inside and
+/// vacancy as [`At::Free`], so no `Option` or nesting pads it.
 pub(super) struct Job {
-    /// `None` while running.
-    pub(super) work: Option<Work>,
+    /// [`Work::taken`] while running or vacant.
+    pub(super) work: Work,
     pub(super) at: At,
-    /// The current run's deadline: lateness counts from it.
-    pub(super) deadline: Instant,
+    /// The current run's deadline, in nanoseconds after the scheduler's
+    /// origin (8 bytes, not an `Instant`'s 16; see `state::instant`):
+    /// lateness counts from it.
+    pub(super) deadline: u64,
     pub(super) site: &'static Location<'static>,
-    /// Cancelled while running: the worker frees it when the run ends.
-    pub(super) cancelled: bool,
-    /// Whether its work (out of the record while running) is periodic.
-    pub(super) periodic: bool,
+    /// The slot's generation (bumped when the job goes).
+    gen: u32,
+}
+
+impl Job {
+    pub(super) fn new(work: Work, at: At, deadline: u64, site: &'static Location<'static>) -> Job {
+        Job {
+            work,
+            at,
+            deadline,
+            site,
+            gen: 0,
+        }
+    }
+
+    /// Whether the job's work (out of the record while running) is periodic.
+    #[cfg(test)]
+    pub(super) fn periodic(&self) -> bool {
+        match self.at {
+            At::Running { periodic, .. } => periodic,
+            _ => self.work.is_periodic(),
+        }
+    }
+
+    fn live(&self) -> bool {
+        self.at != At::Free
+    }
 }
 
 /// Names one job; stale once the job is gone.
@@ -91,15 +133,10 @@ impl JobId {
     }
 }
 
-struct Slot {
-    gen: u32,
-    job: Option<Job>,
-}
-
 /// A slab of jobs; freed slots are reused, most recently freed first.
 #[derive(Default)]
 pub(super) struct Jobs {
-    slots: Vec<Slot>,
+    slots: Vec<Job>,
     free: Vec<u32>,
     /// `shrink` tries again only once fewer jobs than this are live
     /// (hysteresis: a live job at the end can block shrinking, and churn
@@ -108,32 +145,48 @@ pub(super) struct Jobs {
 }
 
 impl Jobs {
-    pub(super) fn insert(&mut self, job: Job) -> JobId {
+    /// Files a new job (`at` is where it is: not [`At::Free`]).
+    pub(super) fn insert(
+        &mut self,
+        work: Work,
+        at: At,
+        deadline: u64,
+        site: &'static Location<'static>,
+    ) -> JobId {
+        debug_assert!(at != At::Free, "inserting a vacant record");
         if let Some(index) = self.free.pop() {
+            // Written field by field: no whole-record move.
             let slot = &mut self.slots[index as usize];
-            slot.job = Some(job);
+            // A vacant slot holds `Work::taken()`, which owns nothing.
+            std::mem::forget(std::mem::replace(&mut slot.work, work));
+            (slot.at, slot.deadline, slot.site) = (at, deadline, site);
             return JobId {
                 index,
                 gen: slot.gen,
             };
         }
         let index = u32::try_from(self.slots.len()).expect("more than 2^32 jobs");
-        self.slots.push(Slot {
-            gen: 0,
-            job: Some(job),
-        });
+        self.slots.push(Job::new(work, at, deadline, site));
         self.shrink_below = 0;
         JobId { index, gen: 0 }
     }
 
+    /// The index the next [`insert`](Self::insert) will use.
+    pub(super) fn next_index(&self) -> u32 {
+        match self.free.last() {
+            Some(&index) => index,
+            None => u32::try_from(self.slots.len()).expect("more than 2^32 jobs"),
+        }
+    }
+
     pub(super) fn get(&self, id: JobId) -> Option<&Job> {
         let slot = self.slots.get(id.index as usize)?;
-        (slot.gen == id.gen).then_some(slot.job.as_ref()).flatten()
+        (slot.gen == id.gen && slot.live()).then_some(slot)
     }
 
     pub(super) fn get_mut(&mut self, id: JobId) -> Option<&mut Job> {
         let slot = self.slots.get_mut(id.index as usize)?;
-        (slot.gen == id.gen).then_some(slot.job.as_mut()).flatten()
+        (slot.gen == id.gen && slot.live()).then_some(slot)
     }
 
     /// The id of the live job at `index` (the wheel stores indexes).
@@ -144,16 +197,19 @@ impl Jobs {
         }
     }
 
-    pub(super) fn remove(&mut self, id: JobId) -> Option<Job> {
+    /// Frees a job's slot; returns its work (`Work::taken()` for a running
+    /// job's).
+    pub(super) fn remove(&mut self, id: JobId) -> Option<Work> {
         let slot = self.slots.get_mut(id.index as usize)?;
-        if slot.gen != id.gen {
+        if slot.gen != id.gen || !slot.live() {
             return None;
         }
-        let job = slot.job.take()?;
-        slot.gen = slot.gen.wrapping_add(1);
+        let work = vacate(slot);
         self.free.push(id.index);
-        self.shrink();
-        Some(job)
+        if self.slots.len() >= 64 && self.len() * 4 <= self.slots.len() {
+            self.shrink();
+        }
+        Some(work)
     }
 
     /// Gives storage back after a burst: when the last slot is freed while
@@ -163,7 +219,7 @@ impl Jobs {
     /// has halved (or the slab grew): amortised O(1) per removal.
     fn shrink(&mut self) {
         let (slots, live) = (self.slots.len(), self.len());
-        let tail_free = self.slots.last().is_some_and(|s| s.job.is_none());
+        let tail_free = self.slots.last().is_some_and(|s| !s.live());
         if slots < 64
             || !tail_free
             || live * 4 > slots
@@ -172,7 +228,7 @@ impl Jobs {
             return;
         }
         self.shrink_below = (live / 2).max(1);
-        while self.slots.last().is_some_and(|s| s.job.is_none()) {
+        while self.slots.last().is_some_and(|s| !s.live()) {
             self.slots.pop();
         }
         let end = self.slots.len() as u32;
@@ -186,12 +242,11 @@ impl Jobs {
     pub(super) fn remove_where(
         &mut self,
         mut pred: impl FnMut(&Job) -> bool,
-        mut out: impl FnMut(Job),
+        mut out: impl FnMut(Work),
     ) {
         for (index, slot) in self.slots.iter_mut().enumerate() {
-            if slot.job.as_ref().is_some_and(&mut pred) {
-                out(slot.job.take().expect("checked"));
-                slot.gen = slot.gen.wrapping_add(1);
+            if slot.live() && pred(slot) {
+                out(vacate(slot));
                 self.free.push(index as u32);
             }
         }
@@ -203,27 +258,43 @@ impl Jobs {
     }
 }
 
+/// Empties a live slot (bumping its generation) and returns its work.
+fn vacate(slot: &mut Job) -> Work {
+    slot.at = At::Free;
+    slot.gen = slot.gen.wrapping_add(1);
+    std::mem::replace(&mut slot.work, Work::taken())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn job() -> Job {
-        Job {
-            work: Some(Work::Once(Box::new(|| {}))),
-            at: At::Queued,
-            deadline: Instant::now(),
-            site: Location::caller(),
-            cancelled: false,
-            periodic: false,
-        }
+    fn insert(jobs: &mut Jobs) -> JobId {
+        jobs.insert(
+            Work::Once(Box::new(|| {})),
+            At::Queued,
+            0,
+            Location::caller(),
+        )
+    }
+
+    #[test]
+    fn records_stay_small() {
+        // What `tickless bench sched` measures per pending job: this record
+        // in its slot, plus the wheel's entry.
+        assert!(
+            std::mem::size_of::<Job>() <= 48,
+            "{}",
+            std::mem::size_of::<Job>()
+        );
     }
 
     #[test]
     fn stale_ids_touch_nothing() {
         let mut jobs = Jobs::default();
-        let a = jobs.insert(job());
+        let a = insert(&mut jobs);
         assert!(jobs.remove(a).is_some());
-        let b = jobs.insert(job());
+        let b = insert(&mut jobs);
         assert_eq!(a.index, b.index, "slot reused");
         assert!(jobs.get(a).is_none() && jobs.remove(a).is_none());
         assert!(jobs.get(b).is_some());
@@ -233,7 +304,7 @@ mod tests {
     #[test]
     fn storage_shrinks_after_a_burst() {
         let mut jobs = Jobs::default();
-        let ids: Vec<_> = (0..10_000).map(|_| jobs.insert(job())).collect();
+        let ids: Vec<_> = (0..10_000).map(|_| insert(&mut jobs)).collect();
         for id in &ids[10..] {
             jobs.remove(*id);
         }

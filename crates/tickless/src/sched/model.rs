@@ -83,7 +83,7 @@ impl Model {
                     At::Pending(_) => in_wheel += 1,
                     At::Overflow => overflow += 1,
                     At::Queued => ready += 1,
-                    At::Running => {}
+                    At::Running { .. } | At::Free => {}
                 }
             }
         }
@@ -166,7 +166,7 @@ proptest! {
                 }
                 Op::Take => {
                     if let Some(taken) = m.st.take(m.now, &mut fx) {
-                        let deadline = m.st.jobs.get(taken.id).unwrap().deadline;
+                        let deadline = m.st.deadline_of(taken.id).unwrap();
                         prop_assert!(m.now >= deadline, "started before its deadline");
                         m.running.push((taken, m.now));
                     }
@@ -191,7 +191,7 @@ proptest! {
                         continue;
                     }
                     let id = m.ids[i % m.ids.len()];
-                    let once_not_started = m.st.jobs.get(id).is_some_and(|j| !j.periodic && j.at != At::Running);
+                    let once_not_started = m.st.jobs.get(id).is_some_and(|j| !j.periodic() && !matches!(j.at, At::Running { .. }));
                     let (prevented, _work) = m.st.cancel(id, &mut fx);
                     if once_not_started {
                         prop_assert!(prevented);
@@ -205,7 +205,7 @@ proptest! {
         }
         // Every one-shot job offered is completed, dropped, cancelled, or
         // still here (pending, queued or running) — exactly one of them.
-        let once_left = m.ids.iter().filter(|&&id| m.st.jobs.get(id).is_some_and(|j| !j.periodic)).count() as u64;
+        let once_left = m.ids.iter().filter(|&&id| m.st.jobs.get(id).is_some_and(|j| !j.periodic())).count() as u64;
         prop_assert_eq!(
             m.offered,
             m.completed + m.dropped + m.cancelled + once_left,

@@ -115,6 +115,14 @@ impl State {
         }
     }
 
+    /// The current run's deadline of a live job (the model test's
+    /// never-early check).
+    #[cfg(test)]
+    pub(super) fn deadline_of(&self, id: JobId) -> Option<Instant> {
+        let job = self.jobs.get(id)?;
+        Some(instant(self.wheel.origin(), job.deadline))
+    }
+
     pub(super) fn next_deadline(&mut self) -> Option<Instant> {
         self.armed_for = self.wheel.next_deadline();
         self.armed_for
@@ -144,15 +152,14 @@ impl State {
         site: &'static Location<'static>,
         fx: &mut Effects,
     ) -> JobId {
-        let id = self.jobs.insert(Job {
-            periodic: work.is_periodic(),
-            work: Some(work),
-            at: At::Queued, // set by `file`
-            deadline,
-            site,
-            cancelled: false,
-        });
-        self.file(id, deadline, fx);
+        // The wheel entry first, under the index the record is about to get,
+        // so the record is written once, complete (no lookup after insert).
+        let since = deadline.saturating_duration_since(self.wheel.origin());
+        let tick = self.wheel.tick_after_origin(since);
+        let key = self.wheel.insert_at_tick(tick, self.jobs.next_index());
+        let id = self.jobs.insert(work, At::Pending(key), nanos(since), site);
+        debug_assert_eq!(id.index(), key_value(&self.wheel, key));
+        self.filed(deadline, fx);
         id
     }
 
@@ -161,7 +168,13 @@ impl State {
         let key = self.wheel.insert(deadline, id.index());
         let job = self.jobs.get_mut(id).expect("filing a live job");
         job.at = At::Pending(key);
-        job.deadline = deadline;
+        job.deadline = nanos(deadline.saturating_duration_since(self.wheel.origin()));
+        self.filed(deadline, fx);
+    }
+
+    /// Counts a job just filed for `deadline`; asks for a re-arm only if it
+    /// is due before the deadline the driver timer is armed for.
+    fn filed(&mut self, deadline: Instant, fx: &mut Effects) {
         self.pending += 1;
         if self.armed_for.is_none_or(|armed| deadline < armed) {
             self.armed_for = Some(deadline);
@@ -194,14 +207,8 @@ impl State {
         if self.queued >= self.capacity {
             return Err(work);
         }
-        let id = self.jobs.insert(Job {
-            periodic: false,
-            work: Some(work),
-            at: At::Queued,
-            deadline: now,
-            site,
-            cancelled: false,
-        });
+        let since = now.saturating_duration_since(self.wheel.origin());
+        let id = self.jobs.insert(work, At::Queued, nanos(since), site);
         self.enqueue(id, fx);
         Ok(id)
     }
@@ -245,16 +252,13 @@ impl State {
     /// Drops one run of a job that is out of every list: a one-shot job is
     /// freed, a periodic one re-filed for its next deadline.
     fn drop_run(&mut self, id: JobId, now: Instant, fx: &mut Effects) {
+        let origin = self.wheel.origin();
         let job = self.jobs.get_mut(id).expect("dropping a run of a live job");
-        match job.work.as_ref().map(Work::is_periodic) {
-            Some(true) if self.phase == Phase::Open => {
-                let next = next_deadline(job, now, true);
-                self.file(id, next, fx);
-            }
-            _ => {
-                let job = self.jobs.remove(id).expect("live");
-                fx.dropped.extend(job.work);
-            }
+        if job.work.is_periodic() && self.phase == Phase::Open {
+            let next = next_deadline(job, origin, now, true);
+            self.file(id, next, fx);
+        } else {
+            fx.dropped.push(self.jobs.remove(id).expect("live"));
         }
     }
 
@@ -275,12 +279,16 @@ impl State {
         self.queued -= 1;
         self.running += 1;
         fx.room = true;
+        let origin = self.wheel.origin();
         let job = self.jobs.get_mut(id).expect("live");
-        job.at = At::Running;
+        job.at = At::Running {
+            periodic: job.work.is_periodic(),
+            cancelled: false,
+        };
         let (work, site, deadline) = (
-            job.work.take().expect("a queued job has its work"),
+            mem::replace(&mut job.work, Work::taken()),
             job.site,
-            job.deadline,
+            instant(origin, job.deadline),
         );
         self.stats
             .of(site)
@@ -312,17 +320,26 @@ impl State {
         } else {
             stats.completed += 1;
         }
+        let origin = self.wheel.origin();
         let job = self.jobs.get_mut(id).expect("a running job stays live");
-        let keep = rest.is_some()
-            && !job.cancelled
-            && self.phase == Phase::Open
-            && !(panicked && self.cancel_on_panic);
-        if !keep {
-            self.jobs.remove(id);
-            return rest;
-        }
-        job.work = rest;
-        let next = next_deadline(job, now, false);
+        let cancelled = matches!(
+            job.at,
+            At::Running {
+                cancelled: true,
+                ..
+            }
+        );
+        let keep = !cancelled && self.phase == Phase::Open && !(panicked && self.cancel_on_panic);
+        let work = match rest {
+            Some(work) if keep => work,
+            rest => {
+                self.jobs.remove(id);
+                return rest;
+            }
+        };
+        // The running placeholder (`Work::taken()`) owns nothing.
+        mem::forget(mem::replace(&mut job.work, work));
+        let next = next_deadline(job, origin, now, false);
         self.file(id, next, fx);
         None
     }
@@ -334,13 +351,17 @@ impl State {
             return (false, None);
         };
         match job.at {
-            At::Running => {
+            At::Running {
+                periodic,
+                ref mut cancelled,
+            } => {
                 // A periodic job's later runs are prevented; a one-shot job
                 // that already started is not.
-                let prevented = job.periodic && !job.cancelled && self.phase == Phase::Open;
-                job.cancelled = true;
+                let prevented = periodic && !*cancelled && self.phase == Phase::Open;
+                *cancelled = true;
                 return (prevented, None);
             }
+            At::Free => unreachable!("`get_mut` returns live jobs only"),
             At::Pending(key) => {
                 self.wheel.cancel(key);
                 self.pending -= 1;
@@ -352,17 +373,17 @@ impl State {
             }
         }
         fx.room = true;
-        let job = self.jobs.remove(id).expect("live");
+        let work = self.jobs.remove(id);
         compact(&mut self.ready, &self.jobs, At::Queued, self.queued);
         compact(&mut self.overflow, &self.jobs, At::Overflow, self.pending);
-        (true, job.work)
+        (true, work)
     }
 
     /// `true` while the job has a run that has not started.
     pub(super) fn is_pending(&self, id: JobId) -> bool {
         self.jobs
             .get(id)
-            .is_some_and(|job| !job.cancelled && job.at != At::Running)
+            .is_some_and(|job| !matches!(job.at, At::Running { .. }))
     }
 
     /// `DiscardOldest` at `schedule*`: drops the whole pending job due first
@@ -381,8 +402,7 @@ impl State {
         };
         self.pending -= 1;
         fx.room = true;
-        let job = self.jobs.remove(id).expect("live");
-        fx.dropped.extend(job.work);
+        fx.dropped.push(self.jobs.remove(id).expect("live"));
         true
     }
 
@@ -410,9 +430,9 @@ impl State {
         let mut gone = 0;
         self.jobs.remove_where(
             |job| matches!(job.at, At::Pending(_)),
-            |job| {
+            |work| {
                 gone += 1;
-                fx.dropped.extend(job.work);
+                fx.dropped.push(work);
             },
         );
         self.pending -= gone;
@@ -422,7 +442,7 @@ impl State {
                 for id in list {
                     if let Some(job) = self.jobs.get(id) {
                         if matches!(job.at, At::Queued | At::Overflow) {
-                            fx.dropped.extend(self.jobs.remove(id).and_then(|j| j.work));
+                            fx.dropped.extend(self.jobs.remove(id));
                         }
                     }
                 }
@@ -452,25 +472,48 @@ impl State {
 /// ended, or was dropped (`dropped`), at `now`. A dropped run of a fixed-rate
 /// job skips to the grid's next point after `now` whatever the missed-tick
 /// behaviour: a full queue must not be answered with a burst.
-fn next_deadline(job: &Job, now: Instant, dropped: bool) -> Instant {
-    let Some(Work::Periodic(p)) = &job.work else {
+fn next_deadline(job: &Job, origin: Instant, now: Instant, dropped: bool) -> Instant {
+    let Work::Periodic(p) = &job.work else {
         return now;
     };
+    let deadline = instant(origin, job.deadline);
     match p.period {
         Period::Delay(delay) => saturating_add(now, delay),
         Period::Rate(period, missed) => {
-            let next = saturating_add(job.deadline, period);
+            let next = saturating_add(deadline, period);
             if next > now {
                 return next;
             }
             match missed {
-                _ if dropped => next_on_grid(job.deadline, period, now),
+                _ if dropped => next_on_grid(deadline, period, now),
                 MissedTickBehavior::Burst => next,
                 MissedTickBehavior::Delay => saturating_add(now, period),
-                MissedTickBehavior::Skip => next_on_grid(job.deadline, period, now),
+                MissedTickBehavior::Skip => next_on_grid(deadline, period, now),
             }
         }
     }
+}
+
+/// A deadline as a job record stores it (`Job::deadline`): `since` the
+/// scheduler's origin, in nanoseconds, saturating past 584 years. A deadline
+/// before the origin arrives here as zero (`saturating_duration_since`): it
+/// has passed anyway, the job runs at once, and its lateness counts from the
+/// origin (the scheduler's start).
+fn nanos(since: Duration) -> u64 {
+    since
+        .as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(since.subsec_nanos()))
+}
+
+/// The instant `nanos` after `origin` (the inverse of [`nanos`]).
+fn instant(origin: Instant, nanos: u64) -> Instant {
+    saturating_add(origin, Duration::from_nanos(nanos))
+}
+
+/// The job index a wheel entry holds (debug checks).
+fn key_value(wheel: &Wheel<u32>, key: crate::queue::Key) -> u32 {
+    *wheel.get(key).expect("a live key")
 }
 
 /// Pops the first id of `list` whose job is live and at `at`.
