@@ -44,7 +44,7 @@ fn page_lists_call_sites_and_caches_and_highlights_a_planted_leak() {
     let healthy: Vec<_> = (0..20)
         .map(|_| driver.handle().timer(Duration::from_secs(30)))
         .collect();
-    let leak_line = line!() + 5;
+    let leak_line = line!() + 7;
     // The planted leak: detached one-hour callbacks, more every 400 ms. The
     // page samples history at most once a second, so grow for 3.5 s.
     for _ in 0..9 {

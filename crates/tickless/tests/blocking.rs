@@ -256,7 +256,7 @@ fn after_func_runs_stops_and_drops() {
 fn detached_callback_runs_without_its_handle_and_stays_visible() {
     let (clock, driver) = driver();
     let (tx, rx) = bounded(1);
-    let line = line!() + 2;
+    let line = line!() + 3;
     driver
         .handle()
         .after_func(ms(3_600_000), move || tx.send(()).unwrap())

@@ -15,7 +15,7 @@ use support::manual_driver as driver;
 #[test]
 fn counters_and_call_sites() {
     let (clock, driver) = driver();
-    let line = line!() + 1;
+    let line = line!() + 2;
     let timers: Vec<_> = (0..10)
         .map(|i| driver.handle().timer(secs(10 + i)))
         .collect();
@@ -93,7 +93,7 @@ fn planted_leak_is_named_and_healthy_code_is_not() {
 #[test]
 fn far_future_bulk_is_suspected() {
     let (_clock, driver) = driver();
-    let line = line!() + 1;
+    let line = line!() + 2;
     let far: Vec<_> = (0..1500)
         .map(|_| driver.handle().timer(secs(3600)))
         .collect();
