@@ -25,7 +25,7 @@ fn reset_vs_fire_no_stale_value() {
     loom::model(|| {
         let clock = ManualClock::new();
         let driver = Driver::builder().clock(clock.clone()).build().unwrap();
-        let timer = std::sync::Arc::new(driver.timer(Duration::from_secs(1)));
+        let timer = std::sync::Arc::new(driver.handle().timer(Duration::from_secs(1)));
         let later = clock.now() + Duration::from_secs(3600);
 
         let resetting = {
@@ -42,7 +42,7 @@ fn reset_vs_fire_no_stale_value() {
             "a value arrived after reset returned"
         );
         assert!(timer.is_pending(), "the new arming was lost or fired early");
-        assert_eq!(driver.pending_timers(), 1);
+        assert_eq!(driver.handle().pending_timers(), 1);
     });
 }
 
@@ -55,7 +55,7 @@ fn stop_vs_fire_nothing_after_stop() {
     loom::model(|| {
         let clock = ManualClock::new();
         let driver = Driver::builder().clock(clock.clone()).build().unwrap();
-        let timer = std::sync::Arc::new(driver.timer(Duration::from_secs(1)));
+        let timer = std::sync::Arc::new(driver.handle().timer(Duration::from_secs(1)));
 
         let stopping = {
             let timer = timer.clone();
@@ -67,6 +67,6 @@ fn stop_vs_fire_nothing_after_stop() {
         assert!(prevented, "the fire was unreceived, so stop prevented it");
         assert!(timer.receiver().try_recv().is_err(), "a value after stop");
         assert!(!timer.is_pending());
-        assert_eq!(driver.pending_timers(), 0);
+        assert_eq!(driver.handle().pending_timers(), 0);
     });
 }

@@ -37,7 +37,7 @@ fn cancel_vs_drop_vs_deadline() {
         ));
         assert_eq!(parent.children(), 0);
         assert_eq!(
-            driver.pending_timers(),
+            driver.handle().pending_timers(),
             0,
             "the deadline timer is never left behind"
         );
@@ -62,6 +62,6 @@ fn child_creation_vs_parent_cancel() {
         );
         assert_eq!(parent.children(), 0);
         drop(child_guard);
-        assert_eq!(driver.pending_timers(), 0);
+        assert_eq!(driver.handle().pending_timers(), 0);
     });
 }
