@@ -5,9 +5,7 @@
 //! keys in: 1 % of the capacity at first, then sized (between one entry and
 //! half the capacity) by the [ghosts](super::ghost) of recently evicted
 //! keys: a miss on a key the window let go grows it, one on a key main let
-//! go shrinks it (ARC's adaptation, Megiddo and Modha, FAST 2003; on the
-//! ARC paper's traces the window settles near its top on OLTP, at a tenth
-//! on P3 at 25 000 entries). The window's least recent entry then
+//! go shrinks it (ARC's adaptation, Megiddo and Modha, FAST 2003). The window's least recent entry then
 //! moves to the *main* space, a segmented LRU — *probation*, and
 //! *protected* (80 % of main) for entries hit again while in main. When main
 //! is over its share, the candidate just out of the window and main's victim
