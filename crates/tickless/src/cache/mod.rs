@@ -18,9 +18,9 @@
 //!   (100 µs by default), as timers do.
 //! - **Bounded.** After any call returns, the entries (or their total weight)
 //!   are within [`max_capacity`](CacheBuilder::max_capacity).
-//! - **W-TinyLFU eviction** (Caffeine's policy: an LRU window sized by hill
-//!   climbing, a segmented-LRU main space and a frequency sketch at its
-//!   door), chosen by hit ratio on the ARC paper's traces (see the README's
+//! - **W-TinyLFU eviction** (Caffeine's policy: an LRU window, a
+//!   segmented-LRU main space and a frequency sketch at its door; the
+//!   window sized by the ghosts of evicted keys, as ARC sizes its lists), chosen by hit ratio on the ARC paper's traces (see the README's
 //!   "Cache" section).
 //! - **Sharded.** Keys hash to one of up to 64 shards (4 per CPU, fewer for
 //!   small capacities: each shard gets at least 4096 of capacity), each
@@ -78,6 +78,7 @@
 mod builder;
 mod expiry;
 mod flight;
+mod ghost;
 mod iter;
 mod policy;
 mod shard;

@@ -2,9 +2,10 @@
 //! policy): which entries stay when a shard is over its capacity.
 //!
 //! A new entry enters the *window*, an LRU list that lets bursts of recent
-//! keys in: 1 % of the capacity at first, then sized by hill climbing on the
-//! hit ratio ([`Climber`]; on the ARC paper's OLTP trace the window grows and
-//! the hit ratio with it, by up to 5 points at 1 000 entries). The window's least recent entry then
+//! keys in: 1 % of the capacity at first, then sized (between one entry and
+//! half the capacity) by the [ghosts](super::ghost) of recently evicted
+//! keys: a miss on a key the window let go grows it, one on a key main let
+//! go shrinks it (ARC's adaptation, Megiddo and Modha, FAST 2003). The window's least recent entry then
 //! moves to the *main* space, a segmented LRU — *probation*, and
 //! *protected* (80 % of main) for entries hit again while in main. When main
 //! is over its share, the candidate just out of the window and main's victim
@@ -16,6 +17,7 @@
 //! stored in the shard's wheel: every operation is O(1) and allocates
 //! nothing. Weights are the weigher's (1 per entry without one).
 
+use super::ghost::{Ghosts, Side};
 use super::sketch::Sketch;
 use crate::queue::Wheel;
 
@@ -118,26 +120,9 @@ pub(super) struct Policy {
     /// Allocated once the shard first fills to half its capacity
     /// (Caffeine's habit): a cache that never fills never pays for it.
     sketch: Option<Sketch>,
-    climber: Climber,
+    /// Allocated with the sketch.
+    ghosts: Option<Ghosts>,
 }
-
-/// Sizes the window by hill climbing on the hit ratio (Caffeine's
-/// adaptive window): after each sample of `10 × capacity` reads, the window
-/// moves by `step` in the direction that last improved the hit ratio, the
-/// step shrinking by 2 % per move and restarting at 6.25 % of the capacity
-/// when the hit ratio jumps by 5 points (the workload changed). Recency-heavy
-/// traces grow the window, frequency-heavy ones shrink it.
-struct Climber {
-    hits: u64,
-    misses: u64,
-    previous: f64,
-    /// Signed, in units of weight.
-    step: f64,
-}
-
-const STEP: f64 = 0.0625;
-const RESTART: f64 = 0.05;
-const DECAY: f64 = 0.98;
 
 impl Policy {
     pub(super) fn new(capacity: u64) -> Self {
@@ -149,45 +134,28 @@ impl Policy {
             window_max,
             protected_max,
             sketch: None,
-            climber: Climber {
-                hits: 0,
-                misses: 0,
-                previous: 0.0,
-                step: STEP * capacity as f64,
-            },
+            ghosts: None,
         }
     }
 
-    /// Counts a read's outcome, and resizes the window after each sample.
+    /// A miss on the key with `hash`: if it was evicted recently, the side
+    /// it left from grows by one entry's (average) weight, the other shrinks
+    /// (the window stays between 1 and half the capacity).
     #[inline]
-    pub(super) fn access(&mut self, hit: bool) {
-        if self.capacity == u64::MAX {
+    pub(super) fn missed(&mut self, hash: u64) {
+        let Some(side) = self.ghosts.as_mut().and_then(|g| g.take(hash)) else {
             return;
-        }
-        let c = &mut self.climber;
-        if hit {
-            c.hits += 1;
-        } else {
-            c.misses += 1;
-        }
-        if c.hits + c.misses >= self.capacity.saturating_mul(10) {
-            self.climb();
-        }
-    }
-
-    fn climb(&mut self) {
-        let c = &mut self.climber;
-        let rate = c.hits as f64 / (c.hits + c.misses) as f64;
-        let change = rate - c.previous;
-        let amount = if change >= 0.0 { c.step } else { -c.step };
-        c.step = if change.abs() >= RESTART {
-            STEP * self.capacity as f64 * amount.signum()
-        } else {
-            DECAY * amount
         };
-        (c.previous, c.hits, c.misses) = (rate, 0, 0);
-        let window = (self.window_max as f64 + amount).clamp(1.0, self.capacity as f64);
-        self.window_max = (window as u64).min(self.capacity);
+        let len: u64 = self.lists.iter().map(|l| u64::from(l.len)).sum();
+        let step = (self.weight() / len.max(1)).max(1);
+        let window = match side {
+            Side::Window => self.window_max.saturating_add(step),
+            Side::Main => self.window_max.saturating_sub(step),
+        };
+        // Within the capacity even when it is 0 or 1.
+        self.window_max = window
+            .clamp(1, (self.capacity / 2).max(1))
+            .min(self.capacity);
         self.protected_max = (self.capacity - self.window_max) / 5 * 4;
     }
 
@@ -200,13 +168,16 @@ impl Policy {
         self.lists.iter().map(|l| l.weight).sum()
     }
 
-    /// Counts an access of the key with `hash` (for admission).
+    /// Counts an access of the key with `hash` (for admission): a hit, or
+    /// the insert of a new key — as Caffeine counts (a miss then its
+    /// insert is one access, not two).
     #[inline]
     pub(super) fn record(&mut self, hash: u64) {
         if let Some(sketch) = &mut self.sketch {
             sketch.increment(hash);
         } else if self.weight() >= self.capacity / 2 && self.capacity != u64::MAX {
             self.sketch = Some(Sketch::new(self.capacity));
+            self.ghosts = Some(Ghosts::new(self.capacity));
         }
     }
 
@@ -214,9 +185,10 @@ impl Policy {
         self.sketch.as_ref().map_or(0, |s| s.frequency(hash))
     }
 
-    /// Heap bytes of the sketch.
+    /// Heap bytes of the sketch and the ghosts.
     pub(super) fn bytes(&self) -> usize {
         self.sketch.as_ref().map_or(0, Sketch::bytes)
+            + self.ghosts.as_ref().map_or(0, Ghosts::bytes)
     }
 
     /// Links a new node (at `index` in `wheel`) as the window's most recent.
@@ -353,6 +325,14 @@ impl Policy {
                     }
                     None => candidate,
                 };
+                if let Some(ghosts) = &mut self.ghosts {
+                    let side = if loser == candidate {
+                        Side::Window
+                    } else {
+                        Side::Main
+                    };
+                    ghosts.put(hash_of(&wheel.value_at(loser).key), side);
+                }
                 self.unlink(wheel, loser);
                 evicted.push(loser);
                 if loser == candidate {
@@ -383,5 +363,69 @@ impl Policy {
     /// Forgets every list (the wheel was cleared).
     pub(super) fn clear(&mut self) {
         self.lists = [EMPTY; 3];
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::TimerQueue;
+    use std::time::{Duration, Instant};
+
+    type Entries = Wheel<Node<u64, u64>>;
+
+    /// Inserts each key (its own hash) as a shard would, dropping the evicted.
+    fn insert(p: &mut Policy, wheel: &mut Entries, keys: impl Iterator<Item = u64>) {
+        let mut evicted = Vec::new();
+        for k in keys {
+            p.record(k);
+            let index = wheel.insert_at_tick(u64::MAX, Node::new(k, k, 1)).index;
+            p.insert(wheel, index);
+            p.evict(wheel, |k| *k, &mut evicted);
+            for i in evicted.drain(..) {
+                wheel.cancel(wheel.key_at(i));
+            }
+            assert!(p.weight() <= p.capacity);
+        }
+    }
+
+    #[test]
+    fn misses_on_keys_the_window_let_go_grow_it_up_to_half() {
+        let mut wheel = Entries::with_tick(Instant::now(), Duration::from_millis(1));
+        let mut p = Policy::new(100);
+        assert_eq!(p.window_max, 1);
+        // One-off keys: each candidate loses to main's victim on a tie.
+        insert(&mut p, &mut wheel, 0..200);
+        p.missed(199 - 1);
+        assert_eq!(p.window_max, 2, "a young window ghost grows the window");
+        p.missed(199 - 1);
+        assert_eq!(p.window_max, 2, "a ghost counts once");
+        p.missed(10);
+        assert_eq!(
+            p.window_max, 2,
+            "an old ghost (190 evictions ago) is ignored"
+        );
+        // More than the window each round, so that some leave it; the
+        // youngest dozen ghosts (an eighth of the capacity) count.
+        for round in 1..30u64 {
+            let keys = round * 1000..round * 1000 + 60;
+            insert(&mut p, &mut wheel, keys.clone());
+            keys.rev().for_each(|k| p.missed(k));
+        }
+        assert_eq!(p.window_max, 50, "at most half the capacity");
+        assert_eq!(p.protected_max, 40);
+    }
+
+    #[test]
+    fn ghosts_never_size_the_window_past_a_tiny_capacity() {
+        for capacity in 0..4 {
+            let mut wheel = Entries::with_tick(Instant::now(), Duration::from_millis(1));
+            let mut p = Policy::new(capacity);
+            for k in 0..50 {
+                insert(&mut p, &mut wheel, [k, k / 2].into_iter());
+                p.missed(k.saturating_sub(1));
+                assert!(p.window_max <= capacity);
+            }
+        }
     }
 }

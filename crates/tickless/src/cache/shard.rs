@@ -163,19 +163,17 @@ impl<K: Hash + Eq, V> State<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Eq + ?Sized,
     {
-        self.policy.record(hash);
         let Some(index) = self.find(hash, key) else {
-            self.policy.access(false);
+            self.policy.missed(hash);
             self.counts.misses += 1;
             return None;
         };
         if self.expired(index, now) {
-            self.policy.access(false);
             self.counts.misses += 1;
             self.remove_at(hash, index, RemovalCause::Expired, removed);
             return None;
         }
-        self.policy.access(true);
+        self.policy.record(hash);
         self.counts.hits += 1;
         if let Some(idle) = idle {
             let extended = self
