@@ -180,8 +180,12 @@ fn saturating_add_slow(base: Instant, d: Duration) -> Instant {
 /// `u64::MAX` (≈584 years) when the distance does not fit.
 #[inline]
 pub(crate) fn nanos_since(origin: Instant, t: Instant) -> u64 {
-    let d = t.saturating_duration_since(origin);
-    // A u64 of nanoseconds covers 584 years; beyond that, saturate.
+    duration_nanos(t.saturating_duration_since(origin))
+}
+
+/// `d` in nanoseconds, `u64::MAX` (≈584 years) when it does not fit.
+#[inline]
+pub(crate) fn duration_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 

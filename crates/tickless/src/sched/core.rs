@@ -1,6 +1,6 @@
 //! The running scheduler: its shared state, the one driver timer armed for
 //! the earliest deadline, the worker threads, and the policies that need
-//! waiting (which `state.rs`, being single-threaded, cannot do).
+//! waiting (which `state/`, being single-threaded, cannot do).
 //!
 //! # Locks
 //!

@@ -38,7 +38,7 @@ impl Default for Histogram {
 
 impl Histogram {
     pub(super) fn record(&mut self, d: Duration) {
-        let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let nanos = crate::clock::duration_nanos(d);
         let bucket = (64 - nanos.leading_zeros() as usize).min(BUCKETS - 1);
         self.buckets[bucket] += 1;
         self.sum_nanos = self.sum_nanos.saturating_add(nanos);

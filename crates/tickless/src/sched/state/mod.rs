@@ -16,17 +16,21 @@
 //! generation tells); they are skipped when met and compacted when they
 //! outnumber live ones.
 
+mod period;
+mod shed;
+
 use std::collections::VecDeque;
 use std::mem;
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
 use super::builder::{RejectPolicy, Rejected, RejectedAt, Rejection};
-use super::jobs::{At, Job, JobId, Jobs, Period, Work};
+use super::jobs::{At, JobId, Jobs, Work};
 use super::stats::Stats;
-use crate::clock::{next_on_grid, saturating_add};
+use crate::clock::duration_nanos;
 use crate::queue::{TimerQueue, Wheel};
 use crate::MissedTickBehavior;
+use period::{instant, next_deadline};
 
 /// Whether the scheduler takes work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +161,9 @@ impl State {
         let since = deadline.saturating_duration_since(self.wheel.origin());
         let tick = self.wheel.tick_after_origin(since);
         let key = self.wheel.insert_at_tick(tick, self.jobs.next_index());
-        let id = self.jobs.insert(work, At::Pending(key), nanos(since), site);
+        let id = self
+            .jobs
+            .insert(work, At::Pending(key), duration_nanos(since), site);
         debug_assert_eq!(id.index(), key_value(&self.wheel, key));
         self.filed(deadline, fx);
         id
@@ -168,7 +174,7 @@ impl State {
         let key = self.wheel.insert(deadline, id.index());
         let job = self.jobs.get_mut(id).expect("filing a live job");
         job.at = At::Pending(key);
-        job.deadline = nanos(deadline.saturating_duration_since(self.wheel.origin()));
+        job.deadline = crate::clock::nanos_since(self.wheel.origin(), deadline);
         self.filed(deadline, fx);
     }
 
@@ -208,7 +214,9 @@ impl State {
             return Err(work);
         }
         let since = now.saturating_duration_since(self.wheel.origin());
-        let id = self.jobs.insert(work, At::Queued, nanos(since), site);
+        let id = self
+            .jobs
+            .insert(work, At::Queued, duration_nanos(since), site);
         self.enqueue(id, fx);
         Ok(id)
     }
@@ -386,73 +394,6 @@ impl State {
             .is_some_and(|job| !matches!(job.at, At::Running { .. }))
     }
 
-    /// `DiscardOldest` at `schedule*`: drops the whole pending job due first
-    /// (an overflowed run is due already, so it goes first). `false` if there
-    /// was none.
-    pub(super) fn discard_first_pending(&mut self, fx: &mut Effects) -> bool {
-        let id = match pop_live(&mut self.overflow, &self.jobs, At::Overflow) {
-            Some(id) => id,
-            None => {
-                let Some(key) = self.wheel.peek() else {
-                    return false;
-                };
-                let index = self.wheel.cancel(key).expect("peeked");
-                self.jobs.id_at(index)
-            }
-        };
-        self.pending -= 1;
-        fx.room = true;
-        fx.dropped.push(self.jobs.remove(id).expect("live"));
-        true
-    }
-
-    /// `DiscardOldest` at `execute`: drops the oldest queued run.
-    pub(super) fn discard_oldest_queued(&mut self, now: Instant, fx: &mut Effects) {
-        if let Some(oldest) = pop_live(&mut self.ready, &self.jobs, At::Queued) {
-            self.queued -= 1;
-            self.drop_run(oldest, now, fx);
-        }
-    }
-
-    /// Shutdown: drops every pending job; with `stop`, queued and
-    /// overflowed runs too. Running jobs finish and are not re-filed.
-    pub(super) fn close(&mut self, stop: bool, fx: &mut Effects) {
-        if self.phase == Phase::Stopped || (self.phase == Phase::Draining && !stop) {
-            return;
-        }
-        self.phase = if stop {
-            Phase::Stopped
-        } else {
-            Phase::Draining
-        };
-        // Every job in the wheel goes, in one pass (not one `peek` each: that
-        // scans a slot, and jobs with similar delays share one).
-        let mut gone = 0;
-        self.jobs.remove_where(
-            |job| matches!(job.at, At::Pending(_)),
-            |work| {
-                gone += 1;
-                fx.dropped.push(work);
-            },
-        );
-        self.pending -= gone;
-        self.wheel.clear();
-        if stop {
-            for list in [mem::take(&mut self.ready), mem::take(&mut self.overflow)] {
-                for id in list {
-                    if let Some(job) = self.jobs.get(id) {
-                        if matches!(job.at, At::Queued | At::Overflow) {
-                            fx.dropped.extend(self.jobs.remove(id));
-                        }
-                    }
-                }
-            }
-            (self.queued, self.pending) = (0, 0);
-        }
-        self.armed_for = None;
-        fx.room = true;
-    }
-
     /// Workers exit once nothing is left for them.
     pub(super) fn finished(&self) -> bool {
         match self.phase {
@@ -466,49 +407,6 @@ impl State {
     pub(super) fn counts(&self) -> (usize, usize, usize, usize) {
         (self.pending, self.queued, self.running, self.jobs.len())
     }
-}
-
-/// The next deadline of a periodic job whose run (due at `job.deadline`)
-/// ended, or was dropped (`dropped`), at `now`. A dropped run of a fixed-rate
-/// job skips to the grid's next point after `now` whatever the missed-tick
-/// behaviour: a full queue must not be answered with a burst.
-fn next_deadline(job: &Job, origin: Instant, now: Instant, dropped: bool) -> Instant {
-    let Work::Periodic(p) = &job.work else {
-        return now;
-    };
-    let deadline = instant(origin, job.deadline);
-    match p.period {
-        Period::Delay(delay) => saturating_add(now, delay),
-        Period::Rate(period, missed) => {
-            let next = saturating_add(deadline, period);
-            if next > now {
-                return next;
-            }
-            match missed {
-                _ if dropped => next_on_grid(deadline, period, now),
-                MissedTickBehavior::Burst => next,
-                MissedTickBehavior::Delay => saturating_add(now, period),
-                MissedTickBehavior::Skip => next_on_grid(deadline, period, now),
-            }
-        }
-    }
-}
-
-/// A deadline as a job record stores it (`Job::deadline`): `since` the
-/// scheduler's origin, in nanoseconds, saturating past 584 years. A deadline
-/// before the origin arrives here as zero (`saturating_duration_since`): it
-/// has passed anyway, the job runs at once, and its lateness counts from the
-/// origin (the scheduler's start).
-fn nanos(since: Duration) -> u64 {
-    since
-        .as_secs()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(u64::from(since.subsec_nanos()))
-}
-
-/// The instant `nanos` after `origin` (the inverse of [`nanos`]).
-fn instant(origin: Instant, nanos: u64) -> Instant {
-    saturating_add(origin, Duration::from_nanos(nanos))
 }
 
 /// The job index a wheel entry holds (debug checks).
