@@ -12,6 +12,10 @@ fn clocks(c: &mut Criterion) {
         let clock = SystemClock;
         b.iter(|| black_box(clock.now()))
     });
+    group.bench_function("SystemClock::now_coarse (CLOCK_MONOTONIC_COARSE)", |b| {
+        let clock = SystemClock;
+        b.iter(|| black_box(clock.now_coarse()))
+    });
     group.bench_function("ManualClock", |b| {
         let clock = ManualClock::new();
         b.iter(|| black_box(clock.now()))

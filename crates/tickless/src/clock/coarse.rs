@@ -1,7 +1,7 @@
 //! The system clock's cheap reading: `CLOCK_MONOTONIC_COARSE` turned into an
 //! [`Instant`] that is never before the true time.
 //!
-//! A coarse read costs ~5 ns here against ~30 ns for `Instant::now`, but it
+//! A coarse read costs ~11 ns here (C, vDSO) against ~33 ns for `Instant::now`, but it
 //! returns the monotonic time of the kernel's last tick, up to one jiffy
 //! (`clock_getres`, 4 ms at `HZ=250`) behind. tickless uses it only to
 //! compute deadlines of long timers (see `Builder::coarse_clock_min`), and
@@ -101,6 +101,21 @@ pub(crate) fn now_upper() -> Instant {
         return Instant::now();
     }
     calibration().upper(raw::coarse())
+}
+
+/// `now_upper() + d` in one step (saturating): a deadline `d` from now that
+/// cannot be early. One `Instant` addition instead of two — this is the
+/// whole cost of a lazy reset besides the clock read.
+#[inline]
+pub(crate) fn upper_after(d: Duration) -> Instant {
+    if !raw::AVAILABLE {
+        return saturating_add(Instant::now(), d);
+    }
+    let cal = calibration();
+    saturating_add(
+        cal.base,
+        raw::coarse().since(cal.base_raw).saturating_add(d),
+    )
 }
 
 /// How far [`now_upper`] may run ahead of the true time.
@@ -225,6 +240,17 @@ mod tests {
                 upper - truth,
                 cal.margin
             );
+        }
+    }
+
+    #[test]
+    fn upper_after_is_the_bound_plus_the_duration() {
+        for d in [Duration::ZERO, Duration::from_secs(30), Duration::MAX] {
+            let before = saturating_add(Instant::now(), d);
+            let deadline = upper_after(d);
+            let after = saturating_add(now_upper(), d);
+            assert!(deadline >= before, "early for {d:?}");
+            assert!(deadline <= after, "later than a separate read for {d:?}");
         }
     }
 

@@ -189,6 +189,7 @@ impl Builder {
 
     /// Starts the driver (and its timer thread, unless the clock is manual).
     pub fn build(self) -> Result<Driver, DriverError> {
+        let system_clock = self.clock.is_none();
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let origin = clock.now();
         let ticks = TickMath::new(self.resolution);
@@ -204,6 +205,7 @@ impl Builder {
                 // which counts from the origin, has a limit.
                 never: saturating_add(origin, Duration::from_nanos(u64::MAX)),
                 clock,
+                system_clock,
                 origin,
                 ticks,
                 slack: self.slack,

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use super::current::{self, EnterGuard};
 use super::executor::Job;
 use super::Inner;
+use crate::clock::{saturating_add, SystemClock};
 
 /// A reference to a driver, from which timers are created.
 ///
@@ -94,12 +95,23 @@ impl Handle {
     #[inline]
     pub fn deadline_after(&self, duration: Duration) -> Instant {
         let inner = self.inner();
-        let now = if duration >= inner.coarse_min {
+        let coarse = duration >= inner.coarse_min;
+        if inner.system_clock {
+            // The default clock, called directly: a reset later is this read,
+            // a compare and a store, so a dynamic call and a second `Instant`
+            // addition would be a third of its cost.
+            return if coarse {
+                SystemClock::coarse_deadline(duration)
+            } else {
+                saturating_add(Instant::now(), duration)
+            };
+        }
+        let now = if coarse {
             inner.clock.now_coarse()
         } else {
             inner.clock.now()
         };
-        crate::clock::saturating_add(now, duration)
+        saturating_add(now, duration)
     }
 
     /// The driver's resolution: deadlines round up to a multiple of it.

@@ -23,7 +23,7 @@
 //! timer is due earlier than the timer thread's planned wake-up minus the
 //! slack does it unpark the thread (one futex wake). Cancelling is the same
 //! lock and an O(1) unlink. The only clock read on either path is the
-//! kernel's coarse clock (~5 ns) for the timer's creation time, which
+//! kernel's coarse clock (~11 ns) for the timer's creation time, which
 //! [`observe`](super::observe) reports as its age.
 //!
 //! # Precision
@@ -104,6 +104,9 @@ pub(crate) struct Inner {
     /// Itself, to restart the timer thread from `&self`.
     me: Weak<Inner>,
     clock: std::sync::Arc<dyn Clock>,
+    /// `clock` is the default [`SystemClock`](crate::clock::SystemClock):
+    /// deadlines skip the dynamic call (see `Handle::deadline_after`).
+    system_clock: bool,
     /// Tick 0 of every shard's wheel.
     origin: Instant,
     /// Deadlines at or past this never fire: ≈584 years after the origin,
@@ -154,7 +157,7 @@ impl Inner {
     }
 
     /// Milliseconds on a cheap clock, for timer ages: the kernel's coarse
-    /// monotonic clock (~5 ns to read here, 1–4 ms resolution), or the
+    /// monotonic clock (~11 ns to read here, 1–4 ms resolution), or the
     /// driver's own clock when it is moved by hand.
     #[inline]
     fn coarse_ms(&self) -> u64 {
