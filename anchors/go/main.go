@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"runtime"
@@ -133,5 +134,17 @@ func main() {
 		t.Stop()
 	}
 	report("NewTimer in select loop+Stop", *n, start, before)
+
+	// A request's deadline under a cancellable parent, cancelled when the
+	// request ends (as `defer cancel()` does).
+	parent, cancelParent := context.WithCancel(context.Background())
+	before = heap()
+	start = time.Now()
+	for i := 0; i < *n; i++ {
+		_, cancel := context.WithTimeout(parent, time.Hour)
+		cancel()
+	}
+	report("WithTimeout+cancel", *n, start, before)
+	cancelParent()
 	fmt.Printf("go-version\t%s\t0\n", runtime.Version())
 }

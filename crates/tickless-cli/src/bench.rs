@@ -20,7 +20,8 @@ pub struct BenchArgs {
     #[command(flatten)]
     common: Common,
     /// Run only the scenarios whose name contains NAME (churn, timeout,
-    /// tasks, reset, bytes, expiry, threads, lateness, queue, delay, blocking).
+    /// tasks, reset, bytes, expiry, threads, lateness, queue, delay, blocking;
+    /// `blocking` also runs the context scenario, which shares its Go run).
     #[arg(long, value_name = "NAME", value_parser = only)]
     only: Option<String>,
 }
@@ -345,7 +346,24 @@ pub fn run(args: &BenchArgs) -> ExitCode {
             }
             std::hint::black_box(t.stop());
         });
+        let (parent, _parent_guard) = tickless::Context::background().with_cancel();
+        let context = time(&mut || {
+            let (child, guard) = parent.with_timeout(hour);
+            drop(std::hint::black_box(child));
+            drop(guard); // cancels, as Go's `cancel()`
+        });
+        let bare = timers::churn(Impl::Tickless, n).as_nanos() as f64 / n as f64;
         p.finish();
+        results.push(Scenario {
+            name: "context: with_timeout(1 h) + cancel, on a cancellable parent",
+            unit: "ns/op",
+            lower_is_better: true,
+            columns: vec![
+                ("tickless", Some(context)),
+                ("tickless bare sleep churn", Some(bare)),
+                ("Go WithTimeout+cancel", go_ns("WithTimeout+cancel")),
+            ],
+        });
         results.push(Scenario {
             name: "blocking: Timer::new + stop",
             unit: "ns/op",
