@@ -205,8 +205,9 @@ fn schedulers(list: &[SchedulerMetrics]) -> String {
     )
 }
 
-/// The caches of the driver, one row each (rendered with the page; a
-/// reload refreshes it).
+/// The caches of the driver, one row each (rendered with the page, then
+/// re-rendered by its script from `/debug/timers.json` every 2 s, in the
+/// same markup).
 fn caches(list: &[CacheStats]) -> String {
     if list.is_empty() {
         return String::new();
@@ -292,6 +293,14 @@ function render() {{
   }});
   document.querySelector("#sites tbody").innerHTML = sites.map(s =>
     `<tr${{s.suspect ? ' class="suspect"' : ""}}><td class="site">${{esc(s.site)}}</td><td>${{s.live}}</td><td>${{s.created}}</td><td>${{s.fired}}</td><td>${{s.cancelled}}</td><td>${{s.oldest_age_s.toFixed(1)}}</td><td>${{s.farthest_s.toFixed(1)}}</td><td>${{s.suspect ? '<span class="badge">leak suspect</span> ' + esc(s.suspect) : ""}}</td></tr>`).join("");
+  const caches = document.querySelector("#caches tbody");
+  if (caches && data.caches) {{
+    caches.innerHTML = data.caches.map(c => {{
+      const e = c.evictions, ratio = c.hits + c.misses ? (c.hit_ratio * 100).toFixed(1) + " %" : "–";
+      return `<tr><td class="site">${{esc(c.name)}}</td><td>${{c.entries}}</td><td>${{c.weighted_size}}</td><td>${{c.hits}}</td><td>${{c.misses}}</td><td>${{ratio}}</td><td>${{e.expired}}</td><td>${{e.size}}</td><td>${{e.explicit}}</td><td>${{e.replaced}}</td></tr>`;
+    }}).join("");
+    document.getElementById("caches").dataset.refreshed = "1";
+  }}
   const h = data.history, w = 600, ht = 120;
   if (h.length) {{
     const max = Math.max(1, ...h.map(p => p[1])), t0 = h[0][0], span = Math.max(1, h[h.length - 1][0] - t0);

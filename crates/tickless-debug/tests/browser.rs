@@ -117,5 +117,9 @@ fn page_lists_call_sites_and_caches_and_highlights_a_planted_leak() {
         )),
         "{sessions}"
     );
+    assert!(
+        dom.contains("id=\"caches\" data-refreshed=\"1\""),
+        "the script did not refresh the caches table from the JSON:\n{dom}"
+    );
     drop(healthy);
 }
