@@ -135,6 +135,18 @@ func main() {
 	}
 	report("NewTimer in select loop+Stop", *n, start, before)
 
+	// The idle-timeout pattern: one Timer per connection, pushed out on
+	// every read (Go 1.19: Stop first, then Reset, as its docs require).
+	idle := time.NewTimer(time.Hour)
+	before = heap()
+	start = time.Now()
+	for i := 0; i < *n; i++ {
+		idle.Stop()
+		idle.Reset(time.Hour)
+	}
+	report("Timer.Reset", *n, start, before)
+	idle.Stop()
+
 	// A request's deadline under a cancellable parent, cancelled when the
 	// request ends (as `defer cancel()` does).
 	parent, cancelParent := context.WithCancel(context.Background())

@@ -346,6 +346,11 @@ pub fn run(args: &BenchArgs) -> ExitCode {
             }
             std::hint::black_box(t.stop());
         });
+        let idle = tickless::blocking::Timer::new(hour);
+        let reset = time(&mut || {
+            std::hint::black_box(idle.reset(hour));
+        });
+        drop(idle);
         let (parent, _parent_guard) = tickless::Context::background().with_cancel();
         let context = time(&mut || {
             let (child, guard) = parent.with_timeout(hour);
@@ -372,6 +377,15 @@ pub fn run(args: &BenchArgs) -> ExitCode {
                 ("tickless", Some(timer)),
                 ("crossbeam after (no stop)", Some(crossbeam)),
                 ("Go NewTimer+Stop", go_ns("NewTimer+Stop")),
+            ],
+        });
+        results.push(Scenario {
+            name: "blocking: Timer::reset to 1 h (idle timeout, pending)",
+            unit: "ns/op",
+            lower_is_better: true,
+            columns: vec![
+                ("tickless", Some(reset)),
+                ("Go Stop+Reset", go_ns("Timer.Reset")),
             ],
         });
         results.push(Scenario {

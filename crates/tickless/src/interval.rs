@@ -147,16 +147,18 @@ impl Interval {
         Poll::Ready(timeout)
     }
 
-    /// Restarts the schedule: the next tick is one period from now.
+    /// Restarts the schedule: the next tick is one period from now (a
+    /// period of a second or more reads the coarse clock, as
+    /// [`sleep`](crate::sleep) does: late by a few milliseconds at most,
+    /// never early). Moving the tick later is a store, not a driver call.
     pub fn reset(&mut self) {
-        let now = self.sleep.handle().now();
-        self.sleep.reset(saturating_add(now, self.period));
+        self.sleep.reset_after(self.period);
     }
 
-    /// Restarts the schedule: the next tick is `after` from now.
+    /// Restarts the schedule: the next tick is `after` from now (read as
+    /// [`reset`](Interval::reset) reads it).
     pub fn reset_after(&mut self, after: Duration) {
-        let now = self.sleep.handle().now();
-        self.sleep.reset(saturating_add(now, after));
+        self.sleep.reset_after(after);
     }
 
     /// Restarts the schedule: the next tick completes at once.

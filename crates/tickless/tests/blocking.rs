@@ -113,6 +113,78 @@ fn reset_while_pending_moves_it() {
     assert_eq!(driver.handle().pending_timers(), 0);
 }
 
+/// Resets later are lazy (the registration stays; its early wake
+/// re-registers): later, then earlier, then later again fires once, at the
+/// last deadline; the stale wakes deliver nothing.
+#[test]
+fn lazy_resets_fire_once_at_the_last_deadline() {
+    let (clock, driver) = driver();
+    let t0 = clock.now();
+    let timer = driver.handle().timer(ms(10));
+    let created = || driver.handle().snapshot().counters.created;
+    let before = created();
+    assert!(timer.reset_at(t0 + ms(40)), "later: lazy");
+    assert_eq!(created(), before, "a later reset registers nothing");
+    assert!(timer.reset_at(t0 + ms(20)), "earlier: re-registered");
+    assert!(timer.reset_at(t0 + ms(50)), "later again: lazy");
+    assert_eq!(
+        driver.handle().pending_timers(),
+        1,
+        "one registration throughout"
+    );
+    for step in [10, 20, 40, 49] {
+        assert!(clock.set(t0 + ms(step)));
+        assert!(
+            timer.receiver().try_recv().is_err(),
+            "stale wake delivered at {step} ms"
+        );
+        assert!(timer.is_pending());
+    }
+    assert!(clock.set(t0 + ms(50)));
+    assert_eq!(timer.receiver().try_recv(), Ok(t0 + ms(50)));
+    clock.advance(ms(100));
+    assert!(timer.receiver().try_recv().is_err(), "exactly once");
+    assert!(!timer.is_pending());
+    assert_eq!(driver.handle().pending_timers(), 0);
+
+    // An idle timeout pushed out on every read never fires while reads come.
+    let idle = driver.handle().timer(ms(30));
+    for _ in 0..100 {
+        clock.advance(ms(10));
+        assert!(idle.reset(ms(30)));
+    }
+    assert!(idle.receiver().try_recv().is_err());
+    clock.advance(ms(30));
+    assert!(idle.receiver().try_recv().is_ok());
+
+    // A ticker moved later takes back its unreceived tick and restarts.
+    let ticker = driver.handle().ticker(ms(10)).unwrap();
+    clock.advance(ms(10)); // a tick waits, the next one is registered
+    let t = clock.now();
+    ticker.reset(ms(25)).unwrap(); // later than the registered next tick
+    assert!(ticker.receiver().try_recv().is_err(), "tick taken back");
+    clock.advance(ms(10));
+    assert!(ticker.receiver().try_recv().is_err(), "stale wake");
+    clock.advance(ms(15));
+    assert_eq!(ticker.receiver().try_recv(), Ok(t + ms(25)));
+
+    // A callback moved later runs once, at the new deadline.
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counter = runs.clone();
+    let func = driver.handle().after_func(ms(10), move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    assert!(func.reset(ms(40)));
+    clock.advance(ms(39));
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "ran at the stale deadline");
+    clock.advance(ms(1));
+    let start = Instant::now();
+    while runs.load(Ordering::SeqCst) == 0 && start.elapsed() < WAIT {
+        std::thread::sleep(ms(1));
+    }
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
 #[test]
 fn dropping_a_timer_stops_and_frees_it() {
     let (clock, driver) = driver();

@@ -21,6 +21,12 @@
 //! they return, no fire of the old arming can act: Go 1.23's "no stale value
 //! after Stop/Reset".
 //!
+//! A `reset` to a later deadline keeps the registration and stores only the
+//! new deadline (the idle-timeout pattern costs no shard lock); the wake of
+//! that registration, finding the stored deadline still ahead, registers
+//! for it instead of firing. Fires therefore happen at the latest deadline
+//! set, exactly once, never early.
+//!
 //! The driver's registration holds a strong reference to the alarm (its
 //! waker); the owner (`Timer`, `Ticker`, `TimerHandle`) stops the alarm when
 //! dropped, which removes the registration and so frees the alarm at once.
@@ -59,8 +65,9 @@ pub(crate) struct Alarm<A: Action> {
 /// Whether, and how, an alarm is armed.
 enum Pending {
     Idle,
-    /// Registered with the driver.
-    Registered(Entry),
+    /// Registered with the driver, for this deadline (the arming's own
+    /// `State::deadline` may be later: a lazy move, see `Alarm::reset`).
+    Registered(Entry, Instant),
     /// Armed for a deadline beyond the driver's range: never fires.
     Never,
 }
@@ -94,8 +101,22 @@ impl<A: Action> Alarm<A> {
 
     /// Arms for `deadline`, replacing any earlier arming. `true` if the alarm
     /// was pending (or had an unreceived fire), as Go's `Reset` reports.
+    ///
+    /// A pending alarm moved *later* is moved lazily (an idle timeout pushed
+    /// out on every read): its registration stays, only the deadline is
+    /// stored, and when the registration fires early for the new deadline
+    /// the wake re-registers instead of firing (`wake_by_ref`). No shard
+    /// lock, no waker clone: the alarm's lock, a compare and a store (and
+    /// taking back an unreceived tick). Earlier moves re-register at once.
     pub(crate) fn reset(self: &Arc<Self>, deadline: Instant) -> bool {
         let mut st = lock(&self.state);
+        if matches!(st.pending, Pending::Registered(_, at) if deadline >= at) {
+            // Pending: nothing of this arming has been sent, but a ticker
+            // may hold an unreceived tick of an earlier period.
+            self.action.drain();
+            st.deadline = Some(deadline);
+            return true;
+        }
         let was_active = self.disarm(&mut st);
         self.arm(&mut st, deadline);
         was_active
@@ -113,7 +134,7 @@ impl<A: Action> Alarm<A> {
     pub(crate) fn detach(self: &Arc<Self>) {
         let mut st = lock(&self.state);
         // Only a registration ever fires (and so releases `keep`).
-        if matches!(st.pending, Pending::Registered(_)) {
+        if matches!(st.pending, Pending::Registered(..)) {
             st.keep = Some(self.clone());
         }
     }
@@ -129,7 +150,7 @@ impl<A: Action> Alarm<A> {
         // flight and clearing `pending` just prevented it. Either way this
         // stop prevented a fire, as Go 1.23 reports it.
         let prevented = match std::mem::replace(&mut st.pending, Pending::Idle) {
-            Pending::Registered(entry) => {
+            Pending::Registered(entry, _) => {
                 entry.cancel(&self.handle);
                 true
             }
@@ -147,7 +168,7 @@ impl<A: Action> Alarm<A> {
             let waker = Waker::from(self.clone());
             match Entry::register_owned(&self.handle, deadline, waker, self.site) {
                 Registered::Pending(entry) => {
-                    st.pending = Pending::Registered(entry);
+                    st.pending = Pending::Registered(entry, deadline);
                     return;
                 }
                 Registered::Never => {
@@ -176,7 +197,7 @@ impl<A: Action> Wake for Alarm<A> {
 
     fn wake_by_ref(self: &Arc<Self>) {
         let mut st = lock(&self.state);
-        let Pending::Registered(entry) = &st.pending else {
+        let Pending::Registered(entry, _) = &st.pending else {
             return; // stopped since: this fire is stale
         };
         if entry.is_registered(&self.handle) {
@@ -185,6 +206,11 @@ impl<A: Action> Wake for Alarm<A> {
         st.pending = Pending::Idle;
         let now = self.handle.now();
         let deadline = st.deadline.unwrap_or(now);
+        if deadline > now {
+            // Moved later since it was registered (`reset`): not due yet.
+            self.arm(&mut st, deadline);
+            return;
+        }
         match self.action.fire(deadline, now) {
             Some(next) => self.arm(&mut st, next),
             None => {

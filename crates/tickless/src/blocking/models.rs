@@ -17,6 +17,11 @@ use crate::Driver;
 /// the timer to an hour later. Whatever the interleaving, after both the
 /// channel is empty and the timer is pending for the new deadline.
 ///
+/// The reset is later than the arming, so it is the lazy move: the old
+/// registration stays, and its wake must register for the new deadline
+/// rather than fire. Advancing to the new deadline then delivers exactly
+/// one value.
+///
 /// Without the "is the registration still current" check in
 /// `Alarm::wake_by_ref`, a wake of the old arming that lands after the reset
 /// fires the *new* arming at once, an hour early: this model fails.
@@ -43,6 +48,10 @@ fn reset_vs_fire_no_stale_value() {
         );
         assert!(timer.is_pending(), "the new arming was lost or fired early");
         assert_eq!(driver.handle().pending_timers(), 1);
+        clock.advance(Duration::from_secs(3599));
+        assert!(timer.receiver().try_recv().is_ok(), "the new arming fired");
+        assert!(timer.receiver().try_recv().is_err(), "exactly once");
+        assert!(!timer.is_pending());
     });
 }
 

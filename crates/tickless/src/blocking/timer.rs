@@ -117,6 +117,11 @@ impl Timer {
     /// Re-arms the timer for `duration` from now, whatever its state (a fired
     /// timer fires again). Returns what [`stop`](Timer::stop) would have. No
     /// value from the old deadline can be received afterwards.
+    ///
+    /// Moving a pending timer *later* — an idle timeout pushed out on every
+    /// read — does no driver work: the new deadline is stored and the old
+    /// registration, when it comes due, re-registers for it instead of
+    /// firing (`tickless bench --only blocking` measures the reset).
     pub fn reset(&self, duration: Duration) -> bool {
         let deadline = self.alarm.handle().deadline_after(duration);
         self.alarm.reset(deadline)
