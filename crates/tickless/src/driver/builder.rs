@@ -206,6 +206,7 @@ impl Builder {
                 clock,
                 origin,
                 ticks,
+                exact: super::exact::Exact::new(ticks.tick_nanos),
                 slack: self.slack,
                 slack_ticks: ticks.ceil(self.slack),
                 slack_percent: self.slack_percent,
