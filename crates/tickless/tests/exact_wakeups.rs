@@ -249,3 +249,22 @@ fn one_tick_fires_in_deadline_order() {
     assert!(model.sleeps.iter().all(|t| t.done));
     assert_eq!(model.clock.advance_to_next(), None);
 }
+
+/// Fire lateness counts from the exact deadline, not from its tick's
+/// boundary: a 12 ms timer on a 10 ms tick, taken when the clock jumps to
+/// 15 ms, is 3 ms late (from the boundary at 20 ms it would read 0).
+#[test]
+fn lateness_counts_from_the_exact_deadline() {
+    let clock = ManualClock::new();
+    let driver = Driver::builder()
+        .clock(clock.clone())
+        .resolution(Duration::from_millis(10))
+        .build()
+        .unwrap();
+    let timer = driver.handle().timer(Duration::from_millis(12));
+    clock.advance(Duration::from_millis(15));
+    assert!(timer.receiver().try_recv().is_ok(), "fired before its tick");
+    let s = driver.handle().snapshot();
+    assert_eq!(s.counters.fired, 1);
+    assert_eq!(s.lateness_sum, Duration::from_millis(3));
+}

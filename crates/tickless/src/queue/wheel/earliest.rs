@@ -229,7 +229,7 @@ mod tests {
                     let cut = x >> 1;
                     w.expire_earliest_where(
                         (x % 7) as usize,
-                        |_, v| (v ^ cut) % 3 == 0,
+                        |_, v| (v ^ cut).is_multiple_of(3),
                         |k, tick, v| {
                             assert_eq!(live.remove(&k), Some(v), "round {round}");
                             assert_eq!(tick, v);
