@@ -40,7 +40,11 @@
 //!
 //! A driver built on a clock moved by hand ([`ManualClock`](crate::clock::ManualClock))
 //! starts no thread: due timers fire inside `advance`/`set`, on the calling
-//! thread, before it returns. Tests therefore never sleep.
+//! thread, before it returns. Tests therefore never sleep. They fire at
+//! their exact deadlines, as with the timer thread: a move that reaches a
+//! deadline between two ticks fires it, and `advance_to_next` moves to the
+//! exact earliest deadline (to the boundary of the wheel slot it sits in
+//! only when more than 64 timers share that slot).
 //!
 //! # Shutdown
 //!
