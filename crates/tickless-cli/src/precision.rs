@@ -7,6 +7,13 @@
 //! schedule, and process CPU time per wakeup (`CLOCK_PROCESS_CPUTIME_ID`,
 //! the user + system time `getrusage` reports, so work on helper threads —
 //! tickless's timer thread, tokio's driver — counts too).
+//!
+//! Then, side by side for tickless, tokio and async-io (each on a tokio
+//! current-thread runtime, as `tickless bench` runs them): the lateness of
+//! sequential `sleep(1 ms)`s (p50 / p99 / max; every one is checked not to
+//! end early), and the wake-ups per second of the thread that waits for the
+//! deadlines and of the runtime thread, with 10 000 timers of random
+//! deadlines re-armed as they fire (`tickless_workloads::wakeups`).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -14,6 +21,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use crate::progress::Progress;
+use tickless_workloads::timers::{self, Impl};
+use tickless_workloads::wakeups;
 
 #[derive(Args, Debug)]
 pub struct PrecisionArgs {
@@ -279,12 +288,129 @@ pub fn run(args: &PrecisionArgs) -> ExitCode {
         }
     }
     progress.finish();
+    let sleeps = if crate::stopped() {
+        Vec::new()
+    } else {
+        sleep_lateness(args.secs)
+    };
+    let random = if crate::stopped() {
+        Vec::new()
+    } else {
+        random_deadlines(args.secs)
+    };
     if let Some(to) = &args.json {
-        let value = serde_json::to_value(&rows).expect("numbers and names always encode");
+        let value = serde_json::json!({
+            "wakeup_mechanisms": rows,
+            "sleep_1ms_lateness": sleeps,
+            "random_deadlines_10k": random,
+        });
         if let Err(e) = crate::out::write_json(to, &value) {
             crate::note(format!("error: {e}"));
             return ExitCode::FAILURE;
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The peers of the two side-by-side tables.
+const PEERS: [Impl; 3] = [Impl::Tickless, Impl::Tokio, Impl::AsyncIo];
+
+#[derive(serde::Serialize)]
+struct SleepRow {
+    implementation: &'static str,
+    samples: usize,
+    lateness_p50_ns: u64,
+    lateness_p99_ns: u64,
+    lateness_max_ns: u64,
+}
+
+/// Sequential `sleep(1 ms)`s per implementation, about `secs` each.
+fn sleep_lateness(secs: f64) -> Vec<SleepRow> {
+    let samples = ((secs * 800.0) as usize).max(20);
+    crate::say("");
+    crate::say(format!(
+        "`sleep(1 ms)` lateness, {samples} sequential sleeps each (none ended early):"
+    ));
+    crate::say("");
+    crate::say("| implementation | p50 | p99 | max |");
+    crate::say("|---|---:|---:|---:|");
+    let mut rows = Vec::new();
+    for imp in PEERS {
+        if crate::stopped() {
+            break;
+        }
+        let late = timers::lateness(imp, Duration::from_millis(1), samples);
+        let row = SleepRow {
+            implementation: imp.name(),
+            samples,
+            lateness_p50_ns: nanos(timers::quantile(&late, 0.5)),
+            lateness_p99_ns: nanos(timers::quantile(&late, 0.99)),
+            lateness_max_ns: nanos(*late.last().unwrap_or(&Duration::ZERO)),
+        };
+        crate::say(format!(
+            "| {} | {:.1?} | {:.1?} | {:.1?} |",
+            row.implementation,
+            Duration::from_nanos(row.lateness_p50_ns),
+            Duration::from_nanos(row.lateness_p99_ns),
+            Duration::from_nanos(row.lateness_max_ns),
+        ));
+        rows.push(row);
+    }
+    rows
+}
+
+#[derive(serde::Serialize)]
+struct WakeupRow {
+    implementation: &'static str,
+    timer_thread: &'static str,
+    fires_per_sec: f64,
+    timer_thread_wakeups_per_sec: Option<f64>,
+    runtime_thread_wakeups_per_sec: Option<f64>,
+}
+
+/// 10 000 timers of random deadlines in [1 ms, 1 s), re-armed as they fire.
+fn random_deadlines(secs: f64) -> Vec<WakeupRow> {
+    const TIMERS: usize = 10_000;
+    let range = (Duration::from_millis(1), Duration::from_secs(1));
+    let warmup = Duration::from_secs_f64(secs.min(0.5));
+    crate::say("");
+    crate::say(format!(
+        "{TIMERS} timers, random deadlines in [1 ms, 1 s) re-armed as they fire, {secs} s \
+         after {warmup:.1?} (wake-ups: voluntary context switches):"
+    ));
+    crate::say("");
+    crate::say(
+        "| implementation | fires/s | timer thread | its wake-ups/s | runtime thread wake-ups/s |",
+    );
+    crate::say("|---|---:|---|---:|---:|");
+    let show = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.0}"));
+    let mut rows = Vec::new();
+    for imp in PEERS {
+        if crate::stopped() {
+            break;
+        }
+        let m =
+            wakeups::random_deadlines(imp, TIMERS, range, warmup, Duration::from_secs_f64(secs));
+        let row = WakeupRow {
+            implementation: imp.name(),
+            timer_thread: wakeups::timer_thread(imp),
+            fires_per_sec: m.fires_per_sec,
+            timer_thread_wakeups_per_sec: m.timer_thread_per_sec,
+            runtime_thread_wakeups_per_sec: m.runtime_thread_per_sec,
+        };
+        crate::say(format!(
+            "| {} | {:.0} | {} | {} | {} |",
+            row.implementation,
+            row.fires_per_sec,
+            if imp == Impl::Tokio {
+                "(the runtime thread)"
+            } else {
+                row.timer_thread
+            },
+            show(row.timer_thread_wakeups_per_sec),
+            show(row.runtime_thread_wakeups_per_sec),
+        ));
+        rows.push(row);
+    }
+    rows
 }

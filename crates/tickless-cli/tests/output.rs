@@ -119,8 +119,19 @@ fn json_to_stdout_is_one_document_and_the_tables_go_to_stderr() {
     let o = tickless(&["precision", "--hz", "200", "--secs", "0.02", "--json", "-"]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
-    let rows = doc.as_array().expect("an array of rows");
+    let rows = doc["wakeup_mechanisms"]
+        .as_array()
+        .expect("an array of rows");
     assert_eq!(rows.len(), 10, "5 mechanisms × 2 slack settings: {doc}");
+    for table in ["sleep_1ms_lateness", "random_deadlines_10k"] {
+        let peers: Vec<_> = doc[table]
+            .as_array()
+            .unwrap_or_else(|| panic!("{table}: {doc}"))
+            .iter()
+            .map(|r| r["implementation"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(peers, ["tickless", "tokio", "async-io"], "{table}: {doc}");
+    }
     assert_eq!(rows[0]["hz"], 200);
     assert!(
         rows.iter().all(|r| r["wakeups"].as_u64() >= Some(3)),
@@ -169,17 +180,23 @@ fn status_notes_go_to_stderr() {
     ]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let (out, err) = (text(&o.stdout), text(&o.stderr));
-    // stdout: the table and nothing else.
+    // stdout: the tables, each after a blank line and its caption, and
+    // nothing else.
     assert!(
-        out.lines().all(|l| l.starts_with('|')),
-        "only table lines on stdout:\n{out}"
+        out.lines()
+            .all(|l| l.is_empty() || l.starts_with('|') || l.ends_with(':')),
+        "only tables on stdout:\n{out}"
     );
-    assert_eq!(out.lines().count(), 12, "header, rule, 10 rows:\n{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with('|')).count(),
+        12 + 5 + 5,
+        "header, rule, 10 rows; then two tables of 3 rows:\n{out}"
+    );
     assert!(err.contains(&format!("json: {}", json.display())), "{err}");
     assert!(err.contains("wakeup precision done in"), "{err}");
     let doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(doc.as_array().map(Vec::len), Some(10));
+    assert_eq!(doc["wakeup_mechanisms"].as_array().map(Vec::len), Some(10));
     let _ = std::fs::remove_file(json);
 }
 

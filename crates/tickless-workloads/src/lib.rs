@@ -10,6 +10,7 @@
 //! | [`delay_queue`] | keyed delay queues side by side (tickless, tokio-util): insert+remove, reset, bytes per entry, draining |
 //! | [`sched`] | `tickless::sched` beside tokio tasks: schedule+cancel churn, bytes per job, periodic lateness, one-shot bursts, overload |
 //! | [`traces`] | the ARC paper's cache traces (Megiddo and Modha, FAST 2003): load, expand, replay for a hit ratio |
+//! | [`wakeups`] | timer-thread and runtime-thread wake-ups per second under 10k timers of random deadlines (tickless, tokio, async-io) |
 //! | [`alloc`] | [`CountingAlloc`](alloc::CountingAlloc), the global allocator that counts live heap bytes for the memory figures |
 //!
 //! `CountingAlloc` is the only unsafe code here (it forwards every call to
@@ -26,3 +27,4 @@ pub mod queues;
 pub mod sched;
 pub mod timers;
 pub mod traces;
+pub mod wakeups;

@@ -46,8 +46,11 @@ fn sleep_fires_at_its_deadline_never_before() {
     assert_eq!(driver.handle().pending_timers(), 0);
 }
 
+/// The wheel files 12 ms at its 20 ms tick, but the registration keeps the
+/// exact deadline: a clock move past it fires the timer between ticks
+/// (before exact wake-ups, it waited for the tick's boundary).
 #[test]
-fn deadline_rounds_up_to_the_resolution() {
+fn deadline_between_ticks_fires_at_the_exact_deadline() {
     let clock = ManualClock::new();
     let driver = Driver::builder()
         .clock(clock.clone())
@@ -57,10 +60,15 @@ fn deadline_rounds_up_to_the_resolution() {
     let (count, waker) = CountingWaker::new();
     let mut sleep = driver.handle().sleep(ms(12));
     assert!(poll_once(&mut sleep, &waker).is_pending());
-    clock.advance(ms(15));
-    assert_eq!(count.count(), 0, "12 ms rounds up to the 20 ms tick");
-    clock.advance(ms(5));
-    assert_eq!(count.count(), 1);
+    clock.advance(ms(11));
+    assert_eq!(count.count(), 0, "never early");
+    clock.advance(Duration::from_micros(999));
+    assert_eq!(count.count(), 0, "never early, by a microsecond");
+    clock.advance(Duration::from_micros(1));
+    assert_eq!(count.count(), 1, "fired at 12 ms, not at the 20 ms tick");
+    assert_eq!(poll_once(&mut sleep, &waker), Poll::Ready(()));
+    clock.advance(ms(8));
+    assert_eq!(count.count(), 1, "once");
 }
 
 #[test]

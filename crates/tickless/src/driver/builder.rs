@@ -97,12 +97,16 @@ impl Builder {
         self
     }
 
-    /// The wheel's tick: deadlines round up to it, so a timer fires up to one
-    /// resolution late. Default 100 µs; zero means 1 ns.
+    /// The wheel's tick: the timer thread wakes at most once per tick, and a
+    /// timer fires at most one resolution late. Default 100 µs; zero means 1 ns.
     ///
-    /// Finer means more precise but lets the timer thread wake more often
-    /// (at most once per tick) when many timers fire at nearby instants; pair
-    /// a fine resolution with [`slack`](Builder::slack) to coalesce them.
+    /// Within a tick timers still fire at their exact deadlines where they
+    /// can: the thread parks until the latest exact deadline among the next
+    /// tick's timers (the boundary if their wheel slot holds more than 64), so the
+    /// resolution bounds how late a timer may be, not how late it usually is.
+    /// Finer lets the timer thread wake more often when many timers fire at
+    /// nearby instants; pair a fine resolution with [`slack`](Builder::slack)
+    /// to coalesce them.
     pub fn resolution(mut self, resolution: Duration) -> Self {
         self.resolution = resolution;
         self
@@ -208,6 +212,7 @@ impl Builder {
                 system_clock,
                 origin,
                 ticks,
+                exact: super::exact::Exact::new(ticks.tick_nanos),
                 slack: self.slack,
                 slack_ticks: ticks.ceil(self.slack),
                 slack_percent: self.slack_percent,
@@ -269,8 +274,8 @@ pub struct Driver {
 impl Driver {
     /// Default resolution (wheel tick): 100 µs.
     ///
-    /// Deadlines round up to a tick, so a timer fires at most this late (plus
-    /// slack and scheduling). Finer costs more timer-thread wakeups when
+    /// A timer fires at most this late (plus slack and scheduling), and
+    /// usually at its exact deadline (see [`Builder::resolution`]). Finer costs more timer-thread wakeups when
     /// many deadlines are near each other (at most one per tick: 10k/s here);
     /// coarser coalesces more. The wheel's range at this tick is 13.9 years.
     /// The README has the lateness measured at other resolutions.

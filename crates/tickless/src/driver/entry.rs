@@ -25,6 +25,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use super::exact::Stamp;
 use super::shard::{self, Registration};
 use super::{Handle, Inner};
 use crate::queue::Key;
@@ -90,9 +91,10 @@ impl Entry {
     /// Moves a pending timer to `deadline`; `false` once it fired.
     pub(crate) fn reset(&self, handle: &Handle, deadline: Instant) -> bool {
         let inner = handle.inner();
-        let Some(tick) = inner.shards[self.shard as usize].reset(self.key, deadline) else {
+        let (tick, early) = inner.exact_tick(deadline);
+        if !inner.shards[self.shard as usize].reset(self.key, tick, early) {
             return false;
-        };
+        }
         if inner.manual {
             let now = inner.clock.now();
             if deadline <= now {
@@ -125,12 +127,13 @@ fn register_with(
         return Registered::Closed;
     }
     let shard = shard::current(inner.shards.len());
+    let (tick, early) = inner.exact_tick(deadline);
     let registration = Registration {
-        created_ms: inner.coarse_ms(),
+        stamp: Stamp::new(inner.coarse_ms(), early),
         waker: Some(waker()),
         site,
     };
-    let Some((key, tick)) = inner.shards[shard].insert(deadline, registration) else {
+    let Some(key) = inner.shards[shard].insert(tick, registration) else {
         return Registered::Due;
     };
     let shard = shard as u32;

@@ -114,7 +114,8 @@ impl Handle {
         saturating_add(now, duration)
     }
 
-    /// The driver's resolution: deadlines round up to a multiple of it.
+    /// The driver's resolution (wheel tick): a timer fires at most this late
+    /// (see [`Builder::resolution`](super::Builder::resolution)).
     pub fn resolution(&self) -> Duration {
         Duration::from_nanos(self.inner().ticks.tick_nanos)
     }

@@ -30,7 +30,9 @@
 //!
 //! A timer never fires before its deadline. It fires at most one resolution
 //! tick plus the configured slack after it, plus the operating system's
-//! scheduling latency. The timer thread sets its own kernel timer slack to
+//! scheduling latency — and usually at its exact deadline: the timer thread
+//! parks until the latest exact deadline of the next tick's timers rather
+//! than that tick's boundary, so it wakes no more often (`exact.rs`). The timer thread sets its own kernel timer slack to
 //! 1 ns (`PR_SET_TIMERSLACK`) so its `park_timeout` is not rounded up by the
 //! default 50 µs.
 //!
@@ -38,7 +40,11 @@
 //!
 //! A driver built on a clock moved by hand ([`ManualClock`](crate::clock::ManualClock))
 //! starts no thread: due timers fire inside `advance`/`set`, on the calling
-//! thread, before it returns. Tests therefore never sleep.
+//! thread, before it returns. Tests therefore never sleep. They fire at
+//! their exact deadlines, as with the timer thread: a move that reaches a
+//! deadline between two ticks fires it, and `advance_to_next` moves to the
+//! exact earliest deadline (to the boundary of the wheel slot it sits in
+//! only when more than 64 timers share that slot).
 //!
 //! # Shutdown
 //!
@@ -72,6 +78,7 @@ mod builder;
 mod collections;
 mod current;
 mod entry;
+mod exact;
 mod executor;
 mod handle;
 mod history;
@@ -115,6 +122,8 @@ pub(crate) struct Inner {
     never: Instant,
     /// The wheels' tick arithmetic, for converting instants outside a lock.
     ticks: TickMath,
+    /// Exact deadlines beside the ticks (`exact.rs`).
+    exact: exact::Exact,
     slack: Duration,
     /// `slack` in ticks, rounded up.
     slack_ticks: u64,
@@ -148,6 +157,20 @@ impl Inner {
     #[inline]
     fn tick_for(&self, t: Instant) -> u64 {
         self.ticks.ceil_since(self.origin, t)
+    }
+
+    /// The tick `deadline` fires at (rounded up) and how far before that
+    /// tick's boundary it lies, as a registration keeps it (`exact.rs`).
+    #[inline]
+    fn exact_tick(&self, deadline: Instant) -> (u64, u32) {
+        let since = deadline.saturating_duration_since(self.origin);
+        let (tick, rest) = self.ticks.ceil_with_rest(since);
+        (tick, self.exact.early(tick, rest))
+    }
+
+    /// `nanos` after the origin, as an instant (saturating).
+    fn instant_at(&self, nanos: u64) -> Instant {
+        crate::clock::saturating_add(self.origin, Duration::from_nanos(nanos))
     }
 
     fn is_shut_down(&self) -> bool {

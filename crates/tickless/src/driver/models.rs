@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use loom::thread;
 
+use super::exact::{Exact, Stamp};
 use super::shard::{Registration, Shard};
 use super::wakeup::{Wakeup, IDLE};
-use crate::queue::Wheel;
+use crate::queue::{Key, Wheel};
 
 struct Flag;
 impl Wake for Flag {
@@ -27,8 +28,19 @@ fn registration(waker: &Waker) -> Registration {
     Registration {
         waker: Some(waker.clone()),
         site: Location::caller(),
-        created_ms: 0,
+        stamp: Stamp::new(0, 0),
     }
+}
+
+/// The exact-deadline arithmetic of `Wheel::new`'s 1 ms tick.
+fn exact() -> Exact {
+    Exact::new(1_000_000)
+}
+
+/// Registers a timer for `deadline` (a whole number of ticks: no `early`).
+fn insert(shard: &Shard, origin: Instant, deadline: Instant, waker: &Waker) -> Key {
+    let tick = Wheel::<()>::new(origin).tick_for(deadline);
+    shard.insert(tick, registration(waker)).unwrap()
 }
 
 /// A registration racing the timer thread's scan is never missed: either the
@@ -46,16 +58,19 @@ fn registration_vs_scan_never_loses_a_wakeup() {
         let registering = {
             let (shard, wakeup) = (shard.clone(), wakeup.clone());
             thread::spawn(move || {
-                let (_, tick) = shard.insert(deadline, registration(&waker())).unwrap();
+                let tick = Wheel::<()>::new(origin).tick_for(deadline);
+                shard.insert(tick, registration(&waker())).unwrap();
                 wakeup.must_wake(tick)
             })
         };
         // The timer thread's cycle.
         wakeup.begin_scan();
         let mut wakers = Vec::new();
-        let next = shard.expire(origin, &mut wakers);
+        let next = shard.expire(origin, &exact(), &mut wakers);
         let ticks = Wheel::<()>::new(origin);
-        let plan = next.map_or(IDLE, |t| ticks.tick_for(t));
+        let plan = next.map_or(IDLE, |p| {
+            ticks.tick_for(origin + Duration::from_nanos(p.wake_nanos))
+        });
         wakeup.publish(plan);
 
         let woken = registering.join().unwrap();
@@ -74,14 +89,14 @@ fn cancel_vs_fire_exactly_one() {
         let origin = Instant::now();
         let shard = Arc::new(Shard::new(Wheel::new(origin)));
         let deadline = origin + Duration::from_millis(1);
-        let (key, _) = shard.insert(deadline, registration(&waker())).unwrap();
+        let key = insert(&shard, origin, deadline, &waker());
 
         let dropping = {
             let shard = shard.clone();
             thread::spawn(move || shard.cancel(key).is_some())
         };
         let mut wakers = Vec::new();
-        shard.expire(deadline, &mut wakers);
+        shard.expire(deadline, &exact(), &mut wakers);
         let cancelled = dropping.join().unwrap();
         assert_eq!(
             cancelled as usize + wakers.len(),
@@ -103,7 +118,7 @@ fn refresh_vs_fire_wakes_the_latest_waker() {
         let shard = Arc::new(Shard::new(Wheel::new(origin)));
         let deadline = origin + Duration::from_millis(1);
         let old = waker();
-        let (key, _) = shard.insert(deadline, registration(&old)).unwrap();
+        let key = insert(&shard, origin, deadline, &old);
         let new = waker();
 
         let polling = {
@@ -111,7 +126,7 @@ fn refresh_vs_fire_wakes_the_latest_waker() {
             thread::spawn(move || shard.refresh(key, &new))
         };
         let mut wakers = Vec::new();
-        shard.expire(deadline, &mut wakers);
+        shard.expire(deadline, &exact(), &mut wakers);
         let still_pending = polling.join().unwrap();
         assert_eq!(wakers.len(), 1);
         if still_pending {
@@ -130,15 +145,15 @@ fn reset_vs_fire() {
         let origin = Instant::now();
         let shard = Arc::new(Shard::new(Wheel::new(origin)));
         let deadline = origin + Duration::from_millis(1);
-        let (key, _) = shard.insert(deadline, registration(&waker())).unwrap();
+        let key = insert(&shard, origin, deadline, &waker());
 
         let resetting = {
             let shard = shard.clone();
-            thread::spawn(move || shard.reset(key, origin + Duration::from_secs(60)))
+            thread::spawn(move || shard.reset(key, 60_000, 0))
         };
         let mut wakers = Vec::new();
-        shard.expire(deadline, &mut wakers);
-        let moved = resetting.join().unwrap().is_some();
+        shard.expire(deadline, &exact(), &mut wakers);
+        let moved = resetting.join().unwrap();
         if moved {
             assert!(
                 wakers.is_empty() && shard.len() == 1,

@@ -12,17 +12,20 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::Waker;
 use std::time::Instant;
 
+use super::exact::{self, Exact, Plan, Stamp};
 use super::stats::{call_sites, ShardStats};
 use crate::queue::{Key, TimerQueue, Wheel};
 use crate::sync::{lock, Mutex, MutexGuard};
 
-/// What the wheel holds per pending timer: who to wake, who created it, when.
+/// What the wheel holds per pending timer: who to wake, who created it,
+/// when, and how far before its tick's boundary its exact deadline lies.
 pub(crate) struct Registration {
     /// `None` only for timers no task waits on yet.
     pub(crate) waker: Option<Waker>,
     pub(crate) site: &'static Location<'static>,
-    /// Creation time, milliseconds on the driver's coarse clock.
-    pub(crate) created_ms: u64,
+    /// Creation time, milliseconds on the driver's coarse clock, and the
+    /// exact deadline's offset before its tick (`exact.rs`).
+    pub(crate) stamp: Stamp,
 }
 
 pub(crate) struct ShardState {
@@ -55,16 +58,11 @@ impl Shard {
         lock(&self.state)
     }
 
-    /// Inserts unless the wheel already counts `deadline` as due; returns the
-    /// key and the tick the timer fires at.
+    /// Inserts at `tick` (the deadline rounded up, converted by the caller
+    /// outside the lock) unless the wheel already counts it as due.
     #[inline]
-    pub(crate) fn insert(
-        &self,
-        deadline: Instant,
-        registration: Registration,
-    ) -> Option<(Key, u64)> {
+    pub(crate) fn insert(&self, tick: u64, registration: Registration) -> Option<Key> {
         let mut st = self.lock();
-        let tick = st.wheel.tick_for(deadline);
         if tick <= st.wheel.elapsed_ticks() {
             return None;
         }
@@ -72,7 +70,7 @@ impl Shard {
         if call_sites() {
             st.stats.sites.counts(registration.site).created += 1;
         }
-        Some((st.wheel.insert_at_tick(tick, registration), tick))
+        Some(st.wheel.insert_at_tick(tick, registration))
     }
 
     /// Stores `waker` if the timer is still pending; `false` once it fired.
@@ -109,44 +107,58 @@ impl Shard {
         Some(registration)
     }
 
-    /// Moves a pending timer; the tick it now fires at, `None` once it fired.
-    pub(crate) fn reset(&self, key: Key, deadline: Instant) -> Option<u64> {
+    /// Moves a pending timer to `tick`, its exact deadline `early` (see
+    /// `exact.rs`) before that tick's boundary; `false` once it fired.
+    pub(crate) fn reset(&self, key: Key, tick: u64, early: u32) -> bool {
         let mut st = self.lock();
-        if !st.wheel.reset(key, deadline) {
-            return None;
-        }
+        let Some(registration) = st.wheel.get_mut(key) else {
+            return false;
+        };
+        registration.stamp = registration.stamp.with_early(early);
+        let index = key.index;
+        st.wheel.reset_at_tick(index, tick);
         st.stats.reset += 1;
-        Some(st.wheel.tick_for(deadline))
+        true
     }
 
-    /// Takes every timer due at `now`, pushing their wakers; returns the
-    /// shard's next deadline.
-    pub(crate) fn expire(&self, now: Instant, wakers: &mut Vec<Waker>) -> Option<Instant> {
+    /// Takes every timer due at `now` — its tick begun, or its exact
+    /// deadline passed (`exact.rs`) — pushing their wakers; returns the
+    /// shard's plan for the timer thread.
+    pub(crate) fn expire(
+        &self,
+        now: Instant,
+        exact: &Exact,
+        wakers: &mut Vec<Waker>,
+    ) -> Option<Plan> {
         let mut st = self.lock();
         let ShardState { wheel, stats } = &mut *st;
         let sites = call_sites();
-        let origin = wheel.origin();
-        let now_nanos = crate::clock::nanos_since(origin, now);
-        let tick_nanos = wheel.tick().as_nanos() as u64;
-        wheel.poll_expired_with_ticks(now, |_, tick, r| {
+        let now_nanos = crate::clock::nanos_since(wheel.origin(), now);
+        // Lateness counts from the exact deadline (0 if the clock read
+        // before it, which a fire never does: never early).
+        let mut fired = |deadline_nanos: u64, r: Registration| {
             stats.fired += 1;
             stats
                 .lateness
-                .record(now_nanos.saturating_sub(tick.saturating_mul(tick_nanos)));
+                .record(now_nanos.saturating_sub(deadline_nanos));
             if sites {
                 stats.sites.counts(r.site).fired += 1;
             }
             wakers.extend(r.waker);
+        };
+        wheel.poll_expired_with_ticks(now, |_, tick, r| {
+            fired(exact.deadline_nanos(tick, r.stamp), r)
         });
+        exact::expire_early(wheel, exact, now_nanos, &mut fired);
         wheel.trim();
-        wheel.next_deadline()
+        exact::plan(wheel, exact)
     }
 
-    /// The exact earliest pending deadline (rounded up to the tick: when it
-    /// fires), O(timers in the earliest slot). For tests moving a manual clock.
-    pub(crate) fn earliest(&self) -> Option<Instant> {
-        let st = self.lock();
-        st.wheel.peek().and_then(|key| st.wheel.deadline(key))
+    /// The exact earliest pending deadline, in nanoseconds after the origin
+    /// (its tick's boundary when the earliest list is long; `exact.rs`).
+    /// O(`WALK`). For a clock moved by hand (`advance_to_next`).
+    pub(crate) fn earliest(&self, exact: &Exact) -> Option<u64> {
+        exact::earliest(&self.lock().wheel, exact)
     }
 
     /// `true` while `key` is pending in this shard.
@@ -172,7 +184,7 @@ impl Shard {
                 .lock()
                 .wheel
                 .for_each_in(from, SCAN_CHUNK, |_, tick, r| {
-                    piece.push((tick, r.site, r.created_ms))
+                    piece.push((tick, r.site, r.stamp.created_ms()))
                 });
             for &(tick, site, created_ms) in &piece {
                 f(tick, site, created_ms);

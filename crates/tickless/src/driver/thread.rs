@@ -3,7 +3,9 @@
 //!
 //! One cycle: `begin_scan`, expire every shard (each under its own lock),
 //! publish the next wake-up time (`wakeup.rs` proves no registration is
-//! missed), wake the fired tasks with no lock held, park until the plan.
+//! missed), wake the fired tasks with no lock held, park until the plan —
+//! the latest exact deadline of the next tick's timers, or that tick's
+//! boundary (`exact.rs`).
 //! With nothing pending it parks without a timeout: zero wakeups when idle.
 //! A panicking waker is caught and counted; if the thread dies anyway, the
 //! next registration restarts it (`Entry::register` → `after_insert`).
@@ -16,6 +18,7 @@ use std::task::Waker;
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
+use super::exact::Plan;
 use super::wakeup::IDLE;
 use super::Inner;
 use crate::clock::{saturating_add, TimeListener};
@@ -83,20 +86,21 @@ impl Inner {
     }
 
     /// Fires everything due at `now` across shards, on the calling thread
-    /// (manual clocks, shutdown); returns the earliest remaining deadline.
-    pub(super) fn fire_due_now(&self, now: Instant) -> Option<Instant> {
+    /// (manual clocks, shutdown).
+    pub(super) fn fire_due_now(&self, now: Instant) {
         let mut wakers = Vec::new();
-        let next = self.expire_all(now, &mut wakers);
+        self.expire_all(now, &mut wakers);
         self.wake_all(&mut wakers);
-        next
     }
 
-    /// Collects the wakers of every timer due at `now`; the earliest remaining deadline.
+    /// Collects the wakers of every timer due at `now`; when to look next
+    /// (the shards' plans merged, `exact.rs`).
     fn expire_all(&self, now: Instant, wakers: &mut Vec<Waker>) -> Option<Instant> {
         self.shards
             .iter()
-            .filter_map(|s| s.expire(now, wakers))
-            .min()
+            .filter_map(|s| s.expire(now, &self.exact, wakers))
+            .reduce(Plan::merge)
+            .map(|plan| self.instant_at(plan.wake_nanos))
     }
 
     fn wake_all(&self, wakers: &mut Vec<Waker>) {
@@ -194,7 +198,12 @@ impl TimeListener for Inner {
         if self.is_shut_down() {
             return None;
         }
-        self.shards.iter().filter_map(|s| s.earliest()).min()
+        let nanos = self
+            .shards
+            .iter()
+            .filter_map(|s| s.earliest(&self.exact))
+            .min()?;
+        Some(self.instant_at(nanos))
     }
 }
 

@@ -92,7 +92,7 @@ pub(super) fn render(s: &Snapshot) -> String {
         c.callbacks_waiting,
     );
 
-    out.push_str("# HELP tickless_fire_lateness_seconds How late timers fired, after their deadline rounded up to the resolution.\n");
+    out.push_str("# HELP tickless_fire_lateness_seconds How late timers fired, after their exact deadline.\n");
     out.push_str("# TYPE tickless_fire_lateness_seconds histogram\n");
     let mut cumulative = 0;
     for bucket in &s.lateness {

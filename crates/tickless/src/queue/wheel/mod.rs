@@ -54,6 +54,7 @@
 //! has grown to the peak number of pending timers.
 
 mod bulk;
+mod earliest;
 mod index;
 mod level;
 mod pop;

@@ -72,6 +72,34 @@ impl TickMath {
         d.as_secs().saturating_mul(self.per_sec).saturating_add(q)
     }
 
+    /// [`ceil`](TickMath::ceil), and how many nanoseconds the rounded-up
+    /// tick's start lies after `d` (less than a tick; 0 when `d` is a whole
+    /// number of ticks, and when the tick saturates, since the saturated
+    /// tick no longer stands for an instant `d` can be measured against).
+    #[inline]
+    pub(crate) fn ceil_with_rest(&self, d: Duration) -> (u64, u64) {
+        if self.per_sec == 0 {
+            let t = u128::from(self.tick_nanos);
+            let n = d.as_nanos();
+            let (q, r) = (n / t, n % t);
+            return match u64::try_from(q + u128::from(r != 0)) {
+                Ok(tick) if r != 0 => (tick, self.tick_nanos - r as u64),
+                Ok(tick) => (tick, 0),
+                Err(_) => (u64::MAX, 0),
+            };
+        }
+        let (q, r) = self.split_subsec(d.subsec_nanos());
+        let tick = d
+            .as_secs()
+            .checked_mul(self.per_sec)
+            .and_then(|t| t.checked_add(q + u64::from(r != 0)));
+        match tick {
+            Some(tick) if r != 0 => (tick, self.tick_nanos - r),
+            Some(tick) => (tick, 0),
+            None => (u64::MAX, 0),
+        }
+    }
+
     /// Ticks in `d`, rounded up; saturates at `u64::MAX`.
     #[inline]
     pub(crate) fn ceil(&self, d: Duration) -> u64 {
@@ -122,6 +150,17 @@ mod tests {
                     reference(d, tick),
                     "{d:?} / {tick} ns"
                 );
+                let (ceil, rest) = m.ceil_with_rest(d);
+                assert_eq!(ceil, m.ceil(d), "{d:?} / {tick} ns");
+                if ceil < u64::MAX {
+                    let start = u128::from(ceil) * u128::from(tick);
+                    assert_eq!(
+                        u128::from(rest),
+                        start - d.as_nanos(),
+                        "{d:?} / {tick} ns: the rest is the rounding"
+                    );
+                }
+                assert!(rest < tick, "{d:?} / {tick} ns: rest {rest}");
             };
             for sub in [0, 1, tick.saturating_sub(1), tick, tick + 1, 999_999_999] {
                 for secs in [0, 1, 59, 1 << 40] {
