@@ -39,9 +39,11 @@ pub(super) struct Ghosts {
     /// Fingerprint (high 16 bits, never 0), clock (bits 1..16, in `unit`s)
     /// and side (bit 0: main); 0 is an empty slot.
     slots: Box<[u32]>,
-    /// Ghosts put so far, per side (each side's age is counted in its own
-    /// evictions: a side larger by `n` keeps its keys `n` of them longer).
+    /// Ghosts put so far per side, in `unit`s (each side's age is counted
+    /// in its own evictions: a side larger by `n` keeps its keys `n` of
+    /// them longer), and the evictions since the last whole unit.
     clock: [u64; 2],
+    partial: [u64; 2],
     /// Evictions per clock step, so that 15 bits span 8 × the capacity.
     unit: u64,
     /// Ghosts older than this many evictions are ignored.
@@ -54,6 +56,7 @@ impl Ghosts {
         Ghosts {
             slots: vec![0; slots].into_boxed_slice(),
             clock: [0; 2],
+            partial: [0; 2],
             unit: (capacity >> (AGE_BITS - 3)).max(1),
             reach: capacity / REACH,
         }
@@ -68,12 +71,22 @@ impl Ghosts {
     }
 
     fn now(&self, side: Side) -> u32 {
-        ((self.clock[side as usize] / self.unit) as u32) & AGE_MASK
+        (self.clock[side as usize] as u32) & AGE_MASK
+    }
+
+    /// Counts one eviction from `side` (no division on this path).
+    fn tick(&mut self, side: Side) {
+        let s = side as usize;
+        self.partial[s] += 1;
+        if self.partial[s] == self.unit {
+            self.partial[s] = 0;
+            self.clock[s] += 1;
+        }
     }
 
     /// Leaves a ghost of the key with `hash`, evicted from `side`.
     pub(super) fn put(&mut self, hash: u64, side: Side) {
-        self.clock[side as usize] += 1;
+        self.tick(side);
         let (slot, fingerprint) = self.slot(hash);
         self.slots[slot] = fingerprint | (self.now(side) << 1) | u32::from(side == Side::Main);
     }
@@ -127,7 +140,7 @@ mod tests {
             if g.slot(h).0 != g.slot(7).0 {
                 g.put(h, Side::Window);
             } else {
-                g.clock[Side::Window as usize] += 1;
+                g.tick(Side::Window);
             }
         }
         assert_eq!(g.take(7), None);

@@ -294,50 +294,53 @@ impl Policy {
 
     /// Restores the bounds after an insert or a weight change: moves the
     /// window's overflow to probation and settles each candidate against
-    /// main's victim, pushing the losers' indices (unlinked, still in the
-    /// wheel) onto `evicted`. Afterwards the weight is at most the capacity.
-    /// `hash_of` gives a node's key hash (for the sketch).
+    /// main's victim, pushing the losers (their indices, unlinked but still
+    /// in the wheel, and their key hashes) onto `evicted`. Afterwards the
+    /// weight is at most the capacity. `hash_of` gives a node's key hash
+    /// (for the sketch), called at most once per node.
     pub(super) fn evict<K, V>(
         &mut self,
         wheel: &mut Wheel<Node<K, V>>,
         hash_of: impl Fn(&K) -> u64,
-        evicted: &mut Vec<u32>,
+        evicted: &mut Vec<(u32, u64)>,
     ) {
         let main_max = self.capacity - self.window_max;
         while self.lists[Region::Window as usize].weight > self.window_max {
+            // The candidate is settled before it moves: one that loses goes
+            // straight from the window, never linked into probation.
             let candidate = self.lists[Region::Window as usize].tail;
-            self.unlink(wheel, candidate);
-            self.push_front(wheel, candidate, Region::Probation);
-            while self.main_weight() > main_max {
+            let node = wheel.value_at(candidate);
+            let (weight, candidate_hash) = (u64::from(node.weight), hash_of(&node.key));
+            let mut admitted = true;
+            while self.main_weight() + weight > main_max {
                 let victim = [Region::Probation, Region::Protected]
                     .into_iter()
                     .map(|r| self.lists[r as usize].tail)
-                    .find(|&t| t != NIL && t != candidate);
-                let loser = match victim {
+                    .find(|&t| t != NIL);
+                let (loser, hash, side) = match victim {
                     Some(victim) => {
-                        let c = self.frequency(hash_of(&wheel.value_at(candidate).key));
-                        let v = self.frequency(hash_of(&wheel.value_at(victim).key));
-                        if c > v {
-                            victim
+                        let victim_hash = hash_of(&wheel.value_at(victim).key);
+                        if self.frequency(candidate_hash) > self.frequency(victim_hash) {
+                            (victim, victim_hash, Side::Main)
                         } else {
-                            candidate
+                            (candidate, candidate_hash, Side::Window)
                         }
                     }
-                    None => candidate,
+                    None => (candidate, candidate_hash, Side::Window),
                 };
                 if let Some(ghosts) = &mut self.ghosts {
-                    let side = if loser == candidate {
-                        Side::Window
-                    } else {
-                        Side::Main
-                    };
-                    ghosts.put(hash_of(&wheel.value_at(loser).key), side);
+                    ghosts.put(hash, side);
                 }
                 self.unlink(wheel, loser);
-                evicted.push(loser);
+                evicted.push((loser, hash));
                 if loser == candidate {
+                    admitted = false;
                     break;
                 }
+            }
+            if admitted {
+                self.unlink(wheel, candidate);
+                self.push_front(wheel, candidate, Region::Probation);
             }
         }
         // Heavy entries can leave the total over even with both spaces
@@ -351,7 +354,7 @@ impl Policy {
                 break;
             };
             self.unlink(wheel, tail);
-            evicted.push(tail);
+            evicted.push((tail, hash_of(&wheel.value_at(tail).key)));
         }
     }
 
@@ -382,7 +385,7 @@ mod tests {
             let index = wheel.insert_at_tick(u64::MAX, Node::new(k, k, 1)).index;
             p.insert(wheel, index);
             p.evict(wheel, |k| *k, &mut evicted);
-            for i in evicted.drain(..) {
+            for (i, _) in evicted.drain(..) {
                 wheel.cancel(wheel.key_at(i));
             }
             assert!(p.weight() <= p.capacity);

@@ -17,7 +17,7 @@ use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 use std::time::Instant;
 
-use hashbrown::HashTable;
+use hashbrown::hash_table::{self, HashTable};
 
 use super::flight::Flight;
 use super::policy::{Node, Policy, MAX_ENTRIES};
@@ -81,13 +81,25 @@ pub(super) struct State<K, V> {
     pub(super) flights: HashMap<K, Arc<Flight<V>>>,
     /// The deadline the shard's alarm is armed for (`None`: not armed).
     pub(super) armed: Option<u64>,
-    /// Indices evicted by the policy (kept to reuse its allocation).
-    scratch: Vec<u32>,
+    /// Indices and key hashes evicted by the policy (kept to reuse its allocation).
+    scratch: Vec<(u32, u64)>,
     /// With a time to idle: per slab index, the TTL or per-entry deadline
     /// tick that idle extensions never pass (`NEVER`: none). Without one the
     /// wheel's tick is that deadline, and this costs nothing.
     hard: Option<Vec<u64>>,
     pub(super) counts: Counts,
+}
+
+/// Records the hard deadline of the entry at `index` in `hard` (kept only
+/// with a time to idle).
+fn set_hard(hard: &mut Option<Vec<u64>>, index: u32, deadline: u64) {
+    if let Some(h) = hard {
+        let i = index as usize;
+        if h.len() <= i {
+            h.resize(i + 1, NEVER);
+        }
+        h[i] = deadline;
+    }
 }
 
 impl<K: Hash + Eq, V> State<K, V> {
@@ -106,17 +118,6 @@ impl<K: Hash + Eq, V> State<K, V> {
             scratch: Vec::new(),
             hard: idle.then(Vec::new),
             counts: Counts::default(),
-        }
-    }
-
-    /// Records the hard deadline of the entry at `index` (with a time to idle).
-    fn set_hard(&mut self, index: u32, hard: u64) {
-        if let Some(h) = &mut self.hard {
-            let i = index as usize;
-            if h.len() <= i {
-                h.resize(i + 1, NEVER);
-            }
-            h[i] = hard;
         }
     }
 
@@ -223,32 +224,41 @@ impl<K: Hash + Eq, V> State<K, V> {
             removed.push((key, value, RemovalCause::Size));
             return false;
         }
-        if let Some(index) = self.find(hash, &key) {
-            let cause = if self.expired(index, now) {
-                RemovalCause::Expired
-            } else {
-                RemovalCause::Replaced
-            };
-            let node = self.wheel.value_at_mut(index);
-            let old_value = std::mem::replace(&mut node.value, value);
-            let old_weight = std::mem::replace(&mut node.weight, weight);
-            self.wheel.reset_at_tick(index, tick);
-            self.set_hard(index, hard);
-            self.policy.reweigh(&self.wheel, index, old_weight);
-            self.policy.touch(&mut self.wheel, index);
-            self.counts.removed(cause);
-            removed.push((key, old_value, cause));
-        } else {
-            self.policy.record(hash);
-            let index = self
-                .wheel
-                .insert_at_tick(tick, Node::new(key, value, weight))
-                .index;
-            self.set_hard(index, hard);
-            let wheel = &self.wheel;
-            self.table
-                .insert_unique(hash, index, |&i| hasher.hash_one(&wheel.value_at(i).key));
-            self.policy.insert(&mut self.wheel, index);
+        // One probe finds the key or the slot for it.
+        let wheel = &self.wheel;
+        let entry = self.table.entry(
+            hash,
+            |&i| wheel.value_at(i).key == key,
+            |&i| hasher.hash_one(&wheel.value_at(i).key),
+        );
+        match entry {
+            hash_table::Entry::Occupied(occupied) => {
+                let index = *occupied.get();
+                let cause = if self.expired(index, now) {
+                    RemovalCause::Expired
+                } else {
+                    RemovalCause::Replaced
+                };
+                let node = self.wheel.value_at_mut(index);
+                let old_value = std::mem::replace(&mut node.value, value);
+                let old_weight = std::mem::replace(&mut node.weight, weight);
+                self.wheel.reset_at_tick(index, tick);
+                set_hard(&mut self.hard, index, hard);
+                self.policy.reweigh(&self.wheel, index, old_weight);
+                self.policy.touch(&mut self.wheel, index);
+                self.counts.removed(cause);
+                removed.push((key, old_value, cause));
+            }
+            hash_table::Entry::Vacant(vacant) => {
+                self.policy.record(hash);
+                let index = self
+                    .wheel
+                    .insert_at_tick(tick, Node::new(key, value, weight))
+                    .index;
+                vacant.insert(index);
+                set_hard(&mut self.hard, index, hard);
+                self.policy.insert(&mut self.wheel, index);
+            }
         }
         self.evict(hasher, removed);
         true
@@ -258,8 +268,7 @@ impl<K: Hash + Eq, V> State<K, V> {
         let mut evicted = std::mem::take(&mut self.scratch);
         self.policy
             .evict(&mut self.wheel, |k| hasher.hash_one(k), &mut evicted);
-        for index in evicted.drain(..) {
-            let hash = hasher.hash_one(&self.wheel.value_at(index).key);
+        for (index, hash) in evicted.drain(..) {
             self.take(hash, index, RemovalCause::Size, removed);
         }
         self.scratch = evicted;

@@ -15,21 +15,39 @@
 const DEPTH: usize = 4;
 /// Largest sketch, in `u64` words (32 MiB).
 const MAX_WORDS: usize = 1 << 22;
-/// Seeds that make the rows independent.
-const SEEDS: [u64; DEPTH] = [
-    0xc3a5_c85c_97cb_3127,
-    0xb492_b66f_be98_f273,
-    0x9ae1_6a3b_2f90_404f,
-    0xcbf2_9ce4_8422_2325,
-];
 /// Halving keeps 3 bits of every 4-bit counter.
 const HALF_MASK: u64 = 0x7777_7777_7777_7777;
 
+/// Eight words, aligned so that a key's counters share one cache line.
+#[derive(Clone, Copy, Default)]
+#[repr(align(64))]
+struct Block([u64; 8]);
+
 pub(super) struct Sketch {
-    words: Box<[u64]>,
+    blocks: Box<[Block]>,
+    /// Blocks − 1 (a power of two).
     mask: u64,
     additions: u32,
     sample: u32,
+}
+
+/// Where one key's counters are: its block's index and a 32-bit
+/// mix whose byte `r` picks row `r`'s counter (one multiply per key, as
+/// Caffeine does, instead of one per row).
+#[derive(Clone, Copy)]
+struct Place {
+    block: usize,
+    mix: u32,
+}
+
+impl Place {
+    /// Word (within the block) and bit shift of row `row`'s counter: each
+    /// row has its own two words of the block, and 16 counters in each.
+    #[inline]
+    fn slot(self, row: usize) -> (usize, u32) {
+        let byte = self.mix >> (row * 8);
+        (row * 2 + (byte as usize >> 4 & 1), (byte & 0xf) * 4)
+    }
 }
 
 impl Sketch {
@@ -37,36 +55,38 @@ impl Sketch {
     pub(super) fn new(capacity: u64) -> Self {
         let words = (capacity.clamp(16, MAX_WORDS as u64) as usize).next_power_of_two();
         let sample = capacity.saturating_mul(10).clamp(160, u64::from(u32::MAX)) as u32;
+        let blocks = words / 8;
         Sketch {
-            words: vec![0; words].into_boxed_slice(),
-            mask: words as u64 - 1,
+            blocks: vec![Block::default(); blocks].into_boxed_slice(),
+            mask: blocks as u64 - 1,
             additions: 0,
             sample,
         }
     }
 
-    /// Word and bit shift of `hash`'s counter in row `row`. The four rows
-    /// of one key share a 64-byte block (one cache miss per key, as in
-    /// Caffeine); each row uses its own word of the block.
     #[inline]
-    fn slot(&self, hash: u64, row: usize) -> (usize, u32) {
-        let h = (hash ^ SEEDS[row]).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        let block = (hash.wrapping_mul(0xff51_afd7_ed55_8ccd) >> 20) & (self.mask & !7);
-        let word = block as usize | (row * 2 + ((h >> 40) as usize & 1));
-        (word, ((h >> 60) as u32) * 4)
+    fn place(&self, hash: u64) -> Place {
+        Place {
+            block: ((hash.wrapping_mul(0xff51_afd7_ed55_8ccd) >> 23) & self.mask) as usize,
+            mix: (hash.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32,
+        }
     }
 
-    /// Counts one access of the key with `hash`.
+    /// Counts one access of the key with `hash` (each of its counters below
+    /// 15 goes up by one).
+    #[inline]
     pub(super) fn increment(&mut self, hash: u64) {
-        let mut added = false;
+        let place = self.place(hash);
+        let block = &mut self.blocks[place.block].0;
+        let mut added = 0;
         for row in 0..DEPTH {
-            let (word, shift) = self.slot(hash, row);
-            if (self.words[word] >> shift) & 0xf < 15 {
-                self.words[word] += 1 << shift;
-                added = true;
-            }
+            let (word, shift) = place.slot(row);
+            let w = &mut block[word];
+            let below_max = u64::from((*w >> shift) & 0xf != 0xf);
+            *w += below_max << shift;
+            added |= below_max;
         }
-        if added {
+        if added != 0 {
             self.additions += 1;
             if self.additions >= self.sample {
                 self.halve();
@@ -75,18 +95,21 @@ impl Sketch {
     }
 
     /// The estimated number of recent accesses of the key with `hash` (0–15).
+    #[inline]
     pub(super) fn frequency(&self, hash: u64) -> u8 {
+        let place = self.place(hash);
+        let block = &self.blocks[place.block].0;
         (0..DEPTH)
             .map(|row| {
-                let (word, shift) = self.slot(hash, row);
-                ((self.words[word] >> shift) & 0xf) as u8
+                let (word, shift) = place.slot(row);
+                ((block[word] >> shift) & 0xf) as u8
             })
             .min()
             .unwrap_or(0)
     }
 
     fn halve(&mut self) {
-        for w in self.words.iter_mut() {
+        for w in self.blocks.iter_mut().flat_map(|b| b.0.iter_mut()) {
             *w = (*w >> 1) & HALF_MASK;
         }
         self.additions /= 2;
@@ -94,7 +117,7 @@ impl Sketch {
 
     /// Heap bytes held.
     pub(super) fn bytes(&self) -> usize {
-        self.words.len() * 8
+        std::mem::size_of_val(&*self.blocks)
     }
 }
 
@@ -106,7 +129,7 @@ mod tests {
     fn any_capacity_sizes_a_bounded_sketch() {
         for capacity in [0, 1, 1000, u64::MAX / 2, u64::MAX - 1] {
             let s = Sketch::new(capacity);
-            assert!(s.words.len().is_power_of_two() && s.words.len() <= MAX_WORDS);
+            assert!(s.blocks.len().is_power_of_two() && s.blocks.len() * 8 <= MAX_WORDS);
         }
     }
 
