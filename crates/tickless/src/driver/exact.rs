@@ -150,47 +150,49 @@ impl Plan {
     }
 }
 
-/// The shard's plan (see the module docs); `None` when it is empty.
-pub(crate) fn plan(wheel: &Wheel<Registration>, exact: &Exact) -> Option<Plan> {
+/// Folds `f` over the `(tick, exact deadline)` of the earliest list's
+/// timers: the list's first tick, and the fold — `None` when the list keeps
+/// its boundary (on the top level, or longer than [`WALK`]). `None` when the
+/// wheel is empty.
+fn fold_earliest<B>(
+    wheel: &Wheel<Registration>,
+    exact: &Exact,
+    mut f: impl FnMut(Option<B>, u64, u64) -> B,
+) -> Option<(u64, Option<B>)> {
     let list = wheel.earliest_list()?;
-    let boundary = Plan {
-        tick: list.tick,
-        wake_nanos: exact.boundary_nanos(list.tick),
-    };
+    let first = list.tick;
     if list.top {
-        return Some(boundary);
+        return Some((first, None));
     }
-    let mut best: Option<Plan> = None;
+    let mut acc = None;
     for (i, (tick, r)) in list.enumerate() {
         if i == WALK {
-            return Some(boundary);
+            return Some((first, None));
         }
-        let at = Plan {
-            tick,
-            wake_nanos: exact.deadline_nanos(tick, r.stamp),
-        };
-        best = Some(best.map_or(at, |b| b.merge(at)));
+        acc = Some(f(acc, tick, exact.deadline_nanos(tick, r.stamp)));
     }
-    best.or(Some(boundary))
+    Some((first, acc))
+}
+
+/// The shard's plan (see the module docs); `None` when it is empty.
+pub(crate) fn plan(wheel: &Wheel<Registration>, exact: &Exact) -> Option<Plan> {
+    let (first, best) = fold_earliest(wheel, exact, |best: Option<Plan>, tick, wake_nanos| {
+        let at = Plan { tick, wake_nanos };
+        best.map_or(at, |b| b.merge(at))
+    })?;
+    Some(best.unwrap_or(Plan {
+        tick: first,
+        wake_nanos: exact.boundary_nanos(first),
+    }))
 }
 
 /// The shard's earliest exact deadline (ns after the origin), or its earliest
 /// list's boundary when that list is long; `None` when it is empty.
 pub(crate) fn earliest(wheel: &Wheel<Registration>, exact: &Exact) -> Option<u64> {
-    let list = wheel.earliest_list()?;
-    let boundary = exact.boundary_nanos(list.tick);
-    if list.top {
-        return Some(boundary);
-    }
-    let mut best = None;
-    for (i, (tick, r)) in list.enumerate() {
-        if i == WALK {
-            return Some(boundary);
-        }
-        let at = exact.deadline_nanos(tick, r.stamp);
-        best = Some(best.map_or(at, |b: u64| b.min(at)));
-    }
-    best.or(Some(boundary))
+    let (first, best) = fold_earliest(wheel, exact, |best: Option<u64>, _, at| {
+        best.map_or(at, |b| b.min(at))
+    })?;
+    Some(best.unwrap_or_else(|| exact.boundary_nanos(first)))
 }
 
 /// Fires, from the earliest list, the timers whose exact deadline is at or

@@ -103,14 +103,8 @@ impl TickMath {
     /// Ticks in `d`, rounded up; saturates at `u64::MAX`.
     #[inline]
     pub(crate) fn ceil(&self, d: Duration) -> u64 {
-        if self.per_sec == 0 {
-            return u64::try_from(d.as_nanos().div_ceil(u128::from(self.tick_nanos)))
-                .unwrap_or(u64::MAX);
-        }
-        let (q, r) = self.split_subsec(d.subsec_nanos());
-        d.as_secs()
-            .saturating_mul(self.per_sec)
-            .saturating_add(q + u64::from(r != 0))
+        // Inlined, the unused rest costs nothing.
+        self.ceil_with_rest(d).0
     }
 }
 
