@@ -16,13 +16,13 @@ use tickless::queue::{Key, QuadHeap, TimerQueue, Wheel};
 use crate::alloc::live_bytes;
 
 /// Deterministic xorshift, so every structure sees the same deadlines.
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Rng(seed | 1)
     }
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -30,8 +30,8 @@ impl Rng {
         self.0 = x;
         x
     }
-    /// A uniformly random offset below `max`.
-    fn below(&mut self, max: Duration) -> Duration {
+    /// A uniformly random offset below `max` (which must not be zero).
+    pub(crate) fn below(&mut self, max: Duration) -> Duration {
         Duration::from_nanos(self.next() % max.as_nanos() as u64)
     }
 }

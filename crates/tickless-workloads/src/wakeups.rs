@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use crate::queues::Rng;
 use crate::timers::{runtime, Impl};
 
 /// The name of the thread the tasks run on.
@@ -91,16 +92,14 @@ fn run_tasks(
 ) {
     let rt = runtime();
     let local = tokio::task::LocalSet::new();
-    let span = (max.saturating_sub(min).as_nanos() as u64).max(1);
+    let span = max.saturating_sub(min).max(Duration::from_nanos(1));
     for i in 0..timers {
         let fires = fires.clone();
-        let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (i as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        let mut rng =
+            Rng::new(0x9E37_79B9_7F4A_7C15 ^ (i as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9));
         local.spawn_local(async move {
             loop {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                imp.sleep(min + Duration::from_nanos(x % span)).await;
+                imp.sleep(min + rng.below(span)).await;
                 // Relaxed: a counter read after the run.
                 fires.fetch_add(1, Ordering::Relaxed);
             }
