@@ -197,17 +197,18 @@ pub(crate) fn earliest(wheel: &Wheel<Registration>, exact: &Exact) -> Option<u64
 
 /// Fires, from the earliest list, the timers whose exact deadline is at or
 /// before `now_nanos` (see the module docs), calling `fired` with each one's
-/// exact deadline and its waker. Only looks when that list's first tick is
-/// the one after `now_tick` (nothing later can be due).
+/// exact deadline and its waker. Called right after a poll at `now_nanos`
+/// (so the wheel's elapsed tick is `now` rounded down), it only looks when
+/// that list's first tick is the next one: nothing later can be due.
 pub(crate) fn expire_early(
     wheel: &mut Wheel<Registration>,
     exact: &Exact,
     now_nanos: u64,
     mut fired: impl FnMut(u64, Registration),
 ) {
-    let now_tick = now_nanos / exact.tick_nanos.max(1);
+    let polled = wheel.elapsed_ticks();
     match wheel.earliest_list() {
-        Some(list) if list.tick <= now_tick.saturating_add(1) => {}
+        Some(list) if list.tick <= polled.saturating_add(1) => {}
         _ => return,
     }
     wheel.expire_earliest_where(
