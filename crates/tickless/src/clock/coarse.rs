@@ -70,10 +70,17 @@ pub(crate) struct Calibration {
 impl Calibration {
     /// The upper bound of the true time for a coarse reading `coarse`.
     #[inline]
-    pub(crate) fn upper(&self, coarse: Raw) -> Instant {
+    #[cfg(test)]
+    fn upper(&self, coarse: Raw) -> Instant {
+        self.upper_after(coarse, Duration::ZERO)
+    }
+
+    /// [`upper`](Calibration::upper) `+ d`, with one `Instant` addition.
+    #[inline]
+    fn upper_after(&self, coarse: Raw, d: Duration) -> Instant {
         // A reading before `base_raw` (the coarse clock trails the
         // calibration) counts as zero, which only raises the bound.
-        saturating_add(self.base, coarse.since(self.base_raw))
+        saturating_add(self.base, coarse.since(self.base_raw).saturating_add(d))
     }
 }
 
@@ -97,10 +104,7 @@ fn calibration() -> &'static Calibration {
 /// An instant at or after the true current time, at most [`error`] after it.
 #[inline]
 pub(crate) fn now_upper() -> Instant {
-    if !raw::AVAILABLE {
-        return Instant::now();
-    }
-    calibration().upper(raw::coarse())
+    upper_after(Duration::ZERO)
 }
 
 /// `now_upper() + d` in one step (saturating): a deadline `d` from now that
@@ -111,11 +115,7 @@ pub(crate) fn upper_after(d: Duration) -> Instant {
     if !raw::AVAILABLE {
         return saturating_add(Instant::now(), d);
     }
-    let cal = calibration();
-    saturating_add(
-        cal.base,
-        raw::coarse().since(cal.base_raw).saturating_add(d),
-    )
+    calibration().upper_after(raw::coarse(), d)
 }
 
 /// How far [`now_upper`] may run ahead of the true time.
