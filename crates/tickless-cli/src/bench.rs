@@ -357,6 +357,13 @@ pub fn run(args: &BenchArgs) -> ExitCode {
             drop(std::hint::black_box(child));
             drop(guard); // cancels, as Go's `cancel()`
         });
+        // The same with the deadline registered (it registers on the first
+        // wait or question, here `is_done`), as Go's always is.
+        let context_registered = time(&mut || {
+            let (child, guard) = parent.with_timeout(hour);
+            std::hint::black_box(child.is_done());
+            drop(guard);
+        });
         let bare = timers::churn(Impl::Tickless, n).as_nanos() as f64 / n as f64;
         p.finish();
         results.push(Scenario {
@@ -365,6 +372,7 @@ pub fn run(args: &BenchArgs) -> ExitCode {
             lower_is_better: true,
             columns: vec![
                 ("tickless", Some(context)),
+                ("tickless, deadline registered", Some(context_registered)),
                 ("tickless bare sleep churn", Some(bare)),
                 ("Go WithTimeout+cancel", go_ns("WithTimeout+cancel")),
             ],

@@ -29,6 +29,12 @@ fn deadline_is_the_earlier_of_own_and_parent() {
     assert_eq!(c.deadline(), Some(t0 + secs(3)));
     assert_eq!(
         driver.handle().pending_timers(),
+        1,
+        "a's timer, registered for its child; c's waits for a first question"
+    );
+    assert!(!c.is_done());
+    assert_eq!(
+        driver.handle().pending_timers(),
         2,
         "one timer per context with its own, earlier deadline"
     );
@@ -57,6 +63,7 @@ fn guard_drop_cancels_and_unlinks() {
     let (parent, _pg) = root.with_cancel();
     let (child, guard) = parent.with_timeout(secs(5));
     assert_eq!(parent.children(), 1);
+    assert!(!child.is_done()); // registers the deadline
     assert_eq!(driver.handle().pending_timers(), 1);
     drop(guard);
     assert_eq!(child.err(), Some(ContextError::Cancelled));
@@ -159,6 +166,8 @@ fn deep_and_wide_trees() {
     let wide: Vec<_> = (0..10_000)
         .map(|i| top.with_timeout(secs(100 + i)))
         .collect();
+    assert_eq!(driver.handle().pending_timers(), 0, "nobody waits yet");
+    let waiting: Vec<_> = wide.iter().map(|(c, _)| c.done()).collect();
     assert_eq!(driver.handle().pending_timers(), 10_000);
     drop(top_guard);
     assert_eq!(deepest.err(), Some(ContextError::Cancelled));
@@ -166,6 +175,7 @@ fn deep_and_wide_trees() {
         .iter()
         .all(|(c, _)| c.err() == Some(ContextError::Cancelled)));
     assert_eq!(driver.handle().pending_timers(), 0);
+    assert!(waiting.iter().all(|rx| rx.recv().is_err()));
     drop(chain); // child guards after the parent's: harmless
 }
 
@@ -254,4 +264,81 @@ fn sleep_blocking_wakes_early_on_cancel() {
     assert_eq!(sleeper.join().unwrap(), Err(ContextError::Cancelled));
     let (ctx, _g) = Context::background().with_cancel();
     assert_eq!(ctx.sleep_blocking(Duration::from_millis(2)), Ok(()));
+}
+
+/// The deadline timer registers on the first wait or question, never
+/// before; until then nothing observable differs from an eager timer.
+#[test]
+fn deadline_registers_on_first_wait() {
+    let (clock, driver, root) = manual();
+    let pending = || driver.handle().pending_timers();
+
+    // Derived and cancelled with nobody waiting: no driver work at all.
+    let (ctx, guard) = root.with_timeout(secs(5));
+    assert_eq!(pending(), 0);
+    drop(guard);
+    assert_eq!(ctx.err(), Some(ContextError::Cancelled));
+    assert_eq!(pending(), 0);
+
+    // Each way of waiting, or asking, registers it exactly once.
+    let (a, _ga) = root.with_timeout(secs(5));
+    let rx = a.done();
+    let _rx2 = a.done();
+    assert_eq!(pending(), 1, "done()");
+    let (b, _gb) = root.with_timeout(secs(5));
+    let mut fut = b.cancelled();
+    assert!(poll(&mut fut).is_pending());
+    assert_eq!(pending(), 2, "a cancelled() poll");
+    let (c, _gc) = root.with_timeout(secs(5));
+    let (tx, fired) = crossbeam_channel::bounded(1);
+    c.after_func(move || tx.send(()).unwrap()).detach();
+    assert_eq!(pending(), 3, "after_func");
+    let (d, _gd) = root.with_timeout(secs(5));
+    assert_eq!(d.err(), None);
+    assert_eq!(pending(), 4, "err()");
+    let (e, _ge) = root.with_timeout(secs(5));
+    let (e_child, _gec) = e.with_cancel();
+    assert_eq!(pending(), 5, "a child, whose deadline is its parent's");
+    let (f, _gf) = root.with_timeout(secs(5));
+    let _run = f.run(std::future::ready(()));
+    assert_eq!(pending(), 5, "run() of a ready future never waits");
+
+    clock.advance(secs(5));
+    assert!(rx.recv().is_err());
+    assert_eq!(poll(&mut fut), Poll::Ready(ContextError::DeadlineExceeded));
+    fired.recv_timeout(secs(10)).unwrap();
+    assert_eq!(d.err(), Some(ContextError::DeadlineExceeded));
+    assert_eq!(e_child.err(), Some(ContextError::DeadlineExceeded));
+    assert_eq!(pending(), 0);
+    assert!(f.is_done(), "the first question after the deadline ends it");
+    assert_eq!(f.err(), Some(ContextError::DeadlineExceeded));
+}
+
+/// A deadline that passed while nobody waited still ended the context
+/// first: the guard dropped later does not turn it into a cancel.
+#[test]
+fn unregistered_deadline_that_passed_wins_over_a_later_cancel() {
+    #[derive(Debug)]
+    struct Slow;
+    impl std::fmt::Display for Slow {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("slow")
+        }
+    }
+    impl std::error::Error for Slow {}
+
+    let (clock, driver, root) = manual();
+    let (parent, _pg) = root.with_cancel();
+    let (ctx, guard) = parent.with_timeout_cause(secs(5), Slow);
+    let (early, early_guard) = parent.with_timeout(secs(5));
+    clock.advance(secs(4));
+    drop(early_guard);
+    assert_eq!(early.err(), Some(ContextError::Cancelled), "before it");
+    clock.advance(secs(1));
+    assert_eq!(driver.handle().pending_timers(), 0);
+    drop(guard);
+    assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+    assert_eq!(ctx.cause().unwrap().to_string(), "slow");
+    assert_eq!(parent.children(), 0);
+    assert_eq!(parent.err(), None);
 }

@@ -28,6 +28,7 @@ fn free_functions_use_the_entered_driver() {
     assert!(poll_noop(&mut sleep).is_pending());
     let timer = tickless::blocking::Timer::new(secs(20));
     let (ctx, _g) = Context::background().with_timeout(secs(30));
+    let ctx_done = ctx.done(); // a wait: registers the deadline
     let (tx, rx) = crossbeam_channel::bounded(1);
     let _f = tickless::blocking::after_func(secs(40), move || tx.send(()).unwrap());
     let mut timeout = Box::pin(tickless::timeout(secs(50), std::future::pending::<()>()));
@@ -40,6 +41,11 @@ fn free_functions_use_the_entered_driver() {
     assert!(timer.receiver().try_recv().is_ok());
     clock.advance(secs(10));
     assert!(ctx.is_done());
+    assert_eq!(
+        ctx_done.try_recv(),
+        Err(crossbeam_channel::TryRecvError::Disconnected),
+        "disconnected by the timer"
+    );
     clock.advance(secs(10));
     assert_eq!(rx.recv_timeout(secs(10)), Ok(()));
     clock.advance(secs(10));

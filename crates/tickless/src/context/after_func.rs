@@ -59,9 +59,9 @@ impl AfterFuncHandle {
             // Roots never end: nothing to wait for.
             None
         } else {
-            let mut st = lock(&node.state);
+            let mut st = node.lock_observed();
             if st.err.is_none() {
-                Some(st.waiters.insert(Waker::from(call.clone())))
+                Some(st.followers().waiters.insert(Waker::from(call.clone())))
             } else {
                 drop(st);
                 // Ended already: run now, as Go does.
@@ -87,7 +87,7 @@ impl AfterFuncHandle {
         let took = lock(&self.call.f).take().is_some();
         if took && st.err.is_none() {
             if let Some(slot) = self.slot {
-                st.waiters.remove(slot);
+                st.remove_waiter(slot);
             }
         }
         took

@@ -31,6 +31,19 @@
 //!   own deadline is earlier than its parent's; the timer is cancelled when
 //!   the context ends first. When it fires, the cancellation of that subtree
 //!   runs on the timer thread (proportional to the subtree's size).
+//! - The timer is registered when something first waits on the context or
+//!   asks about its end — [`done`](Context::done), a
+//!   [`cancelled`](Context::cancelled) poll (so [`run`](Context::run) and
+//!   [`sleep`](Context::sleep) once their future is pending),
+//!   [`after_func`](Context::after_func), a child,
+//!   [`is_done`](Context::is_done), [`err`](Context::err) or
+//!   [`cause`](Context::cause) — as tokio's `Sleep` registers on its first
+//!   poll. A context derived and cancelled before any of that (a request
+//!   that finished in time) costs no driver work, and does not show among
+//!   the live timers of [`observe`](crate::observe) until it is waited on.
+//!   Nothing else can tell: a guard dropped after an unregistered deadline
+//!   passed still ends the context with
+//!   [`DeadlineExceeded`](ContextError::DeadlineExceeded).
 //! - [`Context::background`] is a root that is never cancelled; children of a
 //!   root are not tracked by it, so deriving from it takes no shared lock.
 //!
@@ -257,7 +270,7 @@ impl Context {
     /// [`err`](Context::err) itself, as Go's `context.Cause` falls back.
     /// `None` while the context is live.
     pub fn cause(&self) -> Option<Cause> {
-        let st = lock(&self.node.state);
+        let st = self.node.lock_observed();
         let err = st.err?;
         Some(st.cause.clone().unwrap_or_else(|| Arc::new(err)))
     }
@@ -266,20 +279,30 @@ impl Context {
     pub fn is_done(&self) -> bool {
         // Acquire: pairs with the Release in `Node::end`, so a caller that sees
         // `true` also sees the error and the disconnected channel.
-        self.node.done.load(Ordering::Acquire)
+        if self.node.done.load(Ordering::Acquire) {
+            return true;
+        }
+        // Relaxed: a hint (see `Node::lazy`); the first question registers
+        // the deadline, or ends the context if it has passed.
+        if self.node.lazy.load(Ordering::Relaxed) {
+            drop(self.node.lock_observed());
+            return self.node.done.load(Ordering::Acquire);
+        }
+        false
     }
 
     /// A receiver that disconnects when the context ends — a broadcast, like
     /// Go's closed `Done()` channel: use `recv(ctx.done())` in `select!`.
     /// Nothing is ever sent on it.
     pub fn done(&self) -> Receiver<()> {
-        let mut st = lock(&self.node.state);
+        let mut st = self.node.lock_observed();
         if st.err.is_some() {
             let (tx, rx) = crossbeam_channel::bounded(0);
             drop(tx);
             return rx;
         }
-        st.channel
+        st.followers()
+            .channel
             .get_or_insert_with(|| crossbeam_channel::bounded(0))
             .1
             .clone()
@@ -408,7 +431,9 @@ impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
             .field("deadline", &self.node.deadline)
-            .field("done", &self.is_done())
+            // Acquire: as in `is_done`, which is not called so that
+            // formatting never registers the deadline.
+            .field("done", &self.node.done.load(Ordering::Acquire))
             .field("site", &format_args!("{}", self.node.site))
             .finish()
     }

@@ -1,5 +1,6 @@
 //! loom models of a context's races: parent cancel vs child guard drop vs
-//! the child's deadline firing, and child creation vs parent cancel.
+//! the child's deadline firing, child creation vs parent cancel, and the
+//! first wait (which registers the deadline) vs the guard's cancel.
 //!
 //! `RUSTFLAGS="--cfg tickless_loom" cargo test -p tickless --lib --release models`
 
@@ -63,5 +64,32 @@ fn child_creation_vs_parent_cancel() {
         assert_eq!(parent.children(), 0);
         drop(child_guard);
         assert_eq!(driver.handle().pending_timers(), 0);
+    });
+}
+
+#[test]
+fn first_wait_vs_cancel() {
+    loom::model(|| {
+        let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
+        let root = Context::background_on(driver.handle().clone());
+        let (parent, _parent_guard) = root.with_cancel();
+        let (ctx, guard) = parent.with_timeout(Duration::from_secs(5));
+        let waiter = {
+            let ctx = ctx.clone();
+            thread::spawn(move || ctx.done())
+        };
+        drop(guard);
+        let done = waiter.join().unwrap();
+        assert_eq!(
+            done.try_recv(),
+            Err(crossbeam_channel::TryRecvError::Disconnected)
+        );
+        assert_eq!(ctx.err(), Some(ContextError::Cancelled));
+        assert_eq!(parent.children(), 0);
+        assert_eq!(
+            driver.handle().pending_timers(),
+            0,
+            "a deadline registered around the cancel is never left behind"
+        );
     });
 }

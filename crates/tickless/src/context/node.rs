@@ -1,5 +1,19 @@
-//! A context's node: its state, how a child is linked under its parent, and
-//! how a subtree ends (guard dropped, deadline fired, ancestor cancelled).
+//! A context's node: its state, how a child is linked under its parent,
+//! when its deadline timer is registered, and how a subtree ends (guard
+//! dropped, deadline fired, ancestor cancelled).
+//!
+//! # The deadline registers on first wait
+//!
+//! Like tokio's `Sleep`, which registers on its first poll, a node's own
+//! deadline is registered with the driver only when something could wait
+//! for it: a `done()` receiver, a `cancelled()` poll, an `after_func`, a
+//! child (whose effective deadline may be this one), or a question about
+//! its end (`is_done`, `err`, `cause`) — see [`Node::lock_observed`]. A
+//! context that is derived and cancelled before any of these (a request
+//! that finished in time) never touches the driver. Until then nothing can
+//! tell the difference: nobody waits, the node has no children, and
+//! [`Node::end`] reports `DeadlineExceeded` if the deadline had passed when
+//! the guard ended it.
 
 use std::panic::Location;
 use std::sync::{Arc, Weak};
@@ -11,7 +25,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::slots::Slots;
 use super::{Cause, ContextError};
 use crate::driver::{Entry, Handle, Registered};
-use crate::sync::{lock, AtomicBool, Mutex, Ordering};
+use crate::sync::{lock, AtomicBool, Mutex, MutexGuard, Ordering};
 
 pub(super) struct Node {
     /// The parent to unlink from; `None` for roots and for children of roots.
@@ -27,6 +41,10 @@ pub(super) struct Node {
     pub(super) site: &'static Location<'static>,
     /// Set once, under the lock, when the context ends; read without it.
     pub(super) done: AtomicBool,
+    /// `true` while the node's own deadline waits to be registered
+    /// ([`OwnTimer::Lazy`]): a hint read without the lock, so that
+    /// `is_done` on a registered node stays one load.
+    pub(super) lazy: AtomicBool,
     pub(super) state: Mutex<State>,
 }
 
@@ -34,16 +52,51 @@ pub(super) struct Node {
 pub(super) struct State {
     pub(super) err: Option<ContextError>,
     pub(super) cause: Option<Cause>,
-    children: Slots<Weak<Node>>,
     /// This node's slot in its parent's `children`.
     slot_in_parent: Option<usize>,
+    /// The driver registration enforcing this node's own deadline.
+    timer: OwnTimer,
+    /// Who follows this node's end, allocated on first use: a context that
+    /// is derived and ended without children or waiters (a request that
+    /// finished in time) costs one allocation, and its end has nothing to
+    /// drain.
+    followers: Option<Box<Followers>>,
+}
+
+/// The driver timer for a node's own deadline.
+#[derive(Default)]
+enum OwnTimer {
+    /// No own deadline (none, or its parent's is earlier), or the node ended.
+    #[default]
+    None,
+    /// Not registered yet: nothing has waited on the node.
+    Lazy(Instant),
+    /// Registered: the entry cancels it.
+    Armed(Entry),
+}
+
+#[derive(Default)]
+pub(super) struct Followers {
+    children: Slots<Weak<Node>>,
     /// `cancelled()` futures and `after_func` callbacks, woken when it ends.
     pub(super) waiters: Slots<Waker>,
     /// Created on the first `done()`; dropped (disconnecting every receiver)
     /// when the context ends.
     pub(super) channel: Option<(Sender<()>, Receiver<()>)>,
-    /// The driver registration enforcing this node's own deadline.
-    timer: Option<Entry>,
+}
+
+impl State {
+    /// The followers, allocated on first use.
+    pub(super) fn followers(&mut self) -> &mut Followers {
+        self.followers.get_or_insert_with(Box::default)
+    }
+
+    /// Removes the waiter in `slot`, if there is one.
+    pub(super) fn remove_waiter(&mut self, slot: usize) {
+        if let Some(f) = self.followers.as_mut() {
+            f.waiters.remove(slot);
+        }
+    }
 }
 
 /// What a new child needs besides its parent.
@@ -66,11 +119,12 @@ impl Node {
             handle,
             site,
             done: AtomicBool::new(false),
+            lazy: AtomicBool::new(false),
             state: Mutex::new(State::default()),
         })
     }
 
-    /// A child of `parent`, linked under it, its deadline timer armed.
+    /// A child of `parent`, linked under it, its deadline timer lazy.
     pub(super) fn child(parent: &Arc<Node>, spec: ChildSpec) -> Arc<Node> {
         let deadline = match (parent.deadline, spec.own) {
             (Some(p), Some(o)) => Some(p.min(o)),
@@ -85,8 +139,10 @@ impl Node {
             handle: parent.handle.clone(),
             site: spec.site,
             done: AtomicBool::new(false),
+            lazy: AtomicBool::new(own_timer.is_some()),
             state: Mutex::new(State {
                 slot_in_parent,
+                timer: own_timer.map_or(OwnTimer::None, OwnTimer::Lazy),
                 ..State::default()
             }),
         };
@@ -94,8 +150,9 @@ impl Node {
             (Arc::new(new_node(None)), None)
         } else {
             // Linked under the parent's lock, its slot known from the start:
-            // one lock for the parent, none extra for the child.
-            let mut ps = lock(&parent.state);
+            // one lock for the parent, none extra for the child. The parent's
+            // deadline may be the child's: it is registered now.
+            let mut ps = parent.lock_observed();
             match ps.err {
                 Some(err) => {
                     let cause = ps.cause.clone();
@@ -103,8 +160,9 @@ impl Node {
                     (Arc::new(new_node(None)), Some((err, cause)))
                 }
                 None => {
+                    let children = &mut ps.followers().children;
                     let node =
-                        Arc::new_cyclic(|weak| new_node(Some(ps.children.insert(weak.clone()))));
+                        Arc::new_cyclic(|weak| new_node(Some(children.insert(weak.clone()))));
                     (node, None)
                 }
             }
@@ -112,29 +170,44 @@ impl Node {
         match ended {
             Some((err, cause)) => Node::end(&node, err, cause),
             None if spec.expired => Node::deadline_passed(&node),
-            None => {
-                if let Some(at) = own_timer {
-                    node.arm(at);
-                }
-            }
+            None => {}
         }
         node
     }
 
-    /// Registers the driver timer for this node's own deadline.
-    fn arm(self: &Arc<Self>, at: Instant) {
+    /// Locks the state after registering a lazy deadline (ending the node
+    /// if it has passed): what everything that waits on the node, or asks
+    /// whether it ended, goes through.
+    pub(super) fn lock_observed(self: &Arc<Self>) -> MutexGuard<'_, State> {
         let mut st = lock(&self.state);
-        if st.err.is_some() {
-            return;
+        if self.arm(&mut st) {
+            return st;
         }
+        drop(st);
+        Node::deadline_passed(self);
+        lock(&self.state)
+    }
+
+    /// Registers a lazy deadline with the driver, under the node's lock (so
+    /// an end racing with it finds either nothing or the entry to cancel).
+    /// `false`: the deadline has passed; the caller ends the node once it
+    /// has released the lock.
+    fn arm(self: &Arc<Self>, st: &mut State) -> bool {
+        let OwnTimer::Lazy(at) = st.timer else {
+            return true;
+        };
+        st.timer = OwnTimer::None;
+        // Relaxed: only a hint that lets `is_done` skip this lock; the state
+        // under the lock is what decides.
+        self.lazy.store(false, Ordering::Relaxed);
         let waker = Waker::from(self.clone());
         match Entry::register_owned(&self.handle, at, waker, self.site) {
-            Registered::Pending(entry) => st.timer = Some(entry),
-            Registered::Never => {}
-            Registered::Due | Registered::Closed => {
-                drop(st);
-                Node::deadline_passed(self);
+            Registered::Pending(entry) => {
+                st.timer = OwnTimer::Armed(entry);
+                true
             }
+            Registered::Never => true,
+            Registered::Due | Registered::Closed => false,
         }
     }
 
@@ -164,8 +237,8 @@ impl Node {
             let mut ps = lock(&parent.state);
             // An ended parent has drained its children already; its slots are
             // never reused, so there is nothing to remove.
-            if ps.err.is_none() {
-                ps.children.remove(slot);
+            if let (None, Some(f)) = (ps.err, ps.followers.as_mut()) {
+                f.children.remove(slot);
             }
         }
     }
@@ -178,31 +251,40 @@ impl Node {
         err: ContextError,
         cause: &Option<Cause>,
     ) -> Option<(Option<usize>, Vec<Arc<Node>>)> {
-        let (slot, children, waiters, channel, timer) = {
+        let (slot, followers, timer) = {
             let mut st = lock(&self.state);
             if st.err.is_some() {
                 return None;
             }
-            st.err = Some(err);
-            st.cause = cause.clone();
+            let timer = std::mem::take(&mut st.timer);
+            // A deadline nobody waited for was not registered: if it has
+            // passed, it ended the node before this cancel did. (A lazy node
+            // has no children, which would otherwise need the same answer.)
+            let expired = matches!(timer, OwnTimer::Lazy(at) if self.handle.has_passed(at));
+            if expired {
+                st.err = Some(ContextError::DeadlineExceeded);
+                st.cause = self.deadline_cause.clone();
+            } else {
+                st.err = Some(err);
+                st.cause = cause.clone();
+            }
             // Release: see `Context::is_done`.
             self.done.store(true, Ordering::Release);
-            let children: Vec<Arc<Node>> =
-                st.children.drain().filter_map(|c| c.upgrade()).collect();
-            let waiters: Vec<Waker> = st.waiters.drain().collect();
-            (
-                st.slot_in_parent.take(),
-                children,
-                waiters,
-                st.channel.take(),
-                st.timer.take(),
-            )
+            (st.slot_in_parent.take(), st.followers.take(), timer)
         };
-        if let Some(entry) = timer {
+        if let OwnTimer::Armed(entry) = timer {
             entry.cancel(&self.handle);
         }
-        drop(channel); // disconnects every `done()` receiver
-        for waker in waiters {
+        let Some(mut followers) = followers else {
+            return Some((slot, Vec::new()));
+        };
+        let children = followers
+            .children
+            .drain()
+            .filter_map(|c| c.upgrade())
+            .collect();
+        drop(followers.channel.take()); // disconnects every `done()` receiver
+        for waker in followers.waiters.drain() {
             waker.wake();
         }
         Some((slot, children))
@@ -210,7 +292,10 @@ impl Node {
 
     /// Live children (not yet ended).
     pub(super) fn children(&self) -> usize {
-        lock(&self.state).children.len()
+        lock(&self.state)
+            .followers
+            .as_ref()
+            .map_or(0, |f| f.children.len())
     }
 }
 

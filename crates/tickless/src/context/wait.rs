@@ -31,15 +31,16 @@ impl Future for Cancelled {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<ContextError> {
         let this = &mut *self;
-        let mut st = lock(&this.node.state);
+        let mut st = this.node.lock_observed();
         if let Some(err) = st.err {
             this.slot = None;
             return Poll::Ready(err);
         }
-        match this.slot.and_then(|s| st.waiters.get_mut(s)) {
+        let waiters = &mut st.followers().waiters;
+        match this.slot.and_then(|s| waiters.get_mut(s)) {
             Some(w) if w.will_wake(cx.waker()) => {}
             Some(w) => *w = cx.waker().clone(),
-            None => this.slot = Some(st.waiters.insert(cx.waker().clone())),
+            None => this.slot = Some(waiters.insert(cx.waker().clone())),
         }
         Poll::Pending
     }
@@ -50,7 +51,7 @@ impl Drop for Cancelled {
         if let Some(slot) = self.slot.take() {
             let mut st = lock(&self.node.state);
             if st.err.is_none() {
-                st.waiters.remove(slot);
+                st.remove_waiter(slot);
             }
         }
     }

@@ -114,6 +114,20 @@ impl Handle {
         saturating_add(now, duration)
     }
 
+    /// `true` once `at` has passed on this driver's clock. The cheap coarse
+    /// reading comes first: it is never before the true time, so while it is
+    /// before `at`, so is now; the exact clock is read only near or past `at`.
+    #[inline]
+    pub(crate) fn has_passed(&self, at: Instant) -> bool {
+        let inner = self.inner();
+        let upper = if inner.system_clock {
+            SystemClock::coarse_deadline(Duration::ZERO)
+        } else {
+            inner.clock.now_coarse()
+        };
+        upper >= at && inner.clock.now() >= at
+    }
+
     /// The driver's resolution (wheel tick): a timer fires at most this late
     /// (see [`Builder::resolution`](super::Builder::resolution)).
     pub fn resolution(&self) -> Duration {
