@@ -244,6 +244,108 @@ fn get_with_runs_the_initializer_once_for_concurrent_misses() {
     assert_eq!(cache.get_with(7, || unreachable!()), 70);
 }
 
+/// A leader whose initializer is in progress until the test says `go`:
+/// `(leader thread, go)`. The leader calls `try_get_with(1, ..)`, failing
+/// with `Err(error)`.
+fn failing_leader(
+    cache: &Cache<u64, u64>,
+    error: &'static str,
+) -> (
+    std::thread::JoinHandle<Result<u64, Arc<String>>>,
+    crossbeam_channel::Sender<()>,
+) {
+    let (started_tx, started) = crossbeam_channel::bounded(1);
+    let (go, go_rx) = crossbeam_channel::bounded::<()>(1);
+    let leader = {
+        let cache = cache.clone();
+        std::thread::spawn(move || {
+            cache.try_get_with(1, || {
+                started_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                Err(error.to_string())
+            })
+        })
+    };
+    started.recv().unwrap(); // the leader is in its initializer
+    (leader, go)
+}
+
+#[test]
+fn try_get_with_shares_an_error_and_caches_nothing() {
+    let cache: Cache<u64, u64> = Cache::new(100);
+    let (leader, go) = failing_leader(&cache, "backend down");
+    let runs = Arc::new(AtomicUsize::new(0));
+    let waiter = {
+        let (cache, runs) = (cache.clone(), runs.clone());
+        std::thread::spawn(move || {
+            cache.try_get_with(1, || {
+                runs.fetch_add(1, Ordering::SeqCst);
+                Err("the waiter ran its own initializer".to_string())
+            })
+        })
+    };
+    std::thread::sleep(ms(300)); // the waiter finds the flight (generous)
+    go.send(()).unwrap();
+    let (led, waited) = (leader.join().unwrap(), waiter.join().unwrap());
+    let (led, waited) = (led.unwrap_err(), waited.unwrap_err());
+    assert_eq!(*led, "backend down");
+    assert!(
+        Arc::ptr_eq(&led, &waited),
+        "the waiter got the leader's error itself"
+    );
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    assert!(!cache.contains_key(&1), "an error is not cached");
+    assert_eq!(cache.try_get_with(1, || Ok::<_, ()>(5)), Ok(5), "retried");
+    assert_eq!(cache.get(&1), Some(5));
+}
+
+#[test]
+fn a_get_with_behind_a_failing_try_get_with_runs_its_own() {
+    let cache: Cache<u64, u64> = Cache::new(100);
+    let (leader, go) = failing_leader(&cache, "backend down");
+    let waiter = {
+        let cache = cache.clone();
+        std::thread::spawn(move || cache.get_with(1, || 9))
+    };
+    std::thread::sleep(ms(300));
+    go.send(()).unwrap();
+    assert!(leader.join().unwrap().is_err());
+    assert_eq!(
+        waiter.join().unwrap(),
+        9,
+        "no error type to share: its own value"
+    );
+    assert_eq!(cache.get(&1), Some(9));
+}
+
+#[test]
+fn optionally_get_with_shares_none() {
+    let cache: Cache<u64, u64> = Cache::new(100);
+    let (started_tx, started) = crossbeam_channel::bounded(1);
+    let (go, go_rx) = crossbeam_channel::bounded::<()>(1);
+    let leader = {
+        let cache = cache.clone();
+        std::thread::spawn(move || {
+            cache.optionally_get_with(1, || {
+                started_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                None
+            })
+        })
+    };
+    started.recv().unwrap();
+    let waiter = {
+        let cache = cache.clone();
+        std::thread::spawn(move || cache.optionally_get_with(1, || Some(3)))
+    };
+    std::thread::sleep(ms(300));
+    go.send(()).unwrap();
+    assert_eq!(leader.join().unwrap(), None);
+    assert_eq!(waiter.join().unwrap(), None, "the leader's None, shared");
+    assert_eq!(cache.entry_count(), 0);
+    assert_eq!(cache.optionally_get_with(1, || Some(3)), Some(3));
+}
+
 #[test]
 fn a_panicking_initializer_lets_a_waiter_run_its_own() {
     let cache: Cache<u64, u64> = Cache::new(100);

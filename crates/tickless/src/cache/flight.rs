@@ -1,5 +1,7 @@
-//! Single-flight for [`get_with`](super::Cache::get_with): concurrent misses
-//! on one key run its initializer once; the others wait for its value.
+//! Single-flight for [`get_with`](super::Cache::get_with),
+//! [`try_get_with`](super::Cache::try_get_with) and
+//! [`optionally_get_with`](super::Cache::optionally_get_with): concurrent
+//! misses on one key run its initializer once; the others wait for its value.
 //!
 //! The first miss registers a [`Flight`] under the key in the shard's
 //! `flights` map (under the shard lock) and runs the initializer with no lock
@@ -9,7 +11,13 @@
 //! the entry itself. If the initializer panics, the leader's guard removes
 //! the flight and tells the waiters, each of which then tries again (one of
 //! them becomes the next leader); the panic goes on to the leader's caller.
+//! If a fallible initializer returns an error, nothing is inserted and the
+//! error, shared as an `Arc`, goes to every waiter that expects that error
+//! type; a waiter that expects another (a `get_with` behind a failed
+//! `try_get_with`) tries again, as after a panic.
 
+use std::any::Any;
+use std::convert::Infallible;
 use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -26,8 +34,18 @@ pub(super) struct Flight<V> {
 enum Outcome<V> {
     Running,
     Value(V),
+    /// The initializer returned an error (an `Arc<E>`, type-erased).
+    Error(Arc<dyn Any + Send + Sync>),
     /// The initializer panicked: waiters try again.
     Failed,
+}
+
+/// What a waiter gets from its leader.
+pub(super) enum Landed<V, E> {
+    Value(V),
+    Error(Arc<E>),
+    /// Nothing for this waiter (a panic, or an error of another type): try again.
+    Retry,
 }
 
 impl<V: Clone> Flight<V> {
@@ -38,8 +56,8 @@ impl<V: Clone> Flight<V> {
         }
     }
 
-    /// Waits for the leader: its value, or `None` if its initializer panicked.
-    pub(super) fn wait(&self) -> Option<V> {
+    /// Waits for the leader's outcome.
+    pub(super) fn wait<E: Send + Sync + 'static>(&self) -> Landed<V, E> {
         let mut outcome = lock_std(&self.outcome);
         loop {
             match &*outcome {
@@ -49,8 +67,14 @@ impl<V: Clone> Flight<V> {
                         .wait(outcome)
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
                 }
-                Outcome::Value(v) => return Some(v.clone()),
-                Outcome::Failed => return None,
+                Outcome::Value(v) => return Landed::Value(v.clone()),
+                Outcome::Error(e) => {
+                    return match e.clone().downcast::<E>() {
+                        Ok(e) => Landed::Error(e),
+                        Err(_) => Landed::Retry,
+                    }
+                }
+                Outcome::Failed => return Landed::Retry,
             }
         }
     }
@@ -61,9 +85,9 @@ impl<V: Clone> Flight<V> {
         self.done.notify_all();
     }
 
-    /// The leader's initializer panicked.
-    pub(super) fn fail(&self) {
-        *lock_std(&self.outcome) = Outcome::Failed;
+    /// The leader's initializer panicked (`None`) or returned an error.
+    fn fail(&self, error: Option<Arc<dyn Any + Send + Sync>>) {
+        *lock_std(&self.outcome) = error.map_or(Outcome::Failed, Outcome::Error);
         self.done.notify_all();
     }
 }
@@ -79,6 +103,61 @@ where
     /// panic reaches this caller and one of the waiters runs its own `init`.
     /// `init` must not call `get_with` for the same key (it would wait for itself).
     pub fn get_with(&self, key: K, init: impl FnOnce() -> V) -> V {
+        match self.fly::<Infallible>(key, || Ok(init())) {
+            Ok(v) => v,
+            Err(never) => match *never {},
+        }
+    }
+
+    /// [`get_with`](Cache::get_with) with a fallible initializer — moka's
+    /// `try_get_with`. On `Err`, nothing is inserted and the error, as an
+    /// `Arc<E>`, goes to this caller and to every concurrent caller waiting
+    /// for the same key with the same error type `E` (a caller waiting with
+    /// another type runs its own initializer instead). The next call tries
+    /// again: errors are not cached.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tickless::cache::Cache;
+    ///
+    /// let cache: Cache<u32, String> = Cache::new(100);
+    /// let failed = cache.try_get_with(1, || "backend down".parse::<u32>().map(|n| n.to_string()));
+    /// assert!(failed.is_err());
+    /// assert!(!cache.contains_key(&1), "an error is not cached");
+    /// let loaded: Result<String, Arc<std::num::ParseIntError>> =
+    ///     cache.try_get_with(1, || "42".parse::<u32>().map(|n| n.to_string()));
+    /// assert_eq!(loaded.unwrap(), "42");
+    /// ```
+    pub fn try_get_with<E>(&self, key: K, init: impl FnOnce() -> Result<V, E>) -> Result<V, Arc<E>>
+    where
+        E: Send + Sync + 'static,
+    {
+        self.fly(key, init)
+    }
+
+    /// [`get_with`](Cache::get_with) with an initializer that may find no
+    /// value — moka's `optionally_get_with`. On `None`, nothing is inserted
+    /// and every concurrent caller waiting for the key gets `None` too.
+    ///
+    /// ```
+    /// use tickless::cache::Cache;
+    ///
+    /// let cache: Cache<&str, u32> = Cache::new(100);
+    /// assert_eq!(cache.optionally_get_with("missing", || None), None);
+    /// assert_eq!(cache.optionally_get_with("answer", || Some(42)), Some(42));
+    /// assert_eq!(cache.get(&"answer"), Some(42));
+    /// ```
+    pub fn optionally_get_with(&self, key: K, init: impl FnOnce() -> Option<V>) -> Option<V> {
+        /// The error shared by the waiters of an initializer that found nothing.
+        struct NoValue;
+        self.fly(key, || init().ok_or(NoValue)).ok()
+    }
+
+    /// The single-flight behind the three `*get_with`.
+    fn fly<E>(&self, key: K, init: impl FnOnce() -> Result<V, E>) -> Result<V, Arc<E>>
+    where
+        E: Send + Sync + 'static,
+    {
         let inner = &*self.inner;
         let hash = inner.hasher.hash_one(&key);
         let mut init = Some(init);
@@ -90,7 +169,7 @@ where
                     let v = v.clone();
                     drop(st);
                     inner.notify(removed);
-                    return v;
+                    return Ok(v);
                 }
                 match st.flights.get(&key) {
                     Some(flight) => Err(flight.clone()),
@@ -103,12 +182,13 @@ where
             };
             inner.notify(removed);
             match lead {
-                Err(flight) => {
-                    if let Some(v) = flight.wait() {
-                        return v;
-                    }
-                    // The leader panicked: try again (perhaps as the leader).
-                }
+                Err(flight) => match flight.wait::<E>() {
+                    Landed::Value(v) => return Ok(v),
+                    Landed::Error(e) => return Err(e),
+                    // The leader panicked, or failed with another error
+                    // type: try again (perhaps as the leader).
+                    Landed::Retry => {}
+                },
                 Ok(flight) => {
                     let guard = Lead {
                         inner,
@@ -119,15 +199,19 @@ where
                     let f = init
                         .take()
                         .unwrap_or_else(|| unreachable!("one lead per call"));
-                    return guard.finish(f());
+                    return match f() {
+                        Ok(value) => Ok(guard.finish(value)),
+                        Err(e) => Err(guard.fail(e)),
+                    };
                 }
             }
         }
     }
 }
 
-/// The leader of a `get_with`: on drop without [`finish`](Lead::finish)
-/// (its initializer panicked), removes the flight and releases the waiters.
+/// The leader of a `*get_with`: on drop without [`finish`](Lead::finish) or
+/// [`fail`](Lead::fail) (its initializer panicked), removes the flight and
+/// releases the waiters.
 struct Lead<'a, K, V>
 where
     K: Hash + Eq + Clone + Send + Sync + 'static,
@@ -156,6 +240,22 @@ where
         self.flight.publish(value.clone());
         value
     }
+
+    /// The initializer returned `error`: ends the flight with nothing
+    /// inserted and hands the error to the waiters that expect its type.
+    fn fail<E: Send + Sync + 'static>(mut self, error: E) -> Arc<E> {
+        let error = Arc::new(error);
+        self.end(Some(error.clone()));
+        error
+    }
+
+    /// Removes the flight (if still up) and tells the waiters.
+    fn end(&mut self, error: Option<Arc<dyn Any + Send + Sync>>) {
+        if let Some(key) = self.key.take() {
+            lock_std(self.inner.shard(self.hash)).flights.remove(&key);
+            self.flight.fail(error);
+        }
+    }
 }
 
 impl<K, V> Drop for Lead<'_, K, V>
@@ -164,9 +264,6 @@ where
     V: Clone + Send + Sync + 'static,
 {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            lock_std(self.inner.shard(self.hash)).flights.remove(&key);
-            self.flight.fail();
-        }
+        self.end(None);
     }
 }
