@@ -244,6 +244,12 @@ fn get_with_runs_the_initializer_once_for_concurrent_misses() {
     assert_eq!(cache.get_with(7, || unreachable!()), 70);
 }
 
+/// Waits until a second caller has missed on the key: it finds the leader's
+/// flight in the same hold of the shard lock, so it is waiting behind it.
+fn waiting_behind_the_leader(cache: &Cache<u64, u64>) {
+    wait_until("a waiter behind the leader", || cache.stats().misses >= 2);
+}
+
 /// A leader whose initializer is in progress until the test says `go`:
 /// `(leader thread, go)`. The leader calls `try_get_with(1, ..)`, failing
 /// with `Err(error)`.
@@ -284,7 +290,7 @@ fn try_get_with_shares_an_error_and_caches_nothing() {
             })
         })
     };
-    std::thread::sleep(ms(300)); // the waiter finds the flight (generous)
+    waiting_behind_the_leader(&cache);
     go.send(()).unwrap();
     let (led, waited) = (leader.join().unwrap(), waiter.join().unwrap());
     let (led, waited) = (led.unwrap_err(), waited.unwrap_err());
@@ -307,7 +313,7 @@ fn a_get_with_behind_a_failing_try_get_with_runs_its_own() {
         let cache = cache.clone();
         std::thread::spawn(move || cache.get_with(1, || 9))
     };
-    std::thread::sleep(ms(300));
+    waiting_behind_the_leader(&cache);
     go.send(()).unwrap();
     assert!(leader.join().unwrap().is_err());
     assert_eq!(
@@ -338,7 +344,7 @@ fn optionally_get_with_shares_none() {
         let cache = cache.clone();
         std::thread::spawn(move || cache.optionally_get_with(1, || Some(3)))
     };
-    std::thread::sleep(ms(300));
+    waiting_behind_the_leader(&cache);
     go.send(()).unwrap();
     assert_eq!(leader.join().unwrap(), None);
     assert_eq!(waiter.join().unwrap(), None, "the leader's None, shared");
@@ -780,4 +786,45 @@ fn a_panicking_weigher_in_get_with_releases_the_waiters() {
     std::thread::sleep(ms(20));
     assert_eq!(cache.get_with(1, || 5), 5, "the waiter ran its own");
     assert!(leader.join().is_err());
+}
+
+#[test]
+fn a_panicking_try_get_with_lets_a_waiter_run_its_own() {
+    let cache: Cache<u64, u64> = Cache::new(100);
+    let (started_tx, started) = crossbeam_channel::bounded(1);
+    let (go, go_rx) = crossbeam_channel::bounded::<()>(1);
+    let leader = {
+        let cache = cache.clone();
+        std::thread::spawn(move || {
+            cache.try_get_with::<_, String>(1, || {
+                started_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                panic!("initializer fails")
+            })
+        })
+    };
+    started.recv().unwrap();
+    let waiter = {
+        let cache = cache.clone();
+        std::thread::spawn(move || cache.try_get_with::<_, String>(1, || Ok(4)))
+    };
+    waiting_behind_the_leader(&cache);
+    go.send(()).unwrap();
+    assert!(leader.join().is_err());
+    assert_eq!(waiter.join().unwrap(), Ok(4));
+    assert_eq!(cache.try_get_with::<_, String>(1, || unreachable!()), Ok(4));
+}
+
+#[test]
+fn a_waiter_expecting_another_error_type_runs_its_own() {
+    let cache: Cache<u64, u64> = Cache::new(100);
+    let (leader, go) = failing_leader(&cache, "backend down");
+    let waiter = {
+        let cache = cache.clone();
+        std::thread::spawn(move || cache.try_get_with(1, || Err::<u64, _>(7u32)))
+    };
+    waiting_behind_the_leader(&cache);
+    go.send(()).unwrap();
+    assert_eq!(*leader.join().unwrap().unwrap_err(), "backend down");
+    assert_eq!(*waiter.join().unwrap().unwrap_err(), 7, "its own error");
 }

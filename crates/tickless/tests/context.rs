@@ -342,3 +342,174 @@ fn unregistered_deadline_that_passed_wins_over_a_later_cancel() {
     assert_eq!(parent.children(), 0);
     assert_eq!(parent.err(), None);
 }
+
+/// A child derived under an ended parent takes the parent's error and
+/// cause, even with a deadline of its own that has passed (Go's
+/// `propagateCancel` runs before the deadline check).
+#[test]
+fn a_child_born_under_an_ended_parent_takes_its_error() {
+    #[derive(Debug)]
+    struct Why;
+    impl std::fmt::Display for Why {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("parent's cause")
+        }
+    }
+    impl std::error::Error for Why {}
+    let (clock, _driver, root) = manual();
+    let (parent, pg) = root.with_cancel();
+    pg.cancel_with(Why);
+    let (a, _ga) = parent.with_timeout(Duration::ZERO);
+    let (b, _gb) = parent.with_deadline(clock.now());
+    let (c, _gc) = parent.with_timeout(secs(5));
+    for ctx in [&a, &b, &c] {
+        assert_eq!(ctx.err(), Some(ContextError::Cancelled));
+        assert_eq!(ctx.cause().unwrap().to_string(), "parent's cause");
+    }
+}
+
+/// A child whose deadline passed while nobody waited no longer counts.
+#[test]
+fn children_do_not_count_a_child_past_an_unregistered_deadline() {
+    let (clock, _driver, root) = manual();
+    let (parent, _pg) = root.with_cancel();
+    let (_late, _gl) = parent.with_timeout(secs(1));
+    let (_live, _gv) = parent.with_timeout(secs(5));
+    assert_eq!(parent.children(), 2);
+    clock.advance(secs(2));
+    assert_eq!(
+        parent.children(),
+        1,
+        "the child past its deadline has ended"
+    );
+}
+
+/// A disarmed guard never cancels, so the deadline must be registered to
+/// end the child and unlink it from its parent.
+#[test]
+fn a_disarmed_child_with_a_deadline_ends_and_unlinks() {
+    let (clock, driver, root) = manual();
+    let (parent, _pg) = root.with_cancel();
+    let kept: Vec<_> = (0..1000)
+        .map(|_| parent.with_timeout(secs(1)).1.disarm())
+        .collect();
+    assert_eq!(
+        driver.handle().pending_timers(),
+        1000,
+        "registered by disarm"
+    );
+    clock.advance(secs(2));
+    assert_eq!(driver.handle().pending_timers(), 0);
+    assert_eq!(parent.children(), 0);
+    assert!(kept
+        .iter()
+        .all(|c| c.err() == Some(ContextError::DeadlineExceeded)));
+}
+
+/// A driver that shut down ends its contexts' deadlines (it fires every
+/// registered timer); an unregistered one answers the same.
+#[test]
+fn a_shut_down_driver_ends_registered_and_unregistered_deadlines_alike() {
+    let (_clock, driver, root) = manual();
+    let (registered, _gr) = root.with_timeout(secs(5));
+    assert!(!registered.is_done());
+    let (dropped, guard) = root.with_timeout(secs(5));
+    let (asked, _ga) = root.with_timeout(secs(5));
+    drop(driver);
+    drop(guard);
+    for ctx in [&registered, &dropped, &asked] {
+        assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+    }
+}
+
+/// `cause()` is a question about the end: it registers the deadline, and
+/// formatting (`Debug`) is not one.
+#[test]
+fn cause_registers_and_debug_does_not() {
+    let (_clock, driver, root) = manual();
+    let (ctx, _g) = root.with_timeout(secs(5));
+    let _ = format!("{ctx:?}");
+    assert_eq!(
+        driver.handle().pending_timers(),
+        0,
+        "Debug registers nothing"
+    );
+    assert!(ctx.cause().is_none());
+    assert_eq!(driver.handle().pending_timers(), 1);
+}
+
+/// `sleep` registers the context's deadline only once the sleep is pending.
+#[test]
+fn sleep_registers_the_deadline_once_pending() {
+    let (clock, driver, root) = manual();
+    let (ctx, _g) = root.with_timeout(secs(5));
+    let mut nap = Box::pin(ctx.sleep(secs(60)));
+    assert_eq!(driver.handle().pending_timers(), 0);
+    assert!(poll(&mut nap).is_pending());
+    assert_eq!(
+        driver.handle().pending_timers(),
+        2,
+        "the sleep and the deadline"
+    );
+    clock.advance(secs(5));
+    assert_eq!(
+        poll(&mut nap),
+        Poll::Ready(Err(ContextError::DeadlineExceeded))
+    );
+}
+
+/// The coarse-clock path of "has the unregistered deadline passed": a
+/// manual clock whose coarse reading runs ahead by up to its granularity
+/// must not make a cancel just before the deadline a `DeadlineExceeded`.
+#[test]
+fn an_unregistered_deadline_is_judged_by_the_exact_clock() {
+    use tickless::clock::ManualClock;
+    let clock = ManualClock::with_coarse_granularity(Duration::from_millis(10));
+    let driver = tickless::Driver::builder()
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let root = Context::background_on(driver.handle().clone());
+    let (early, early_guard) = root.with_deadline(clock.now() + secs(1));
+    let (late, late_guard) = root.with_deadline(clock.now() + secs(1));
+    clock.advance(secs(1) - Duration::from_millis(1)); // the coarse reading may be past
+    drop(early_guard);
+    assert_eq!(early.err(), Some(ContextError::Cancelled));
+    clock.advance(Duration::from_millis(1));
+    drop(late_guard);
+    assert_eq!(late.err(), Some(ContextError::DeadlineExceeded));
+}
+
+/// The same on the system clock, with real time (a generous margin).
+#[test]
+fn an_unregistered_deadline_that_passed_on_the_system_clock() {
+    let (ctx, guard) = Context::background().with_timeout(Duration::from_millis(1));
+    std::thread::sleep(Duration::from_millis(5));
+    drop(guard);
+    assert_eq!(ctx.err(), Some(ContextError::DeadlineExceeded));
+}
+
+/// Child creation (which registers a lazy parent) racing the parent's
+/// cancel and a first wait, many times: no timer left, every child ended.
+#[test]
+fn lazy_registration_races_leave_nothing_behind() {
+    let (_clock, driver, root) = manual();
+    for _ in 0..500 {
+        let (p, pg) = root.with_timeout(secs(5));
+        let deriving = {
+            let p = p.clone();
+            std::thread::spawn(move || p.with_timeout(secs(1)))
+        };
+        let waiting = {
+            let p = p.clone();
+            std::thread::spawn(move || p.done())
+        };
+        drop(pg);
+        let (c, cg) = deriving.join().unwrap();
+        assert!(waiting.join().unwrap().recv().is_err());
+        assert!(c.is_done());
+        assert_eq!(p.children(), 0);
+        drop(cg);
+        assert_eq!(driver.handle().pending_timers(), 0);
+    }
+}

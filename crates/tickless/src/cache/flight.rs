@@ -113,8 +113,9 @@ where
     /// `try_get_with`. On `Err`, nothing is inserted and the error, as an
     /// `Arc<E>`, goes to this caller and to every concurrent caller waiting
     /// for the same key with the same error type `E` (a caller waiting with
-    /// another type runs its own initializer instead). The next call tries
-    /// again: errors are not cached.
+    /// another type — e.g. a `get_with` — waits for this one to fail, then
+    /// runs its own initializer). The next call tries again: errors are not
+    /// cached.
     ///
     /// ```
     /// use std::sync::Arc;
@@ -128,8 +129,9 @@ where
     ///     cache.try_get_with(1, || "42".parse::<u32>().map(|n| n.to_string()));
     /// assert_eq!(loaded.unwrap(), "42");
     /// ```
-    pub fn try_get_with<E>(&self, key: K, init: impl FnOnce() -> Result<V, E>) -> Result<V, Arc<E>>
+    pub fn try_get_with<F, E>(&self, key: K, init: F) -> Result<V, Arc<E>>
     where
+        F: FnOnce() -> Result<V, E>,
         E: Send + Sync + 'static,
     {
         self.fly(key, init)
@@ -137,7 +139,9 @@ where
 
     /// [`get_with`](Cache::get_with) with an initializer that may find no
     /// value — moka's `optionally_get_with`. On `None`, nothing is inserted
-    /// and every concurrent caller waiting for the key gets `None` too.
+    /// and the concurrent `optionally_get_with` callers waiting for the key
+    /// get `None` too (waiting `get_with`/`try_get_with` callers run their
+    /// own initializers).
     ///
     /// ```
     /// use tickless::cache::Cache;
@@ -147,7 +151,10 @@ where
     /// assert_eq!(cache.optionally_get_with("answer", || Some(42)), Some(42));
     /// assert_eq!(cache.get(&"answer"), Some(42));
     /// ```
-    pub fn optionally_get_with(&self, key: K, init: impl FnOnce() -> Option<V>) -> Option<V> {
+    pub fn optionally_get_with<F>(&self, key: K, init: F) -> Option<V>
+    where
+        F: FnOnce() -> Option<V>,
+    {
         /// The error shared by the waiters of an initializer that found nothing.
         struct NoValue;
         self.fly(key, || init().ok_or(NoValue)).ok()
@@ -249,10 +256,20 @@ where
         error
     }
 
-    /// Removes the flight (if still up) and tells the waiters.
+    /// Removes the flight (if still up, and still this one: an insert that
+    /// panicked after landing may have let a newer leader in) and tells the
+    /// waiters.
     fn end(&mut self, error: Option<Arc<dyn Any + Send + Sync>>) {
         if let Some(key) = self.key.take() {
-            lock_std(self.inner.shard(self.hash)).flights.remove(&key);
+            let mut st = lock_std(self.inner.shard(self.hash));
+            if st
+                .flights
+                .get(&key)
+                .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+            {
+                st.flights.remove(&key);
+            }
+            drop(st);
             self.flight.fail(error);
         }
     }

@@ -30,7 +30,9 @@
 //!   A deadline is enforced by exactly one driver timer per context whose
 //!   own deadline is earlier than its parent's; the timer is cancelled when
 //!   the context ends first. When it fires, the cancellation of that subtree
-//!   runs on the timer thread (proportional to the subtree's size).
+//!   runs on the timer thread (proportional to the subtree's size); a
+//!   deadline that passed before it was registered (below) ends the context
+//!   on the thread that next asks or drops the guard.
 //! - The timer is registered when something first waits on the context or
 //!   asks about its end — [`done`](Context::done), a
 //!   [`cancelled`](Context::cancelled) poll (so [`run`](Context::run) and
@@ -41,9 +43,11 @@
 //!   poll. A context derived and cancelled before any of that (a request
 //!   that finished in time) costs no driver work, and does not show among
 //!   the live timers of [`observe`](crate::observe) until it is waited on.
-//!   Nothing else can tell: a guard dropped after an unregistered deadline
-//!   passed still ends the context with
-//!   [`DeadlineExceeded`](ContextError::DeadlineExceeded).
+//!   Its answers do not change: a guard dropped after an unregistered
+//!   deadline passed (or after the driver shut down) still ends the context
+//!   with [`DeadlineExceeded`](ContextError::DeadlineExceeded), and
+//!   [`children`](Context::children) does not count a child past its
+//!   deadline. Disarming a guard registers the deadline.
 //! - [`Context::background`] is a root that is never cancelled; children of a
 //!   root are not tracked by it, so deriving from it takes no shared lock.
 //!
@@ -374,7 +378,8 @@ impl Context {
     }
 
     /// Live children (not yet ended) of this context; 0 for roots, which do
-    /// not track theirs.
+    /// not track theirs. O(children): a child past a deadline nobody has
+    /// registered yet is checked against the clock.
     pub fn children(&self) -> usize {
         self.node.children()
     }
@@ -413,6 +418,9 @@ impl CancelGuard {
     /// ```
     pub fn disarm(mut self) -> Context {
         self.armed = false;
+        // Nothing may ever cancel it now: its deadline must be registered
+        // to end it (and unlink it from its parent).
+        drop(self.node.lock_observed());
         Context {
             node: self.node.clone(),
         }

@@ -1,6 +1,7 @@
 //! loom models of a context's races: parent cancel vs child guard drop vs
-//! the child's deadline firing, child creation vs parent cancel, and the
-//! first wait (which registers the deadline) vs the guard's cancel.
+//! the child's deadline firing, child creation vs parent cancel (also with
+//! a lazy parent deadline that the child registers), and the first wait
+//! (which registers the deadline) vs the guard's cancel.
 //!
 //! `RUSTFLAGS="--cfg tickless_loom" cargo test -p tickless --lib --release models`
 
@@ -22,6 +23,7 @@ fn cancel_vs_drop_vs_deadline() {
         let root = Context::background_on(driver.handle().clone());
         let (parent, parent_guard) = root.with_cancel();
         let (child, child_guard) = parent.with_deadline(clock.now() + Duration::from_secs(1));
+        assert!(!child.is_done()); // registers the deadline timer
         let node = child.node.clone();
 
         let a = thread::spawn(move || drop(parent_guard));
@@ -90,6 +92,32 @@ fn first_wait_vs_cancel() {
             driver.handle().pending_timers(),
             0,
             "a deadline registered around the cancel is never left behind"
+        );
+    });
+}
+
+#[test]
+fn child_registering_a_lazy_parent_vs_parent_cancel() {
+    loom::model(|| {
+        let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
+        let root = Context::background_on(driver.handle().clone());
+        let (parent, parent_guard) = root.with_timeout(Duration::from_secs(5));
+        let deriving = {
+            let parent = parent.clone();
+            // Later than the parent's: the child relies on the parent's
+            // timer, which deriving it registers.
+            thread::spawn(move || parent.with_timeout(Duration::from_secs(60)))
+        };
+        drop(parent_guard);
+        let (child, child_guard) = deriving.join().unwrap();
+        assert!(child.is_done() && parent.is_done());
+        assert_eq!(child.err(), Some(ContextError::Cancelled));
+        assert_eq!(parent.children(), 0);
+        drop(child_guard);
+        assert_eq!(
+            driver.handle().pending_timers(),
+            0,
+            "the parent's timer, registered by the child, is never left behind"
         );
     });
 }

@@ -8,12 +8,15 @@
 //! deadline is registered with the driver only when something could wait
 //! for it: a `done()` receiver, a `cancelled()` poll, an `after_func`, a
 //! child (whose effective deadline may be this one), or a question about
-//! its end (`is_done`, `err`, `cause`) — see [`Node::lock_observed`]. A
-//! context that is derived and cancelled before any of these (a request
-//! that finished in time) never touches the driver. Until then nothing can
-//! tell the difference: nobody waits, the node has no children, and
-//! [`Node::end`] reports `DeadlineExceeded` if the deadline had passed when
-//! the guard ended it.
+//! its end (`is_done`, `err`, `cause`), or a guard that is disarmed — see
+//! [`Node::lock_observed`]. A context that is derived and cancelled before
+//! any of these (a request that finished in time) never touches the driver.
+//! Until then nothing waits and the node has no children; [`Node::end`]
+//! reports `DeadlineExceeded` if the deadline had passed (or the driver had
+//! shut down) when the guard ended it, and `children()` does not count a
+//! child past its deadline. What differs: such a node ends on the thread
+//! that asks or drops its guard, not on the timer thread, and is not among
+//! the driver's live timers until registered.
 
 use std::panic::Location;
 use std::sync::{Arc, Weak};
@@ -43,7 +46,7 @@ pub(super) struct Node {
     pub(super) done: AtomicBool,
     /// `true` while the node's own deadline waits to be registered
     /// ([`OwnTimer::Lazy`]): a hint read without the lock, so that
-    /// `is_done` on a registered node stays one load.
+    /// `is_done` on a live registered node is two loads and no lock.
     pub(super) lazy: AtomicBool,
     pub(super) state: Mutex<State>,
 }
@@ -131,7 +134,9 @@ impl Node {
             (p, o) => p.or(o),
         };
         let own_timer = spec.own.filter(|o| parent.deadline.is_none_or(|p| *o < p));
-        let new_node = |slot_in_parent: Option<usize>| Node {
+        // `own`: the lazy deadline, `None` for a child born under an ended
+        // parent (it takes the parent's error, whatever its own deadline).
+        let new_node = |slot_in_parent: Option<usize>, own: Option<Instant>| Node {
             parent: (!parent.root).then(|| Arc::downgrade(parent)),
             deadline,
             deadline_cause: spec.deadline_cause.clone(),
@@ -139,15 +144,15 @@ impl Node {
             handle: parent.handle.clone(),
             site: spec.site,
             done: AtomicBool::new(false),
-            lazy: AtomicBool::new(own_timer.is_some()),
+            lazy: AtomicBool::new(own.is_some()),
             state: Mutex::new(State {
                 slot_in_parent,
-                timer: own_timer.map_or(OwnTimer::None, OwnTimer::Lazy),
+                timer: own.map_or(OwnTimer::None, OwnTimer::Lazy),
                 ..State::default()
             }),
         };
         let (node, ended) = if parent.root {
-            (Arc::new(new_node(None)), None)
+            (Arc::new(new_node(None, own_timer)), None)
         } else {
             // Linked under the parent's lock, its slot known from the start:
             // one lock for the parent, none extra for the child. The parent's
@@ -157,12 +162,13 @@ impl Node {
                 Some(err) => {
                     let cause = ps.cause.clone();
                     drop(ps);
-                    (Arc::new(new_node(None)), Some((err, cause)))
+                    (Arc::new(new_node(None, None)), Some((err, cause)))
                 }
                 None => {
                     let children = &mut ps.followers().children;
-                    let node =
-                        Arc::new_cyclic(|weak| new_node(Some(children.insert(weak.clone()))));
+                    let node = Arc::new_cyclic(|weak| {
+                        new_node(Some(children.insert(weak.clone())), own_timer)
+                    });
                     (node, None)
                 }
             }
@@ -258,9 +264,11 @@ impl Node {
             }
             let timer = std::mem::take(&mut st.timer);
             // A deadline nobody waited for was not registered: if it has
-            // passed, it ended the node before this cancel did. (A lazy node
-            // has no children, which would otherwise need the same answer.)
-            let expired = matches!(timer, OwnTimer::Lazy(at) if self.handle.has_passed(at));
+            // passed, it ended the node before this cancel did — as would a
+            // driver shutdown, which fires every registered timer. (A lazy
+            // node has no children, which would otherwise need the same answer.)
+            let expired = matches!(timer, OwnTimer::Lazy(at)
+                if self.handle.has_passed(at) || self.handle.is_shut_down());
             if expired {
                 st.err = Some(ContextError::DeadlineExceeded);
                 st.cause = self.deadline_cause.clone();
@@ -290,12 +298,31 @@ impl Node {
         Some((slot, children))
     }
 
-    /// Live children (not yet ended).
+    /// Live children: not ended, and not past a deadline nobody registered
+    /// (such a child has ended for whoever asks; it leaves the slab when it
+    /// is next asked or its guard drops). O(children).
     pub(super) fn children(&self) -> usize {
-        lock(&self.state)
-            .followers
-            .as_ref()
-            .map_or(0, |f| f.children.len())
+        let st = lock(&self.state);
+        let Some(f) = st.followers.as_ref() else {
+            return 0;
+        };
+        f.children
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|c| !c.ended_unobserved())
+            .count()
+    }
+
+    /// `true` if the node has ended, or its lazy deadline has passed. Reads
+    /// only atomics and immutable fields (no lock: the caller may hold the
+    /// parent's). A lazy node's own deadline is its effective one.
+    fn ended_unobserved(&self) -> bool {
+        // Acquire: as in `Context::is_done`. Relaxed for the hint: a stale
+        // `true` only costs a clock read; a stale `false` means the deadline
+        // was registered (the node is live until its timer or cancel ends it).
+        self.done.load(Ordering::Acquire)
+            || (self.lazy.load(Ordering::Relaxed)
+                && self.deadline.is_some_and(|at| self.handle.has_passed(at)))
     }
 }
 

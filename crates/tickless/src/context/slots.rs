@@ -57,8 +57,9 @@ impl<T> Slots<T> {
         std::mem::take(&mut self.items).into_iter().flatten()
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.len
+    /// The items, in slot order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter().flatten()
     }
 }
 
@@ -75,7 +76,7 @@ mod tests {
         assert_eq!(s.remove(a), None, "a removed slot stays empty");
         let c = s.insert('c');
         assert_eq!(c, a, "slot reused");
-        assert_eq!(s.len(), 2);
+        assert_eq!(s.iter().count(), 2);
         assert_eq!(s.get_mut(b), Some(&mut 'b'));
         s.remove(b);
         s.remove(c);
@@ -94,6 +95,6 @@ mod tests {
         s.insert('d');
         let all: Vec<char> = s.drain().collect();
         assert_eq!(all, vec!['d']);
-        assert_eq!(s.len(), 0);
+        assert_eq!(s.iter().count(), 0);
     }
 }

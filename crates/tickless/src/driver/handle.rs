@@ -128,6 +128,11 @@ impl Handle {
         upper >= at && inner.clock.now() >= at
     }
 
+    /// `true` once the driver has shut down (it registers nothing more).
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.inner().is_shut_down()
+    }
+
     /// The driver's resolution (wheel tick): a timer fires at most this late
     /// (see [`Builder::resolution`](super::Builder::resolution)).
     pub fn resolution(&self) -> Duration {
