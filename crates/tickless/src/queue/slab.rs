@@ -13,11 +13,12 @@
 //!
 //! One `Vec` doubles: at 10M timers it holds room for 16.7M, and the 32
 //! bytes of a slot become 53 per timer. So a slab is one `Vec` (`flat`,
-//! growing by doubling) only up to [`CHUNK`] slots; past that, slot `i`
-//! lives in chunk `i >> CHUNK_BITS`, a fixed-size boxed array of `CHUNK`
+//! growing by doubling) only up to [`FLAT_MAX`] slots; past that, slot `i`
+//! lives in chunk `i >> CHUNK_BITS`, a fixed-size boxed array of [`CHUNK`]
 //! slots, allocated whole (its slots past the last one handed out wait,
 //! vacant, off the free list). A small slab costs what a `Vec` would; a
-//! large one wastes less than one chunk, and growing never copies a slot.
+//! large one wastes less than one chunk (1024 slots), and growing copies
+//! slots only when `flat` is cut into chunks (and glued back by a shrink).
 //!
 //! An access is one bounds check: on the chunk index (the offset in a
 //! fixed-size array needs none), or, in a slab with no chunks (the test
@@ -34,17 +35,18 @@ use super::Key;
 pub(crate) const NIL: u32 = u32::MAX;
 
 /// log₂ of [`CHUNK`].
-const CHUNK_BITS: u32 = 12;
-/// Slots per chunk: 4096 (128–160 KiB for the driver's and the cache's
-/// slots), and the most a flat slab holds.
+const CHUNK_BITS: u32 = 10;
+/// Slots per chunk: 1024 (32–40 KiB for the driver's and the cache's slots).
 const CHUNK: usize = 1 << CHUNK_BITS;
 const MASK: usize = CHUNK - 1;
+/// The most slots a flat slab holds (a whole number of chunks).
+const FLAT_MAX: usize = 4 * CHUNK;
 
 /// A chunk: indexing it by `i & MASK` needs no bounds check.
 type Chunk<E> = Box<[Slot<E>; CHUNK]>;
 
 pub(crate) struct Slab<E> {
-    /// All the slots while there are at most `CHUNK`; empty once `chunks` is not.
+    /// All the slots while there are at most `FLAT_MAX`; empty once `chunks` is not.
     flat: Vec<Slot<E>>,
     /// Slot `i` is `chunks[i >> CHUNK_BITS][i & MASK]` once the slab has
     /// outgrown `flat`. Slots at `slots..` in the last chunk are vacant,
@@ -186,17 +188,15 @@ impl<E> Slab<E> {
             entry: Some(entry),
         };
         let i = self.slots;
-        if self.chunks.is_empty() && i < CHUNK {
+        if self.chunks.is_empty() && i < FLAT_MAX {
             if self.flat.len() == self.flat.capacity() {
-                let grow = i.max(4).min(CHUNK - i);
+                let grow = i.max(4).min(FLAT_MAX - i);
                 self.flat.reserve_exact(grow);
             }
             self.flat.push(slot);
         } else {
             if self.chunks.is_empty() {
-                // `flat` is full: it becomes chunk 0.
-                let flat = std::mem::take(&mut self.flat);
-                self.chunks.push(seal(flat));
+                self.unflatten();
             }
             if i == self.chunks.len() * CHUNK {
                 let chunk = self.spare.pop().unwrap_or_else(vacant_chunk);
@@ -266,8 +266,31 @@ impl<E> Slab<E> {
         (key, entry)
     }
 
+    /// Cuts `flat` into chunks, the last one padded with vacant slots (at
+    /// least one chunk, so the slab counts as chunked even when empty).
+    fn unflatten(&mut self) {
+        let mut slots = std::mem::take(&mut self.flat).into_iter();
+        let n = self.slots.div_ceil(CHUNK).max(1);
+        self.chunks.reserve(n);
+        for _ in 0..n {
+            let vacant = std::iter::repeat_with(Slot::vacant);
+            let chunk = slots.by_ref().take(CHUNK).chain(vacant).take(CHUNK);
+            self.chunks.push(seal(chunk.collect()));
+        }
+    }
+
+    /// Glues the chunks' first `slots` slots back into `flat`.
+    fn flatten(&mut self) {
+        let mut flat = Vec::with_capacity(self.slots);
+        for chunk in std::mem::take(&mut self.chunks) {
+            let rest = self.slots - flat.len();
+            flat.extend((chunk as Box<[Slot<E>]>).into_vec().into_iter().take(rest));
+        }
+        self.flat = flat;
+    }
+
     /// Drops trailing vacant slots (and spare chunks) and returns their
-    /// memory to the allocator; back to `flat` at `CHUNK` slots or fewer.
+    /// memory to the allocator; back to `flat` at `FLAT_MAX` slots or fewer.
     /// O(slots): rebuilds the free list.
     pub(crate) fn shrink_to_fit(&mut self) {
         self.spare = Vec::new();
@@ -280,11 +303,8 @@ impl<E> Slab<E> {
             self.fresh_gen = self.fresh_gen.max(last.gen);
             self.slots -= 1;
         }
-        if self.slots <= CHUNK && !self.chunks.is_empty() {
-            // A boxed array is a boxed slice is a `Vec`: no copy.
-            let first = self.chunks.swap_remove(0);
-            self.flat = (first as Box<[Slot<E>]>).into_vec();
-            self.chunks = Vec::new();
+        if self.slots <= FLAT_MAX && !self.chunks.is_empty() {
+            self.flatten();
         }
         if self.chunks.is_empty() {
             self.flat.truncate(self.slots);
@@ -320,14 +340,14 @@ impl<E> Slab<E> {
         let needed = additional.saturating_sub(self.slots - self.len);
         let target = self.slots.saturating_add(needed);
         if self.chunks.is_empty() {
-            // Up to `CHUNK` exactly, so that a full `flat` seals in place.
-            let room = target.min(CHUNK) - self.flat.len();
-            self.flat.reserve_exact(room);
-            if target <= CHUNK {
+            if target <= FLAT_MAX {
+                self.flat.reserve_exact(target - self.flat.len());
                 return;
             }
+            // Cut now, so that filling the room allocates nothing.
+            self.unflatten();
         }
-        let have = self.chunks.len().max(1) + self.spare.len();
+        let have = self.chunks.len() + self.spare.len();
         let spares = target.div_ceil(CHUNK).saturating_sub(have);
         self.chunks.reserve(have + spares - self.chunks.len());
         self.spare.extend((0..spares).map(|_| vacant_chunk()));

@@ -89,12 +89,40 @@ fn reserve_means_no_growth() {
     }
     assert_eq!(s.capacity(), cap, "reserved room used, nothing allocated");
     assert_eq!(s.len(), 2 * CHUNK + 11);
+    s.shrink_to_fit();
+    assert_eq!(s.capacity(), s.slots(), "spare room returned");
+}
+
+#[test]
+fn reserve_past_flat_means_no_growth() {
+    let mut s = Slab::new();
+    s.insert(0usize);
+    let n = FLAT_MAX + 2 * CHUNK + 10;
+    s.reserve(n);
+    let cap = s.capacity();
+    assert!(cap > n);
+    for i in 0..n {
+        s.insert(i);
+    }
+    assert_eq!(s.capacity(), cap, "reserved room used, nothing allocated");
     s.reserve(4 * CHUNK);
     assert!(s.capacity() >= s.slots() + 4 * CHUNK);
     s.shrink_to_fit();
     // Chunks are allocated whole: the last one keeps its vacant slots.
-    assert_eq!(s.capacity(), 3 * CHUNK, "spare room returned");
-    assert_eq!(s.slots(), 2 * CHUNK + 11);
+    assert_eq!(
+        s.capacity(),
+        (n + 1).div_ceil(CHUNK) * CHUNK,
+        "spare room returned"
+    );
+    assert_eq!(s.slots(), n + 1);
+    // An empty slab reserving past `flat` is chunked at once.
+    let mut e = Slab::new();
+    e.reserve(FLAT_MAX + 1);
+    let cap = e.capacity();
+    for i in 0..=FLAT_MAX {
+        e.insert(i);
+    }
+    assert_eq!(e.capacity(), cap, "nothing allocated");
 }
 
 #[test]
@@ -103,7 +131,7 @@ fn reserve_in_a_flat_slab_stays_flat() {
     s.insert(0usize);
     s.reserve(100);
     let cap = s.capacity();
-    assert!((101..CHUNK).contains(&cap), "{cap}");
+    assert!((101..FLAT_MAX).contains(&cap), "{cap}");
     for i in 0..100 {
         s.insert(i);
     }
@@ -113,48 +141,54 @@ fn reserve_in_a_flat_slab_stays_flat() {
 #[test]
 fn flat_to_chunks_and_back() {
     let mut s = Slab::new();
-    let keys: Vec<_> = (0..CHUNK).map(|i| s.insert(i)).collect();
-    assert_eq!(s.capacity(), CHUNK, "a full flat slab, nothing spare");
-    // One more slot: `flat` becomes chunk 0, and chunk 1 is allocated whole.
-    let k = s.insert(CHUNK);
-    assert_eq!(k.index as usize, CHUNK);
-    assert_eq!(s.capacity(), 2 * CHUNK);
-    assert_eq!(s.slots(), CHUNK + 1);
+    let keys: Vec<_> = (0..FLAT_MAX).map(|i| s.insert(i)).collect();
+    assert_eq!(s.capacity(), FLAT_MAX, "a full flat slab, nothing spare");
+    // One more slot: `flat` is cut into chunks, and one more is allocated whole.
+    let k = s.insert(FLAT_MAX);
+    assert_eq!(k.index as usize, FLAT_MAX);
+    assert_eq!(s.capacity(), FLAT_MAX + CHUNK);
+    assert_eq!(s.slots(), FLAT_MAX + 1);
     for (i, k) in keys.iter().enumerate() {
-        assert_eq!(s.get(*k), Some(&i), "moved into chunk 0");
+        assert_eq!(s.get(*k), Some(&i), "moved into the chunks");
+        assert_eq!(s.key_at(k.index), *k);
     }
-    assert_eq!(s.get(k), Some(&CHUNK));
-    // Slots of chunk 1 not handed out yet are no entry, and not free.
+    assert_eq!(s.get(k), Some(&FLAT_MAX));
+    // Slots of the last chunk not handed out yet are no entry, and not free.
     let unissued = Key {
-        index: CHUNK as u32 + 1,
+        index: FLAT_MAX as u32 + 1,
         gen: 0,
     };
     assert!(s.get(unissued).is_none());
     assert!(s.get_mut(unissued).is_none());
     assert_eq!(
-        s.insert(CHUNK + 1).index as usize,
-        CHUNK + 1,
+        s.insert(FLAT_MAX + 1).index as usize,
+        FLAT_MAX + 1,
         "handed out in order"
     );
-    assert_eq!(s.iter().count(), CHUNK + 2);
+    let seen: Vec<usize> = s.iter_from(FLAT_MAX - 2).map(|(_, e)| *e).collect();
+    assert_eq!(seen, (FLAT_MAX - 2..FLAT_MAX + 2).collect::<Vec<_>>());
 
-    // Back below one chunk: flat again, exact size.
-    for k in &keys[CHUNK / 2..] {
+    // Back to half of `FLAT_MAX`: flat again, exact size.
+    let half = FLAT_MAX / 2;
+    for k in &keys[half..] {
         s.remove_at(k.index);
     }
-    s.remove_at(CHUNK as u32 + 1);
+    s.remove_at(FLAT_MAX as u32 + 1);
     s.remove_at(k.index);
     s.shrink_to_fit();
-    assert_eq!(s.slots(), CHUNK / 2);
-    assert_eq!(s.capacity(), CHUNK / 2);
-    for (i, k) in keys[..CHUNK / 2].iter().enumerate() {
+    assert_eq!(s.slots(), half);
+    assert_eq!(s.capacity(), half);
+    for (i, k) in keys[..half].iter().enumerate() {
         assert_eq!(s.get(*k), Some(&i), "survivors kept across the move back");
     }
     assert!(s.get(k).is_none(), "truncated key stays stale");
     // And across the boundary again: the old keys never alias.
-    let again: Vec<_> = (0..CHUNK).map(|i| s.insert(10_000 + i)).collect();
-    assert_eq!(again[CHUNK / 2].index as usize, CHUNK, "into chunk 1 again");
-    for old in keys[CHUNK / 2..].iter().chain([&k]) {
+    let again: Vec<_> = (0..FLAT_MAX).map(|i| s.insert(10_000 + i)).collect();
+    assert_eq!(
+        again[half].index as usize, FLAT_MAX,
+        "into the chunks again"
+    );
+    for old in keys[half..].iter().chain([&k]) {
         assert!(s.get(*old).is_none(), "stale key {old:?} aliased");
     }
     for (i, k) in again.iter().enumerate() {
@@ -165,27 +199,32 @@ fn flat_to_chunks_and_back() {
 #[test]
 fn shrink_inside_the_last_chunk_keeps_keys_stale() {
     let mut s = Slab::new();
-    let keys: Vec<_> = (0..2 * CHUNK + 100).map(|i| s.insert(i)).collect();
+    let base = FLAT_MAX + 2 * CHUNK;
+    let keys: Vec<_> = (0..base + 100).map(|i| s.insert(i)).collect();
+    assert!(
+        s.capacity() < base + 100 + CHUNK,
+        "at most one chunk of slack"
+    );
     // Free the last 50 slots and a hole: the last chunk stays allocated.
-    for k in &keys[2 * CHUNK + 50..] {
+    for k in &keys[base + 50..] {
         s.remove_at(k.index);
     }
-    s.remove_at(keys[CHUNK + 3].index);
+    s.remove_at(keys[FLAT_MAX + 3].index);
     s.shrink_to_fit();
-    assert_eq!(s.slots(), 2 * CHUNK + 50);
-    assert_eq!(s.capacity(), 3 * CHUNK);
+    assert_eq!(s.slots(), base + 50);
+    assert_eq!(s.capacity(), base + CHUNK);
     assert!(!s.last_is_vacant());
-    assert_eq!(s.insert(0).index as usize, CHUNK + 3, "the hole first");
+    assert_eq!(s.insert(0).index as usize, FLAT_MAX + 3, "the hole first");
     // Then the truncated slots, in order, each with a fresh generation.
-    for (n, old) in keys[2 * CHUNK + 50..].iter().enumerate() {
+    for (n, old) in keys[base + 50..].iter().enumerate() {
         let new = s.insert(n);
         assert_eq!(new.index, old.index);
         assert!(s.get(*old).is_none(), "stale key {old:?} aliased");
         assert_eq!(s.get(new), Some(&n));
     }
-    let seen: Vec<usize> = s.iter_from(2 * CHUNK - 1).map(|(_, e)| *e).collect();
-    let mut want = vec![2 * CHUNK - 1];
-    want.extend(2 * CHUNK..2 * CHUNK + 50);
+    let seen: Vec<usize> = s.iter_from(base - 1).map(|(_, e)| *e).collect();
+    let mut want = vec![base - 1];
+    want.extend(base..base + 50);
     want.extend(0..50);
     assert_eq!(seen, want, "memory order across chunks");
 }
