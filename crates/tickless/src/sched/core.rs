@@ -18,8 +18,7 @@
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::builder::{BuildError, Builder, RejectHook, RejectPolicy, Rejected, RejectedAt};
@@ -27,11 +26,12 @@ use super::jobs::{JobId, Work};
 use super::state::{Effects, Phase, State};
 use crate::blocking::alarm::{Action, Alarm};
 use crate::driver::{CollectionCount, Handle};
-use crate::sync::lock_std as lock;
+use crate::sync::thread::{self, JoinHandle};
+use crate::sync::{lock, thread_local_const, wait, wait_timeout, Condvar, Mutex, MutexGuard};
 
-thread_local! {
+thread_local_const! {
     /// The scheduler this thread works for (its `Shared`'s address), if any.
-    static WORKER_OF: Cell<usize> = const { Cell::new(0) };
+    static WORKER_OF: Cell<usize> = Cell::new(0);
 }
 
 pub(super) struct Shared {
@@ -223,7 +223,7 @@ impl Core {
                 }
                 RejectPolicy::CallerRuns | RejectPolicy::Block => {
                     st.blocked += 1;
-                    st = shared.room.wait(st).unwrap_or_else(|p| p.into_inner());
+                    st = wait(&shared.room, st);
                     st.blocked -= 1;
                 }
             }
@@ -278,7 +278,7 @@ impl Core {
             }
             if st.policy == RejectPolicy::Block {
                 st.blocked += 1;
-                st = shared.room.wait(st).unwrap_or_else(|p| p.into_inner());
+                st = wait(&shared.room, st);
                 st.blocked -= 1;
             }
         };
@@ -329,7 +329,7 @@ impl Core {
                 if st.finished() {
                     break;
                 }
-                st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+                st = wait(&shared.work, st);
                 continue;
             };
             self.release(st, fx);
@@ -377,18 +377,12 @@ impl Core {
         while st.live_workers > own {
             let left = limit.map(|l| l.saturating_duration_since(Instant::now()));
             match left {
-                None => st = shared.room.wait(st).unwrap_or_else(|p| p.into_inner()),
+                None => st = wait(&shared.room, st),
                 Some(left) if left.is_zero() => {
                     all = false;
                     break;
                 }
-                Some(left) => {
-                    st = shared
-                        .room
-                        .wait_timeout(st, left)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
-                }
+                Some(left) => st = wait_timeout(&shared.room, st, left),
             }
         }
         if !all {
@@ -401,12 +395,12 @@ impl Core {
             drop(st);
         }
         let me = thread::current().id();
-        for thread in std::mem::take(&mut *lock(&self.threads)) {
+        for worker in std::mem::take(&mut *lock(&self.threads)) {
             // Every other worker has left its loop (or, after a timeout, the
             // finished ones have): joining is immediate. Ourselves (shut
             // down from a job) and stragglers are left detached.
-            if thread.thread().id() != me && (all || thread.is_finished()) {
-                let _ = thread.join();
+            if worker.thread().id() != me && (all || thread::is_finished(&worker)) {
+                let _ = worker.join();
             }
         }
         all

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, Weak};
 use super::builder::RejectPolicy;
 use super::core::Shared;
 use super::stats::JobStats;
-use crate::sync::lock_std as lock;
+use crate::sync::{lock, lock_std};
 use crate::Handle;
 
 /// A scheduler's counts and histograms, from [`Scheduler::metrics`](super::Scheduler::metrics).
@@ -94,14 +94,14 @@ impl Shared {
 static REGISTRY: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 
 pub(super) fn register(shared: &Arc<Shared>) {
-    let mut list = lock(&REGISTRY);
+    let mut list = lock_std(&REGISTRY);
     list.retain(|w| w.strong_count() > 0);
     list.push(Arc::downgrade(shared));
 }
 
 /// The metrics of every live scheduler on `handle`'s driver, by name.
 pub(crate) fn on_driver(handle: &Handle) -> Vec<SchedulerMetrics> {
-    let live: Vec<Arc<Shared>> = lock(&REGISTRY).iter().filter_map(Weak::upgrade).collect();
+    let live: Vec<Arc<Shared>> = lock_std(&REGISTRY).iter().filter_map(Weak::upgrade).collect();
     let mut out: Vec<_> = live
         .iter()
         .filter(|s| s.handle.same_driver_as(handle))
