@@ -60,7 +60,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// Waits on `cv`, ignoring poisoning as [`lock`] does.
 #[inline]
 pub(crate) fn wait<'a, T>(cv: &Condvar, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
-    cv.wait(guard).unwrap_or_else(|poisoned| poisoned.into_inner())
+    cv.wait(guard)
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Waits on `cv` for at most `timeout`, ignoring poisoning. (loom's version

@@ -13,8 +13,26 @@
 //! lock, releases it, then resets the alarm; `arm_lock` serialises re-arms
 //! so the last reset is the latest reading (a fire in between re-arms for
 //! the wheel's earliest itself, so a stale reading only costs a spurious
-//! fire). Workers and submitters never run user code (jobs, hooks, `Drop` of
-//! dropped jobs) under the state lock.
+//! fire). Shutdown stops the alarm under `arm_lock` too, after the close
+//! has emptied the wheel, so no re-arm lands after it. Order: `arm_lock` →
+//! alarm → state; no user code runs under `arm_lock`. Workers and
+//! submitters never run user code (jobs, hooks, `Drop` of dropped jobs)
+//! under the state lock.
+//!
+//! # Waiting
+//!
+//! Workers wait on `work` while nothing is queued; every move that queues
+//! runs notifies one worker per run after unlocking (`Shared::release`),
+//! and the check and the wait happen under one holding of the state lock,
+//! so no notification falls between them. `Block` submitters and a
+//! shutdown waiting for the workers wait on `room`, notified when a run is
+//! taken or a worker exits.
+//!
+//! The locks, condition variables, worker threads and the `WORKER_OF`
+//! thread-local come through `crate::sync`, so the loom models in
+//! `models.rs` run this code: a due job against its cancel or drop,
+//! `execute` against a waiting worker and against `shutdown`, `schedule`
+//! against `shutdown`, a `Block` submitter, and two racing re-arms.
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
@@ -66,8 +84,9 @@ impl Action for Dispatch {
 
 pub(super) struct Core {
     pub(super) shared: Arc<Shared>,
-    alarm: Arc<Alarm<Dispatch>>,
-    arm_lock: Mutex<()>,
+    pub(super) alarm: Arc<Alarm<Dispatch>>,
+    /// Serialises re-arms, and a re-arm with shutdown's stop (module docs).
+    pub(super) arm_lock: Mutex<()>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -368,7 +387,15 @@ impl Core {
         let mut st = lock(&shared.state);
         st.close(stop, &mut fx);
         self.shared.release(st, fx, RejectedAt::Submit);
-        self.alarm.stop();
+        {
+            // Under `arm_lock`: a re-arm that read the wheel before the close
+            // has reset the alarm already (stopped here), and one that reads
+            // it after finds it empty. Without it, a reset landing after this
+            // stop kept the alarm armed — and the state alive — until the
+            // deadline of a job the close had cancelled.
+            let _serial = lock(&self.arm_lock);
+            self.alarm.stop();
+        }
         shared.work.notify_all();
         let own = usize::from(shared.on_own_worker());
         let limit = timeout.map(|t| Instant::now() + t);

@@ -101,7 +101,10 @@ pub(super) fn register(shared: &Arc<Shared>) {
 
 /// The metrics of every live scheduler on `handle`'s driver, by name.
 pub(crate) fn on_driver(handle: &Handle) -> Vec<SchedulerMetrics> {
-    let live: Vec<Arc<Shared>> = lock_std(&REGISTRY).iter().filter_map(Weak::upgrade).collect();
+    let live: Vec<Arc<Shared>> = lock_std(&REGISTRY)
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
     let mut out: Vec<_> = live
         .iter()
         .filter(|s| s.handle.same_driver_as(handle))

@@ -74,6 +74,8 @@ mod metrics;
 mod model;
 #[cfg(all(test, tickless_loom))]
 mod models;
+#[cfg(all(test, not(tickless_loom)))]
+mod races;
 mod state;
 mod stats;
 

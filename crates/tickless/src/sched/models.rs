@@ -63,7 +63,11 @@ fn one_worker(driver: &Driver) -> Builder {
 /// After a shutdown: nothing left anywhere, the worker has exited.
 fn assert_empty(sched: &Scheduler) {
     let st = lock(&sched.core().shared.state);
-    assert_eq!(st.counts(), (0, 0, 0, 0), "(pending, queued, running, live jobs)");
+    assert_eq!(
+        st.counts(),
+        (0, 0, 0, 0),
+        "(pending, queued, running, live jobs)"
+    );
     assert_eq!(st.live_workers, 0, "the worker exited");
 }
 
@@ -94,7 +98,11 @@ fn due_vs_cancel() {
 
         let completed = sched.metrics().total.completed;
         assert_eq!(latch.runs() as u64, completed);
-        assert_eq!(completed + u64::from(prevented), 1, "ran or cancelled, once");
+        assert_eq!(
+            completed + u64::from(prevented),
+            1,
+            "ran or cancelled, once"
+        );
         assert_empty(&sched);
     });
 }
@@ -121,7 +129,10 @@ fn periodic_due_vs_drop() {
         clock.advance(secs(5));
         sched.shutdown();
         let runs = latch.runs();
-        assert!(runs <= 1, "{runs} runs after the handle was dropped at the first deadline");
+        assert!(
+            runs <= 1,
+            "{runs} runs after the handle was dropped at the first deadline"
+        );
         assert_eq!(sched.metrics().total.completed, runs as u64);
         assert_empty(&sched);
     });
@@ -170,6 +181,39 @@ fn shutdown_vs_execute() {
                 assert_eq!(latch.runs(), 0);
             }
         }
+        assert_empty(&sched);
+    });
+}
+
+/// `shutdown` racing a `schedule` an hour out: the job is rejected, or
+/// accepted and cancelled by the shutdown — and either way the driver timer
+/// is left disarmed (a re-arm that lands after the shutdown's stop would
+/// keep the scheduler's state alive, as a pending driver timer, for the
+/// hour).
+#[test]
+fn shutdown_vs_schedule_leaves_no_timer() {
+    model(|| {
+        let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
+        let sched = one_worker(&driver).build().unwrap();
+        let latch = Arc::new(Latch::default());
+
+        let submitting = {
+            let (sched, job) = (sched.clone(), latch.job());
+            thread::spawn(move || {
+                sched
+                    .schedule(secs(3600), job)
+                    .map(super::JobHandle::detach)
+            })
+        };
+        sched.shutdown();
+        let submitted = submitting.join().unwrap();
+        assert!(matches!(submitted, Ok(()) | Err(Rejected::Shutdown)));
+        assert_eq!(latch.runs(), 0);
+        assert_eq!(
+            driver.handle().pending_timers(),
+            0,
+            "the driver timer is armed after shutdown"
+        );
         assert_empty(&sched);
     });
 }
