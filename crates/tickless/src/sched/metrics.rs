@@ -91,6 +91,9 @@ impl Shared {
 /// Every scheduler ever started whose state is still alive; dead entries
 /// are pruned at each registration, so the list is bounded by live
 /// schedulers (amortised O(1) per registration).
+///
+/// A std mutex even under loom (a static; held with no other lock and
+/// released before any state lock is taken).
 static REGISTRY: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 
 pub(super) fn register(shared: &Arc<Shared>) {
