@@ -13,13 +13,30 @@
 //! lock, releases it, then resets the alarm; `arm_lock` serialises re-arms
 //! so the last reset is the latest reading (a fire in between re-arms for
 //! the wheel's earliest itself, so a stale reading only costs a spurious
-//! fire). Workers and submitters never run user code (jobs, hooks, `Drop` of
-//! dropped jobs) under the state lock.
+//! fire). Shutdown stops the alarm under `arm_lock` too, after the close
+//! has emptied the wheel, so no re-arm lands after it. Order: `arm_lock` →
+//! alarm → state; no user code runs under `arm_lock`. Workers and
+//! submitters never run user code (jobs, hooks, `Drop` of dropped jobs)
+//! under the state lock.
+//!
+//! # Waiting
+//!
+//! Workers wait on `work` while nothing is queued; every move that queues
+//! runs notifies one worker per run after unlocking (`Shared::release`),
+//! and the check and the wait happen under one holding of the state lock,
+//! so no notification falls between them. `Block` submitters and a
+//! shutdown waiting for the workers wait on `room`, notified when a run is
+//! taken or a worker exits.
+//!
+//! The locks, condition variables, worker threads and the `WORKER_OF`
+//! thread-local come through `crate::sync`, so the loom models in
+//! `models.rs` run this code: a due job against its cancel or drop,
+//! `execute` against a waiting worker and against `shutdown`, `schedule`
+//! against `shutdown`, a `Block` submitter, and two racing re-arms.
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::builder::{BuildError, Builder, RejectHook, RejectPolicy, Rejected, RejectedAt};
@@ -27,11 +44,12 @@ use super::jobs::{JobId, Work};
 use super::state::{Effects, Phase, State};
 use crate::blocking::alarm::{Action, Alarm};
 use crate::driver::{CollectionCount, Handle};
-use crate::sync::lock_std as lock;
+use crate::sync::thread::{self, JoinHandle};
+use crate::sync::{lock, thread_local_const, wait, wait_timeout, Condvar, Mutex, MutexGuard};
 
-thread_local! {
+thread_local_const! {
     /// The scheduler this thread works for (its `Shared`'s address), if any.
-    static WORKER_OF: Cell<usize> = const { Cell::new(0) };
+    static WORKER_OF: Cell<usize> = Cell::new(0);
 }
 
 pub(super) struct Shared {
@@ -66,8 +84,9 @@ impl Action for Dispatch {
 
 pub(super) struct Core {
     pub(super) shared: Arc<Shared>,
-    alarm: Arc<Alarm<Dispatch>>,
-    arm_lock: Mutex<()>,
+    pub(super) alarm: Arc<Alarm<Dispatch>>,
+    /// Serialises re-arms, and a re-arm with shutdown's stop (module docs).
+    pub(super) arm_lock: Mutex<()>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -223,7 +242,7 @@ impl Core {
                 }
                 RejectPolicy::CallerRuns | RejectPolicy::Block => {
                     st.blocked += 1;
-                    st = shared.room.wait(st).unwrap_or_else(|p| p.into_inner());
+                    st = wait(&shared.room, st);
                     st.blocked -= 1;
                 }
             }
@@ -278,7 +297,7 @@ impl Core {
             }
             if st.policy == RejectPolicy::Block {
                 st.blocked += 1;
-                st = shared.room.wait(st).unwrap_or_else(|p| p.into_inner());
+                st = wait(&shared.room, st);
                 st.blocked -= 1;
             }
         };
@@ -329,7 +348,7 @@ impl Core {
                 if st.finished() {
                     break;
                 }
-                st = shared.work.wait(st).unwrap_or_else(|p| p.into_inner());
+                st = wait(&shared.work, st);
                 continue;
             };
             self.release(st, fx);
@@ -368,7 +387,15 @@ impl Core {
         let mut st = lock(&shared.state);
         st.close(stop, &mut fx);
         self.shared.release(st, fx, RejectedAt::Submit);
-        self.alarm.stop();
+        {
+            // Under `arm_lock`: a re-arm that read the wheel before the close
+            // has reset the alarm already (stopped here), and one that reads
+            // it after finds it empty. Without it, a reset landing after this
+            // stop kept the alarm armed — and the state alive — until the
+            // deadline of a job the close had cancelled.
+            let _serial = lock(&self.arm_lock);
+            self.alarm.stop();
+        }
         shared.work.notify_all();
         let own = usize::from(shared.on_own_worker());
         let limit = timeout.map(|t| Instant::now() + t);
@@ -377,18 +404,12 @@ impl Core {
         while st.live_workers > own {
             let left = limit.map(|l| l.saturating_duration_since(Instant::now()));
             match left {
-                None => st = shared.room.wait(st).unwrap_or_else(|p| p.into_inner()),
+                None => st = wait(&shared.room, st),
                 Some(left) if left.is_zero() => {
                     all = false;
                     break;
                 }
-                Some(left) => {
-                    st = shared
-                        .room
-                        .wait_timeout(st, left)
-                        .unwrap_or_else(|p| p.into_inner())
-                        .0
-                }
+                Some(left) => st = wait_timeout(&shared.room, st, left),
             }
         }
         if !all {
@@ -401,12 +422,12 @@ impl Core {
             drop(st);
         }
         let me = thread::current().id();
-        for thread in std::mem::take(&mut *lock(&self.threads)) {
+        for worker in std::mem::take(&mut *lock(&self.threads)) {
             // Every other worker has left its loop (or, after a timeout, the
             // finished ones have): joining is immediate. Ourselves (shut
             // down from a job) and stragglers are left detached.
-            if thread.thread().id() != me && (all || thread.is_finished()) {
-                let _ = thread.join();
+            if worker.thread().id() != me && (all || thread::is_finished(&worker)) {
+                let _ = worker.join();
             }
         }
         all

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, Weak};
 use super::builder::RejectPolicy;
 use super::core::Shared;
 use super::stats::JobStats;
-use crate::sync::lock_std as lock;
+use crate::sync::{lock, lock_std};
 use crate::Handle;
 
 /// A scheduler's counts and histograms, from [`Scheduler::metrics`](super::Scheduler::metrics).
@@ -91,17 +91,23 @@ impl Shared {
 /// Every scheduler ever started whose state is still alive; dead entries
 /// are pruned at each registration, so the list is bounded by live
 /// schedulers (amortised O(1) per registration).
+///
+/// A std mutex even under loom (a static; held with no other lock and
+/// released before any state lock is taken).
 static REGISTRY: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
 
 pub(super) fn register(shared: &Arc<Shared>) {
-    let mut list = lock(&REGISTRY);
+    let mut list = lock_std(&REGISTRY);
     list.retain(|w| w.strong_count() > 0);
     list.push(Arc::downgrade(shared));
 }
 
 /// The metrics of every live scheduler on `handle`'s driver, by name.
 pub(crate) fn on_driver(handle: &Handle) -> Vec<SchedulerMetrics> {
-    let live: Vec<Arc<Shared>> = lock(&REGISTRY).iter().filter_map(Weak::upgrade).collect();
+    let live: Vec<Arc<Shared>> = lock_std(&REGISTRY)
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
     let mut out: Vec<_> = live
         .iter()
         .filter(|s| s.handle.same_driver_as(handle))

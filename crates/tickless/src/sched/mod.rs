@@ -72,6 +72,10 @@ mod jobs;
 mod metrics;
 #[cfg(test)]
 mod model;
+#[cfg(all(test, tickless_loom))]
+mod models;
+#[cfg(all(test, not(tickless_loom)))]
+mod races;
 mod state;
 mod stats;
 
@@ -87,7 +91,7 @@ pub use metrics::{JobMetrics, SchedulerMetrics};
 pub use stats::{Histogram, JobStats, BUCKETS, MAX_JOB_NAMES};
 
 use self::core::Core;
-use crate::sync::lock_std as lock;
+use crate::sync::lock;
 use crate::Handle;
 use jobs::{JobId, Period, Periodic, Work};
 

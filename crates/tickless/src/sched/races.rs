@@ -1,0 +1,56 @@
+//! Interleavings inside `Core` that the public API cannot pause in, set up
+//! by hand on real threads (the loom models in `models.rs` explore them all,
+//! but run only under `--cfg tickless_loom`).
+
+use std::thread;
+use std::time::Duration;
+
+use super::state::Phase;
+use super::Scheduler;
+use crate::clock::ManualClock;
+use crate::sync::lock;
+use crate::Driver;
+
+/// A re-arm that has read the wheel (under `arm_lock`) and not yet reset
+/// the alarm when `shutdown` closes the scheduler: the shutdown's stop
+/// waits for the reset, so no driver timer is left armed. Before the stop
+/// took `arm_lock`, the reset landed after it and kept the alarm — and the
+/// scheduler's state — alive until the cancelled job's deadline.
+#[test]
+fn shutdown_waits_for_a_rearm_in_progress() {
+    let driver = Driver::builder().clock(ManualClock::new()).build().unwrap();
+    let sched = Scheduler::builder()
+        .workers(1)
+        .handle(driver.handle().clone())
+        .build()
+        .unwrap();
+    let job = sched.schedule(Duration::from_secs(3600), || {}).unwrap();
+    assert_eq!(driver.handle().pending_timers(), 1, "armed for the job");
+    let core = sched.core().clone();
+
+    // `Core::arm`, paused between its read and its reset.
+    let serial = lock(&core.arm_lock);
+    let target = lock(&core.shared.state)
+        .next_deadline()
+        .expect("a pending job");
+    let stopping = {
+        let sched = sched.clone();
+        thread::spawn(move || sched.shutdown())
+    };
+    while lock(&core.shared.state).phase == Phase::Open {
+        thread::yield_now(); // the shutdown has not closed yet
+    }
+    // Let it reach the alarm (without the fix it stops it now; with it, it
+    // waits for `arm_lock`). No bound is asserted on this sleep.
+    thread::sleep(Duration::from_millis(20));
+    core.alarm.reset(target);
+    drop(serial);
+    stopping.join().unwrap();
+
+    assert_eq!(
+        driver.handle().pending_timers(),
+        0,
+        "the driver timer was left armed after shutdown"
+    );
+    assert!(!job.is_pending(), "the shutdown cancelled the job");
+}
