@@ -828,3 +828,44 @@ fn a_waiter_expecting_another_error_type_runs_its_own() {
     assert_eq!(*leader.join().unwrap().unwrap_err(), "backend down");
     assert_eq!(*waiter.join().unwrap().unwrap_err(), 7, "its own error");
 }
+
+#[test]
+fn by_ref_variants_take_a_borrowed_key() {
+    let cache: Cache<String, usize> = Cache::new(100);
+    assert_eq!(cache.get_with_by_ref("a", || 1), 1);
+    assert_eq!(cache.get_with_by_ref("a", || unreachable!()), 1);
+    assert_eq!(cache.get(&"a".to_string()), Some(1));
+    let failed = cache.try_get_with_by_ref("b", || Err::<usize, _>("down"));
+    assert_eq!(*failed.unwrap_err(), "down");
+    assert!(!cache.contains_key("b"), "an error is not cached");
+    assert_eq!(cache.try_get_with_by_ref("b", || Ok::<_, ()>(2)), Ok(2));
+    assert_eq!(cache.optionally_get_with_by_ref("c", || None), None);
+    assert_eq!(cache.optionally_get_with_by_ref("c", || Some(3)), Some(3));
+    assert_eq!(cache.entry_count(), 3);
+}
+
+#[test]
+fn a_by_ref_waiter_shares_an_owned_leaders_value() {
+    let cache: Cache<String, u64> = Cache::new(100);
+    let (started_tx, started) = crossbeam_channel::bounded(1);
+    let (go, go_rx) = crossbeam_channel::bounded::<()>(1);
+    let leader = {
+        let cache = cache.clone();
+        std::thread::spawn(move || {
+            cache.get_with("k".to_string(), || {
+                started_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                7
+            })
+        })
+    };
+    started.recv().unwrap();
+    let waiter = {
+        let cache = cache.clone();
+        std::thread::spawn(move || cache.get_with_by_ref("k", || unreachable!("waits")))
+    };
+    wait_until("a waiter behind the leader", || cache.stats().misses >= 2);
+    go.send(()).unwrap();
+    assert_eq!(leader.join().unwrap(), 7);
+    assert_eq!(waiter.join().unwrap(), 7);
+}

@@ -1,6 +1,7 @@
 //! Single-flight for [`get_with`](super::Cache::get_with),
 //! [`try_get_with`](super::Cache::try_get_with) and
-//! [`optionally_get_with`](super::Cache::optionally_get_with): concurrent
+//! [`optionally_get_with`](super::Cache::optionally_get_with) (and their
+//! `*_by_ref` forms, which clone the key only on a miss): concurrent
 //! misses on one key run its initializer once; the others wait for its value.
 //!
 //! The first miss registers a [`Flight`] under the key in the shard's
@@ -17,6 +18,7 @@
 //! `try_get_with`) tries again, as after a panic.
 
 use std::any::Any;
+use std::borrow::Borrow;
 use std::convert::Infallible;
 use std::hash::{BuildHasher, Hash};
 use std::sync::{Arc, Condvar, Mutex};
@@ -103,7 +105,7 @@ where
     /// panic reaches this caller and one of the waiters runs its own `init`.
     /// `init` must not call `get_with` for the same key (it would wait for itself).
     pub fn get_with(&self, key: K, init: impl FnOnce() -> V) -> V {
-        match self.fly::<Infallible>(key, || Ok(init())) {
+        match self.fly::<K, Infallible>(KeyArg::Owned(key), || Ok(init())) {
             Ok(v) => v,
             Err(never) => match *never {},
         }
@@ -134,7 +136,7 @@ where
         F: FnOnce() -> Result<V, E>,
         E: Send + Sync + 'static,
     {
-        self.fly(key, init)
+        self.fly(KeyArg::Owned(key), init)
     }
 
     /// [`get_with`](Cache::get_with) with an initializer that may find no
@@ -155,63 +157,132 @@ where
     where
         F: FnOnce() -> Option<V>,
     {
-        /// The error shared by the waiters of an initializer that found nothing.
-        struct NoValue;
-        self.fly(key, || init().ok_or(NoValue)).ok()
+        self.fly(KeyArg::Owned(key), || init().ok_or(NoValue)).ok()
     }
 
-    /// The single-flight behind the three `*get_with`.
-    fn fly<E>(&self, key: K, init: impl FnOnce() -> Result<V, E>) -> Result<V, Arc<E>>
+    /// [`get_with`](Cache::get_with) by reference — moka's
+    /// `get_with_by_ref`: the key is turned into a `K` (`to_owned`) only on
+    /// a miss.
+    ///
+    /// ```
+    /// use tickless::cache::Cache;
+    ///
+    /// let cache: Cache<String, usize> = Cache::new(100);
+    /// assert_eq!(cache.get_with_by_ref("four", || 4), 4);
+    /// assert_eq!(cache.get_with_by_ref("four", || unreachable!()), 4);
+    /// ```
+    pub fn get_with_by_ref<Q>(&self, key: &Q, init: impl FnOnce() -> V) -> V
+    where
+        K: Borrow<Q>,
+        Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
+    {
+        match self.fly::<Q, Infallible>(KeyArg::Borrowed(key), || Ok(init())) {
+            Ok(v) => v,
+            Err(never) => match *never {},
+        }
+    }
+
+    /// [`try_get_with`](Cache::try_get_with) by reference — moka's
+    /// `try_get_with_by_ref`.
+    pub fn try_get_with_by_ref<F, E, Q>(&self, key: &Q, init: F) -> Result<V, Arc<E>>
+    where
+        F: FnOnce() -> Result<V, E>,
+        E: Send + Sync + 'static,
+        K: Borrow<Q>,
+        Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
+    {
+        self.fly(KeyArg::Borrowed(key), init)
+    }
+
+    /// [`optionally_get_with`](Cache::optionally_get_with) by reference —
+    /// moka's `optionally_get_with_by_ref`.
+    pub fn optionally_get_with_by_ref<F, Q>(&self, key: &Q, init: F) -> Option<V>
+    where
+        F: FnOnce() -> Option<V>,
+        K: Borrow<Q>,
+        Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
+    {
+        self.fly(KeyArg::Borrowed(key), || init().ok_or(NoValue))
+            .ok()
+    }
+
+    /// The single-flight behind every `*get_with*`.
+    fn fly<Q, E>(
+        &self,
+        key: KeyArg<'_, K, Q>,
+        init: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, Arc<E>>
     where
         E: Send + Sync + 'static,
+        K: Borrow<Q>,
+        Q: ToOwned<Owned = K> + Hash + Eq + ?Sized,
     {
         let inner = &*self.inner;
-        let hash = inner.hasher.hash_one(&key);
-        let mut init = Some(init);
+        let hash = inner.hasher.hash_one(key.get());
         loop {
             let mut removed = Removed::new();
-            let lead = {
-                let mut st = inner.lock(hash);
-                if let Some(v) = st.get(hash, &key, &mut inner.clock(), inner.tti, &mut removed) {
-                    let v = v.clone();
-                    drop(st);
-                    inner.notify(removed);
-                    return Ok(v);
-                }
-                match st.flights.get(&key) {
-                    Some(flight) => Err(flight.clone()),
-                    None => {
-                        let flight = Arc::new(Flight::new());
-                        st.flights.insert(key.clone(), flight.clone());
-                        Ok(flight)
-                    }
-                }
-            };
-            inner.notify(removed);
-            match lead {
-                Err(flight) => match flight.wait::<E>() {
+            let mut st = inner.lock(hash);
+            let now = &mut inner.clock();
+            if let Some(v) = st.get(hash, key.get(), now, inner.tti, &mut removed) {
+                let v = v.clone();
+                drop(st);
+                inner.notify(removed);
+                return Ok(v);
+            }
+            if let Some(flight) = st.flights.get(key.get()).cloned() {
+                drop(st);
+                inner.notify(removed);
+                match flight.wait::<E>() {
                     Landed::Value(v) => return Ok(v),
                     Landed::Error(e) => return Err(e),
                     // The leader panicked, or failed with another error
                     // type: try again (perhaps as the leader).
-                    Landed::Retry => {}
-                },
-                Ok(flight) => {
-                    let guard = Lead {
-                        inner,
-                        hash,
-                        key: Some(key),
-                        flight,
-                    };
-                    let f = init
-                        .take()
-                        .unwrap_or_else(|| unreachable!("one lead per call"));
-                    return match f() {
-                        Ok(value) => Ok(guard.finish(value)),
-                        Err(e) => Err(guard.fail(e)),
-                    };
+                    Landed::Retry => continue,
                 }
             }
+            let key = key.into_owned();
+            let flight = Arc::new(Flight::new());
+            st.flights.insert(key.clone(), flight.clone());
+            drop(st);
+            inner.notify(removed);
+            let guard = Lead {
+                inner,
+                hash,
+                key: Some(key),
+                flight,
+            };
+            return match init() {
+                Ok(value) => Ok(guard.finish(value)),
+                Err(e) => Err(guard.fail(e)),
+            };
+        }
+    }
+}
+
+/// The error shared by the waiters of an initializer that found nothing
+/// (`optionally_get_with*`); no caller can name it, so no other waiter
+/// expects it.
+struct NoValue;
+
+/// A key as the caller gave it: owned (`get_with`) or borrowed
+/// (`*_by_ref`), made a `K` only when a miss must file a flight.
+enum KeyArg<'a, K, Q: ?Sized> {
+    Owned(K),
+    Borrowed(&'a Q),
+}
+
+impl<K: Borrow<Q>, Q: ToOwned<Owned = K> + ?Sized> KeyArg<'_, K, Q> {
+    fn get(&self) -> &Q {
+        match self {
+            KeyArg::Owned(k) => k.borrow(),
+            KeyArg::Borrowed(q) => q,
+        }
+    }
+
+    fn into_owned(self) -> K {
+        match self {
+            KeyArg::Owned(k) => k,
+            KeyArg::Borrowed(q) => q.to_owned(),
         }
     }
 }
