@@ -321,6 +321,11 @@ fn a_get_with_behind_a_failing_try_get_with_runs_its_own() {
         9,
         "no error type to share: its own value"
     );
+    assert_eq!(
+        cache.stats().misses,
+        2,
+        "one miss per call: the waiter's second look is not counted"
+    );
     assert_eq!(cache.get(&1), Some(9));
 }
 

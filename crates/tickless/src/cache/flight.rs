@@ -219,11 +219,16 @@ where
     {
         let inner = &*self.inner;
         let hash = inner.hasher.hash_one(key.get());
+        // One call is one read in the stats and the frequency sketch, however
+        // often it looks again after a leader failed.
+        let mut first = true;
         loop {
             let mut removed = Removed::new();
             let mut st = inner.lock(hash);
             let now = &mut inner.clock();
-            if let Some(v) = st.get(hash, key.get(), now, inner.tti, &mut removed) {
+            let found = st.read(hash, key.get(), now, inner.tti, &mut removed, first);
+            first = false;
+            if let Some(v) = found {
                 let v = v.clone();
                 drop(st);
                 inner.notify(removed);

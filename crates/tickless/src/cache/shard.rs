@@ -164,18 +164,42 @@ impl<K: Hash + Eq, V> State<K, V> {
         K: std::borrow::Borrow<Q>,
         Q: Eq + ?Sized,
     {
+        self.read(hash, key, now, idle, removed, true)
+    }
+
+    /// [`get`](State::get), which counts the read (a hit or a miss, and the
+    /// key's frequency) only if `count`: a `*get_with` that looks again
+    /// after its leader failed has counted its read already.
+    #[inline]
+    pub(super) fn read<Q>(
+        &mut self,
+        hash: u64,
+        key: &Q,
+        now: &mut impl FnMut() -> Instant,
+        idle: Option<std::time::Duration>,
+        removed: &mut Removed<K, V>,
+        count: bool,
+    ) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
         let Some(index) = self.find(hash, key) else {
-            self.policy.missed(hash);
-            self.counts.misses += 1;
+            if count {
+                self.policy.missed(hash);
+                self.counts.misses += 1;
+            }
             return None;
         };
         if self.expired(index, now) {
-            self.counts.misses += 1;
+            self.counts.misses += u64::from(count);
             self.remove_at(hash, index, RemovalCause::Expired, removed);
             return None;
         }
-        self.policy.record(hash);
-        self.counts.hits += 1;
+        if count {
+            self.policy.record(hash);
+            self.counts.hits += 1;
+        }
         if let Some(idle) = idle {
             let extended = self
                 .wheel
