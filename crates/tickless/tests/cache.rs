@@ -874,3 +874,130 @@ fn a_by_ref_waiter_shares_an_owned_leaders_value() {
     assert_eq!(leader.join().unwrap(), 7);
     assert_eq!(waiter.join().unwrap(), 7);
 }
+
+// ---- review: flight.rs ----
+
+/// A cache with `listener` whose key 1 has expired, on a shut-down driver,
+/// so no expiry job runs after the one the insert queues (which may still
+/// find key 1 expired first: the tests retry then).
+fn expired_key_one(
+    listener: impl Fn(u64, u64, RemovalCause) + Send + Sync + 'static,
+) -> Cache<u64, u64> {
+    let clock = ManualClock::new();
+    let driver = Driver::builder().clock(clock.clone()).build().unwrap();
+    let cache: Cache<u64, u64> = driver
+        .handle()
+        .cache_builder()
+        .time_to_live(ms(10))
+        .eviction_listener(listener)
+        .build();
+    drop(driver);
+    cache.insert(1, 1);
+    clock.advance(ms(10));
+    cache
+}
+
+/// `true` on the driver's callback threads (active expiry), not on a reader.
+fn on_callback_thread() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|n| n.ends_with("-callback"))
+}
+
+#[test]
+fn review_a_panicking_listener_in_get_with_leaves_no_flight() {
+    for _ in 0..100 {
+        let cache = expired_key_one(|_, _, cause| {
+            assert!(
+                cause != RemovalCause::Expired || on_callback_thread(),
+                "the listener panics"
+            );
+        });
+        let first =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.get_with(1, || 2)));
+        if first.is_ok() {
+            continue; // the expiry job found it first
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let c = cache.clone();
+        std::thread::spawn(move || tx.send(c.get_with(1, || 3)).unwrap());
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)),
+            Ok(3),
+            "a later get_with waits forever on the flight the panic left in the map"
+        );
+        return;
+    }
+    panic!("the expiry job always found the entry first");
+}
+
+#[test]
+fn review_a_listener_may_get_with_the_key_it_is_told_expired() {
+    for _ in 0..100 {
+        let slot: Arc<std::sync::OnceLock<Cache<u64, u64>>> = Arc::default();
+        let seen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (in_listener, seen_in_listener) = (slot.clone(), seen.clone());
+        let cache = expired_key_one(move |k, _, cause| {
+            if cause == RemovalCause::Expired && !on_callback_thread() {
+                seen_in_listener.store(true, Ordering::SeqCst);
+                in_listener.get().unwrap().get_with(k, || 100); // refresh on expiry
+            }
+        });
+        slot.set(cache.clone()).ok().unwrap();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let c = cache.clone();
+        std::thread::spawn(move || tx.send(c.get_with(1, || 2)).unwrap());
+        let got = rx.recv_timeout(Duration::from_secs(5));
+        assert!(
+            got.is_ok(),
+            "get_with deadlocks: its listener waits on its own flight"
+        );
+        if seen.load(Ordering::SeqCst) {
+            return;
+        }
+    }
+    panic!("the expiry job always found the entry first");
+}
+
+#[test]
+fn review_a_panicking_value_clone_in_get_with_releases_the_waiters() {
+    /// Panics on the clone that takes `fuse` from 1 to 0.
+    #[derive(Debug)]
+    struct Touchy(u64, Arc<AtomicUsize>);
+    impl Clone for Touchy {
+        fn clone(&self) -> Self {
+            assert_ne!(self.1.fetch_sub(1, Ordering::SeqCst), 1, "clone panics");
+            Touchy(self.0, self.1.clone())
+        }
+    }
+    let fuse = Arc::new(AtomicUsize::new(usize::MAX / 2));
+    let cache: Cache<u64, Touchy> = Cache::new(100);
+    let (started_tx, started) = crossbeam_channel::bounded(1);
+    let (go, go_rx) = crossbeam_channel::bounded::<()>(1);
+    let leader = {
+        let (cache, fuse) = (cache.clone(), fuse.clone());
+        std::thread::spawn(move || {
+            cache.get_with(1, || {
+                started_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                // The leader clones twice: for the insert, then for the
+                // waiters. The second clone panics.
+                fuse.store(2, Ordering::SeqCst);
+                Touchy(1, fuse)
+            })
+        })
+    };
+    started.recv().unwrap();
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    {
+        let (cache, fuse) = (cache.clone(), fuse.clone());
+        std::thread::spawn(move || tx.send(cache.get_with(1, || Touchy(2, fuse)).0).unwrap());
+    }
+    wait_until("a waiter behind the leader", || cache.stats().misses >= 2);
+    go.send(()).unwrap();
+    assert!(leader.join().is_err(), "the leader's clone panicked");
+    assert!(
+        rx.recv_timeout(Duration::from_secs(5)).is_ok(),
+        "the waiter waits forever: the flight left the map but never landed"
+    );
+}

@@ -245,6 +245,14 @@ where
                     Landed::Retry => continue,
                 }
             }
+            if removed.len() > 0 {
+                // Report what the read removed before filing a flight: a
+                // listener that panics, or reads this key, must not find a
+                // flight that no leader guards yet.
+                drop(st);
+                inner.notify(removed);
+                continue;
+            }
             let key = key.into_owned();
             let flight = Arc::new(Flight::new());
             st.flights.insert(key.clone(), flight.clone());
@@ -317,11 +325,14 @@ where
         };
         // The key stays in `self` until the insert returns: a panicking
         // weigher or key `Hash` still ends the flight (in `drop`).
+        // Both clones before the flight leaves `self`: a panicking
+        // `V::clone` still ends it (in `drop`).
+        let out = value.clone();
         self.inner
             .insert_with(key, value.clone(), self.inner.ttl, true);
         self.key = None;
-        self.flight.publish(value.clone());
-        value
+        self.flight.publish(value);
+        out
     }
 
     /// The initializer returned `error`: ends the flight with nothing

@@ -240,3 +240,239 @@ fn shrink_rebuilds_free_list() {
     assert_eq!(k.index, 2, "interior hole is reused");
     assert_eq!(s.len(), 7);
 }
+
+/// Random insert/remove/get/shrink/reserve/clear/iter sequences across the
+/// `FLAT_MAX` boundary, checked against a plain model: live keys with their
+/// values and every key ever made stale.
+mod model {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashSet;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// Insert `n` entries.
+        Insert(u16),
+        /// Remove `n` live entries picked with `seed`.
+        Remove {
+            seed: u64,
+            n: u16,
+        },
+        /// Remove the `n` live entries with the highest indices.
+        RemoveTail(u16),
+        Shrink,
+        Reserve(u16),
+        /// `reserve(n)`, then `n` inserts: nothing allocated.
+        ReserveFill(u16),
+        Clear,
+        IterFrom(u16),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (1u16..8).prop_map(Op::Insert),
+            3 => (1u16..2500).prop_map(Op::Insert),
+            3 => (any::<u64>(), 1u16..1500).prop_map(|(seed, n)| Op::Remove { seed, n }),
+            2 => (1u16..3000).prop_map(Op::RemoveTail),
+            3 => Just(Op::Shrink),
+            1 => (0u16..6000).prop_map(Op::Reserve),
+            1 => (0u16..6000).prop_map(Op::ReserveFill),
+            1 => Just(Op::Clear),
+            1 => (0u16..9000).prop_map(Op::IterFrom),
+        ]
+    }
+
+    /// xorshift64*: picks without a second strategy.
+    fn rng(seed: u64) -> impl FnMut() -> u64 {
+        let mut x = seed | 1;
+        move || {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+    }
+
+    #[derive(Default)]
+    struct Model {
+        live: Vec<(Key, u64)>,
+        live_at: HashSet<u32>,
+        stale: Vec<Key>,
+        stale_set: HashSet<Key>,
+        next: u64,
+    }
+
+    impl Model {
+        fn insert(&mut self, s: &mut Slab<u64>) {
+            let (slots, len) = (s.slots(), s.len());
+            let v = self.next;
+            self.next += 1;
+            let k = s.insert(v);
+            assert!(!self.stale_set.contains(&k), "stale key {k:?} issued again");
+            assert!(
+                self.live_at.insert(k.index),
+                "index {} handed out twice",
+                k.index
+            );
+            if slots > len {
+                assert!(
+                    (k.index as usize) < slots,
+                    "a vacant slot is off the free list"
+                );
+                assert_eq!(s.slots(), slots);
+            } else {
+                assert_eq!(k.index as usize, slots, "new slots in order");
+                assert_eq!(s.slots(), slots + 1);
+            }
+            self.live.push((k, v));
+        }
+
+        fn remove(&mut self, s: &mut Slab<u64>, pos: usize) {
+            let (k, v) = self.live.swap_remove(pos);
+            assert_eq!(s.remove_at(k.index), (k, v));
+            self.live_at.remove(&k.index);
+            self.stale.push(k);
+            self.stale_set.insert(k);
+        }
+
+        fn sorted(&self) -> Vec<(Key, u64)> {
+            let mut live = self.live.clone();
+            live.sort_by_key(|(k, _)| k.index);
+            live
+        }
+
+        fn check(&self, s: &mut Slab<u64>, seed: u64, all: bool) {
+            assert_eq!(s.len(), self.live.len());
+            let end = self
+                .live
+                .iter()
+                .map(|(k, _)| k.index as usize + 1)
+                .max()
+                .unwrap_or(0);
+            assert!(s.slots() >= end, "slots {} < {end}", s.slots());
+            assert!(s.capacity() >= s.slots());
+            let last = s.slots().checked_sub(1).map(|i| i as u32);
+            assert_eq!(
+                s.last_is_vacant(),
+                last.is_some_and(|i| !self.live_at.contains(&i))
+            );
+            let mut next = rng(seed);
+            let n = if all { usize::MAX } else { 48 };
+            let pick = |len: usize, next: &mut dyn FnMut() -> u64| (next() % len as u64) as usize;
+            for i in 0..self.live.len().min(n) {
+                let (k, v) = if all {
+                    self.live[i]
+                } else {
+                    self.live[pick(self.live.len(), &mut next)]
+                };
+                assert_eq!(s.get(k), Some(&v));
+                assert_eq!(s.get_mut(k).copied(), Some(v));
+                assert_eq!(*s.at(k.index), v);
+                assert_eq!(s.key_at(k.index), k);
+                assert!(s.is_occupied(k.index));
+            }
+            let recent = self.stale.iter().rev().take(16).copied();
+            let sampled: Vec<Key> = if all {
+                self.stale.clone()
+            } else {
+                (0..self.stale.len().min(48))
+                    .map(|_| self.stale[pick(self.stale.len(), &mut next)])
+                    .chain(recent)
+                    .collect()
+            };
+            for k in sampled {
+                assert!(s.get(k).is_none(), "stale key {k:?} reaches an entry");
+                assert!(s.get_mut(k).is_none(), "stale key {k:?} reaches an entry");
+            }
+        }
+    }
+
+    fn run(ops: Vec<Op>) {
+        let mut s = Slab::<u64>::new();
+        let mut m = Model::default();
+        for (step, op) in ops.into_iter().enumerate() {
+            match op {
+                Op::Insert(n) => (0..n).for_each(|_| m.insert(&mut s)),
+                Op::Remove { seed, n } => {
+                    let mut next = rng(seed);
+                    for _ in 0..n {
+                        if m.live.is_empty() {
+                            break;
+                        }
+                        let pos = (next() % m.live.len() as u64) as usize;
+                        m.remove(&mut s, pos);
+                    }
+                }
+                Op::RemoveTail(n) => {
+                    m.live.sort_by_key(|(k, _)| k.index);
+                    for _ in 0..(n as usize).min(m.live.len()) {
+                        m.remove(&mut s, m.live.len() - 1);
+                    }
+                }
+                Op::Shrink => {
+                    s.shrink_to_fit();
+                    let end = m
+                        .live
+                        .iter()
+                        .map(|(k, _)| k.index as usize + 1)
+                        .max()
+                        .unwrap_or(0);
+                    assert_eq!(s.slots(), end, "trailing vacant slots truncated");
+                    let want = if end <= FLAT_MAX {
+                        end
+                    } else {
+                        end.div_ceil(CHUNK) * CHUNK
+                    };
+                    assert_eq!(s.capacity(), want, "memory returned at {end} slots");
+                }
+                Op::Reserve(n) => {
+                    s.reserve(n as usize);
+                    assert!(s.capacity() - s.len() >= n as usize);
+                }
+                Op::ReserveFill(n) => {
+                    s.reserve(n as usize);
+                    let cap = s.capacity();
+                    (0..n).for_each(|_| m.insert(&mut s));
+                    assert_eq!(s.capacity(), cap, "reserved room used, nothing allocated");
+                }
+                Op::Clear => {
+                    let slots = s.slots();
+                    s.clear();
+                    for (k, _) in m.live.drain(..) {
+                        m.stale.push(k);
+                        m.stale_set.insert(k);
+                    }
+                    m.live_at.clear();
+                    assert_eq!((s.len(), s.slots()), (0, slots));
+                }
+                Op::IterFrom(start) => {
+                    let start = start as usize;
+                    let got: Vec<(Key, u64)> = s.iter_from(start).map(|(k, v)| (k, *v)).collect();
+                    let want: Vec<(Key, u64)> = m
+                        .sorted()
+                        .into_iter()
+                        .filter(|(k, _)| k.index as usize >= start)
+                        .collect();
+                    assert_eq!(got, want, "iter_from({start})");
+                }
+            }
+            m.check(&mut s, step as u64 ^ 0x9E37_79B9_7F4A_7C15, false);
+        }
+        m.check(&mut s, 1, true);
+        let all: Vec<(Key, u64)> = s.iter().map(|(k, v)| (k, *v)).collect();
+        assert_eq!(all, m.sorted());
+    }
+
+    proptest! {
+        // 256 cases (PROPTEST_CASES overrides): about 0.5 s optimized.
+        #![proptest_config(ProptestConfig {
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn behaves_like_a_map_of_keys(ops in prop::collection::vec(op(), 1..48)) {
+            run(ops);
+        }
+    }
+}
