@@ -102,6 +102,18 @@ impl MissedTickBehavior {
 ///
 /// Also a [`futures_core::Stream`] of tick instants that never ends. Dropping
 /// it cancels its timer.
+///
+/// # Falling behind
+///
+/// Under the default [`MissedTickBehavior::Burst`], an interval that has
+/// fallen behind is ready at once until it has caught up. tickless works on
+/// any executor and takes no part in tokio's cooperative budget (tokio's own
+/// `Interval` does), so a task that only ticks and works —
+/// `loop { interval.tick().await; work() }` — does not return to its
+/// executor while it is behind: if `work` can take longer than the period,
+/// the task keeps its worker thread (and does not see a runtime shutdown)
+/// until it catches up. Yield in the loop (`tokio::task::yield_now().await`)
+/// or choose [`MissedTickBehavior::Delay`] or [`Skip`](MissedTickBehavior::Skip).
 #[must_use = "an Interval does nothing unless ticked"]
 pub struct Interval {
     sleep: Sleep,
