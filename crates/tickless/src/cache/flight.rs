@@ -226,7 +226,7 @@ where
             let mut removed = Removed::new();
             let mut st = inner.lock(hash);
             let now = &mut inner.clock();
-            let found = st.read(hash, key.get(), now, inner.tti, &mut removed, first);
+            let found = st.get(hash, key.get(), now, inner.tti, &mut removed, first);
             first = false;
             if let Some(v) = found {
                 let v = v.clone();

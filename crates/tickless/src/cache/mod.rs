@@ -197,7 +197,7 @@ where
         let mut removed = Removed::new();
         let value = {
             let mut st = inner.lock(hash);
-            st.get(hash, key, &mut inner.clock(), inner.tti, &mut removed)
+            st.get(hash, key, &mut inner.clock(), inner.tti, &mut removed, true)
                 .cloned()
         };
         inner.notify(removed);

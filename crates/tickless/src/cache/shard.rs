@@ -148,30 +148,14 @@ impl<K: Hash + Eq, V> State<K, V> {
         tick != NEVER && self.wheel.floor_tick(now()) >= tick
     }
 
-    /// The value under `key`, counting a hit or a miss. An expired entry is
+    /// The value under `key`, counting a hit or a miss (and the key's
+    /// frequency) if `count` — a `*get_with` that looks again after its
+    /// leader failed has counted its read already. An expired entry is
     /// removed (into `removed`) and not returned. With `idle` ticks set (a
     /// time-to-idle), a hit pushes the deadline out to `now + idle`, never
     /// past the entry's hard deadline.
-    pub(super) fn get<Q>(
-        &mut self,
-        hash: u64,
-        key: &Q,
-        now: &mut impl FnMut() -> Instant,
-        idle: Option<std::time::Duration>,
-        removed: &mut Removed<K, V>,
-    ) -> Option<&V>
-    where
-        K: std::borrow::Borrow<Q>,
-        Q: Eq + ?Sized,
-    {
-        self.read(hash, key, now, idle, removed, true)
-    }
-
-    /// [`get`](State::get), which counts the read (a hit or a miss, and the
-    /// key's frequency) only if `count`: a `*get_with` that looks again
-    /// after its leader failed has counted its read already.
     #[inline]
-    pub(super) fn read<Q>(
+    pub(super) fn get<Q>(
         &mut self,
         hash: u64,
         key: &Q,
