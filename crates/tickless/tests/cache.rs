@@ -250,6 +250,37 @@ fn waiting_behind_the_leader(cache: &Cache<u64, u64>) {
     wait_until("a waiter behind the leader", || cache.stats().misses >= 2);
 }
 
+/// Lets a test hold a `*get_with` leader inside its initializer.
+struct Hold {
+    started: crossbeam_channel::Sender<()>,
+    go: crossbeam_channel::Receiver<()>,
+}
+
+impl Hold {
+    /// Called in the initializer: reports it started, waits for `go`.
+    fn wait(self) {
+        self.started.send(()).unwrap();
+        self.go.recv().unwrap();
+    }
+}
+
+/// Runs `lead` on its own thread and returns once it is inside its
+/// initializer (it called [`Hold::wait`]): `(leader thread, go)`.
+fn held_leader<T: Send + 'static>(
+    lead: impl FnOnce(Hold) -> T + Send + 'static,
+) -> (std::thread::JoinHandle<T>, crossbeam_channel::Sender<()>) {
+    let (started_tx, started) = crossbeam_channel::bounded(1);
+    let (go, go_rx) = crossbeam_channel::bounded(1);
+    let leader = std::thread::spawn(move || {
+        lead(Hold {
+            started: started_tx,
+            go: go_rx,
+        })
+    });
+    started.recv().unwrap();
+    (leader, go)
+}
+
 /// A leader whose initializer is in progress until the test says `go`:
 /// `(leader thread, go)`. The leader calls `try_get_with(1, ..)`, failing
 /// with `Err(error)`.
@@ -260,20 +291,13 @@ fn failing_leader(
     std::thread::JoinHandle<Result<u64, Arc<String>>>,
     crossbeam_channel::Sender<()>,
 ) {
-    let (started_tx, started) = crossbeam_channel::bounded(1);
-    let (go, go_rx) = crossbeam_channel::bounded::<()>(1);
-    let leader = {
-        let cache = cache.clone();
-        std::thread::spawn(move || {
-            cache.try_get_with(1, || {
-                started_tx.send(()).unwrap();
-                go_rx.recv().unwrap();
-                Err(error.to_string())
-            })
+    let cache = cache.clone();
+    held_leader(move |hold| {
+        cache.try_get_with(1, || {
+            hold.wait();
+            Err(error.to_string())
         })
-    };
-    started.recv().unwrap(); // the leader is in its initializer
-    (leader, go)
+    })
 }
 
 #[test]
@@ -332,19 +356,15 @@ fn a_get_with_behind_a_failing_try_get_with_runs_its_own() {
 #[test]
 fn optionally_get_with_shares_none() {
     let cache: Cache<u64, u64> = Cache::new(100);
-    let (started_tx, started) = crossbeam_channel::bounded(1);
-    let (go, go_rx) = crossbeam_channel::bounded::<()>(1);
-    let leader = {
+    let (leader, go) = held_leader({
         let cache = cache.clone();
-        std::thread::spawn(move || {
+        move |hold: Hold| {
             cache.optionally_get_with(1, || {
-                started_tx.send(()).unwrap();
-                go_rx.recv().unwrap();
+                hold.wait();
                 None
             })
-        })
-    };
-    started.recv().unwrap();
+        }
+    });
     let waiter = {
         let cache = cache.clone();
         std::thread::spawn(move || cache.optionally_get_with(1, || Some(3)))
@@ -796,19 +816,15 @@ fn a_panicking_weigher_in_get_with_releases_the_waiters() {
 #[test]
 fn a_panicking_try_get_with_lets_a_waiter_run_its_own() {
     let cache: Cache<u64, u64> = Cache::new(100);
-    let (started_tx, started) = crossbeam_channel::bounded(1);
-    let (go, go_rx) = crossbeam_channel::bounded::<()>(1);
-    let leader = {
+    let (leader, go) = held_leader({
         let cache = cache.clone();
-        std::thread::spawn(move || {
+        move |hold: Hold| {
             cache.try_get_with::<_, String>(1, || {
-                started_tx.send(()).unwrap();
-                go_rx.recv().unwrap();
+                hold.wait();
                 panic!("initializer fails")
             })
-        })
-    };
-    started.recv().unwrap();
+        }
+    });
     let waiter = {
         let cache = cache.clone();
         std::thread::spawn(move || cache.try_get_with::<_, String>(1, || Ok(4)))
@@ -852,19 +868,15 @@ fn by_ref_variants_take_a_borrowed_key() {
 #[test]
 fn a_by_ref_waiter_shares_an_owned_leaders_value() {
     let cache: Cache<String, u64> = Cache::new(100);
-    let (started_tx, started) = crossbeam_channel::bounded(1);
-    let (go, go_rx) = crossbeam_channel::bounded::<()>(1);
-    let leader = {
+    let (leader, go) = held_leader({
         let cache = cache.clone();
-        std::thread::spawn(move || {
+        move |hold: Hold| {
             cache.get_with("k".to_string(), || {
-                started_tx.send(()).unwrap();
-                go_rx.recv().unwrap();
+                hold.wait();
                 7
             })
-        })
-    };
-    started.recv().unwrap();
+        }
+    });
     let waiter = {
         let cache = cache.clone();
         std::thread::spawn(move || cache.get_with_by_ref("k", || unreachable!("waits")))
@@ -972,22 +984,18 @@ fn review_a_panicking_value_clone_in_get_with_releases_the_waiters() {
     }
     let fuse = Arc::new(AtomicUsize::new(usize::MAX / 2));
     let cache: Cache<u64, Touchy> = Cache::new(100);
-    let (started_tx, started) = crossbeam_channel::bounded(1);
-    let (go, go_rx) = crossbeam_channel::bounded::<()>(1);
-    let leader = {
+    let (leader, go) = held_leader({
         let (cache, fuse) = (cache.clone(), fuse.clone());
-        std::thread::spawn(move || {
+        move |hold: Hold| {
             cache.get_with(1, || {
-                started_tx.send(()).unwrap();
-                go_rx.recv().unwrap();
+                hold.wait();
                 // The leader clones twice: for the insert, then for the
                 // waiters. The second clone panics.
                 fuse.store(2, Ordering::SeqCst);
                 Touchy(1, fuse)
             })
-        })
-    };
-    started.recv().unwrap();
+        }
+    });
     let (tx, rx) = crossbeam_channel::bounded(1);
     {
         let (cache, fuse) = (cache.clone(), fuse.clone());
