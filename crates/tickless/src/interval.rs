@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::clock::{next_on_grid, saturating_add};
+use crate::coop::Streak;
 use crate::driver::Handle;
 use crate::Sleep;
 
@@ -105,20 +106,25 @@ impl MissedTickBehavior {
 ///
 /// # Falling behind
 ///
-/// Under the default [`MissedTickBehavior::Burst`], an interval that has
-/// fallen behind is ready at once until it has caught up. tickless works on
-/// any executor and takes no part in tokio's cooperative budget (tokio's own
-/// `Interval` does), so a task that only ticks and works —
-/// `loop { interval.tick().await; work() }` — does not return to its
-/// executor while it is behind: if `work` can take longer than the period,
-/// the task keeps its worker thread (and does not see a runtime shutdown)
-/// until it catches up. Yield in the loop (`tokio::task::yield_now().await`)
-/// or choose [`MissedTickBehavior::Delay`] or [`Skip`](MissedTickBehavior::Skip).
+/// An interval that has fallen behind is ready at once until it has caught
+/// up (under [`MissedTickBehavior::Burst`], the default), and so is one whose
+/// consumer always takes longer than the period (under any behaviour). A task
+/// that only ticks and works — `loop { interval.tick().await; work() }` —
+/// would then never return to its executor. tokio's own `Interval` avoids
+/// that through the runtime's cooperative budget; tickless works on any
+/// executor and keeps a budget of its own instead: after 32 ticks ready in a
+/// row, [`poll_tick`](Interval::poll_tick) wakes the task and answers
+/// `Pending` once, without taking a tick, so the executor can run other tasks
+/// (and see a shutdown) before the burst goes on. No tick is lost, delayed
+/// past that one round trip, or reordered. Code that polls by hand must
+/// therefore, as with tokio, treat `Pending` as "poll again after a wake-up",
+/// not as "nothing is due".
 #[must_use = "an Interval does nothing unless ticked"]
 pub struct Interval {
     sleep: Sleep,
     period: Duration,
     missed: MissedTickBehavior,
+    streak: Streak,
 }
 
 /// How late a tick may be before it counts as missed (tokio's threshold).
@@ -135,6 +141,7 @@ impl Interval {
             sleep: Sleep::until(handle, start, site),
             period: period.max(Duration::from_nanos(1)),
             missed: MissedTickBehavior::default(),
+            streak: Streak::default(),
         }
     }
 
@@ -144,7 +151,18 @@ impl Interval {
     }
 
     /// Polls for the next tick; returns the instant it was scheduled for.
+    ///
+    /// After 32 ticks ready in a row it answers `Pending` once, having woken
+    /// the task (see [Falling behind](Interval#falling-behind)).
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        let mut streak = self.streak;
+        let answer = streak.poll(cx, |cx| self.poll_due(cx));
+        self.streak = streak;
+        answer
+    }
+
+    /// [`poll_tick`](Interval::poll_tick) without the budget.
+    fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         if self.sleep.poll_sleep(cx).is_pending() {
             return Poll::Pending;
         }

@@ -44,6 +44,7 @@ pub mod blocking;
 pub mod cache;
 pub mod clock;
 pub mod context;
+mod coop;
 pub mod delay_queue;
 pub mod driver;
 #[cfg(feature = "hyper")]

@@ -20,6 +20,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("sleep", 3),
     ("timeout", 3),
     ("interval", 3),
+    // The streams' own cooperative budget (`Interval`, `DelayQueue`).
+    ("coop", 3),
     ("blocking", 3),
     ("context", 4),
     ("delay_queue", 4),

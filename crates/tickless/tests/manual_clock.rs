@@ -458,3 +458,83 @@ fn interval_reset_after_moves_the_next_tick() {
         std::task::Poll::Ready(t0 + ms(25))
     );
 }
+
+/// Spawns a task that only takes items from `stream` (far behind), then a
+/// second task, on one tokio current-thread runtime, and returns how many
+/// items the taker had taken when the second task ran; panics if it never
+/// runs.
+fn taken_before_another_task_runs<S>(stream: S) -> usize
+where
+    S: futures::Stream + Unpin + Send + 'static,
+{
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let taken = std::sync::Arc::new(AtomicUsize::new(0));
+            let counter = taken.clone();
+            let taker = tokio::spawn(async move {
+                let mut stream = stream;
+                while stream.next().await.is_some() {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            let other = tokio::spawn(async move { taken.load(Ordering::Relaxed) });
+            let _ = tx.send(other.await.unwrap());
+            taker.abort();
+        });
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the task taking from a stream that is behind never let another task run")
+}
+
+/// A task that only ticks an interval that is far behind (or drains a long
+/// backlog of a `DelayQueue`) still lets the other tasks of its executor run:
+/// the stream yields once after 32 ready answers in a row, as tokio's own
+/// timers do through tokio's cooperative budget. Without that, the second task
+/// here would wait for 10⁹ ticks.
+#[test]
+fn a_stream_far_behind_lets_other_tasks_run() {
+    let (clock, driver) = driver();
+    let interval = driver.handle().interval(Duration::from_micros(1));
+    clock.advance(Duration::from_secs(1000)); // 10⁹ ticks behind, all due
+    let taken = taken_before_another_task_runs(interval);
+    assert_eq!(taken, 32, "ticks before a yield");
+
+    let mut queue = driver.handle().delay_queue();
+    for i in 0..100_000u32 {
+        queue.insert(i, ms(1));
+    }
+    clock.advance(ms(1));
+    let taken = taken_before_another_task_runs(queue);
+    assert_eq!(taken, 32, "values before a yield");
+}
+
+/// The yield takes nothing: a burst handed out by hand, polling again after
+/// each wake-up, has every tick in order.
+#[test]
+fn the_yield_loses_no_tick() {
+    let (clock, driver) = driver();
+    let t0 = clock.now();
+    let mut interval = driver.handle().interval(ms(1));
+    clock.advance(ms(99));
+    let (woken, waker) = CountingWaker::new();
+    let mut cx = std::task::Context::from_waker(&waker);
+    let (mut ticks, mut yields) = (Vec::new(), 0);
+    while ticks.len() < 100 {
+        let before = woken.count();
+        match interval.poll_tick(&mut cx) {
+            Poll::Ready(t) => ticks.push((t - t0).as_millis() as u64),
+            Poll::Pending => {
+                assert_eq!(woken.count(), before + 1, "a yield wakes the task");
+                yields += 1;
+            }
+        }
+    }
+    assert_eq!(ticks, (0..100).collect::<Vec<_>>());
+    assert_eq!(yields, 3, "one yield per 32 ticks in a row");
+    assert!(interval.poll_tick(&mut cx).is_pending(), "caught up");
+}

@@ -72,6 +72,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use crate::coop::Streak;
 use crate::driver::{CollectionCount, Handle};
 use crate::queue::{self, TimerQueue, Wheel};
 use crate::Sleep;
@@ -152,6 +153,9 @@ pub struct DelayQueue<T> {
     site: &'static Location<'static>,
     /// This queue's entries, as `observe` sees them.
     count: Arc<CollectionCount>,
+    /// Answers ready in a row (the queue yields once after 32: see
+    /// [`poll_expired`](DelayQueue::poll_expired)).
+    streak: Streak,
 }
 
 impl<T> DelayQueue<T> {
@@ -180,6 +184,7 @@ impl<T> DelayQueue<T> {
             waker: None,
             seen: now,
             site,
+            streak: Streak::default(),
         }
     }
 
@@ -294,7 +299,22 @@ impl<T> DelayQueue<T> {
     ///
     /// Values come out in deadline order (at the driver's resolution; equal
     /// deadlines in no particular order), one per call.
+    ///
+    /// After 32 answers ready in a row it answers `Pending` once, having
+    /// woken the task and taken nothing, so a task draining a long backlog
+    /// (`while let Some(v) = queue.next().await { work(v) }`) returns to its
+    /// executor now and then, as tokio's own timers do through tokio's
+    /// cooperative budget (which only tokio's resources can use). Code that
+    /// polls by hand must treat `Pending` as "poll again after a wake-up".
     pub fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<Option<Expired<T>>> {
+        let mut streak = self.streak;
+        let answer = streak.poll(cx, |cx| self.poll_due(cx));
+        self.streak = streak;
+        answer
+    }
+
+    /// [`poll_expired`](DelayQueue::poll_expired) without the budget.
+    fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<Option<Expired<T>>> {
         // Remember who polled, whatever the answer (tokio-util's rule).
         match &self.waker {
             Some(w) if w.will_wake(cx.waker()) => {}

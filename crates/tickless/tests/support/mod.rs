@@ -30,6 +30,22 @@ impl Wake for CountingWaker {
     }
 }
 
+/// The next value of `q` due now, polling by hand as a careful caller does:
+/// a `Pending` that woke the task (the queue's cooperative yield, after 32
+/// values in a row) means "poll again", any other `Pending` means nothing is
+/// due. `None` also when the queue is empty.
+pub fn expired_now<T>(q: &mut tickless::DelayQueue<T>) -> Option<tickless::Expired<T>> {
+    let (woken, waker) = CountingWaker::new();
+    loop {
+        let before = woken.count();
+        match q.poll_expired(&mut Context::from_waker(&waker)) {
+            Poll::Ready(expired) => return expired,
+            Poll::Pending if woken.count() > before => continue,
+            Poll::Pending => return None,
+        }
+    }
+}
+
 /// A driver whose time moves only by hand, and its clock.
 pub fn manual_driver() -> (tickless::clock::ManualClock, tickless::Driver) {
     let clock = tickless::clock::ManualClock::new();
