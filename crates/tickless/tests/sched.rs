@@ -87,6 +87,41 @@ fn a_one_shot_job_runs_at_its_deadline_never_before() {
     assert_eq!(s.metrics().pending, 0);
 }
 
+/// A job runs at its exact deadline, not at the boundary of the driver's
+/// 100 µs tick that holds it: of two jobs in one tick, the later deadline
+/// takes both (one fire per tick) and the earlier waits for it; a lone job
+/// runs at its own.
+#[test]
+fn jobs_run_at_their_exact_deadline_not_their_ticks_boundary() {
+    let (clock, driver) = support::manual_driver();
+    let s = sched(&driver, 1);
+    let (tx, rx) = unbounded();
+    let us = Duration::from_micros;
+    let t0 = clock.now();
+    // Tick boundaries lie at multiples of 100 µs after the driver's origin
+    // (the clock's start); these deadlines lie inside one tick.
+    let _lone = s.schedule(us(10_130), stamp(&clock, &tx)).unwrap();
+    let _first = s.schedule(us(20_120), stamp(&clock, &tx)).unwrap();
+    let _second = s.schedule(us(20_170), stamp(&clock, &tx)).unwrap();
+    clock.advance(us(10_129));
+    settle(&s);
+    assert!(drain(&rx).is_empty(), "early");
+    clock.advance(us(1));
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), t0 + us(10_130), "lone job");
+    clock.advance(us(20_169) - us(10_130));
+    settle(&s);
+    assert!(
+        drain(&rx).is_empty(),
+        "the tick's earlier job waits for its later one"
+    );
+    clock.advance(us(1));
+    for _ in 0..2 {
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), t0 + us(20_170));
+    }
+    settle(&s);
+    assert!(drain(&rx).is_empty());
+}
+
 #[test]
 fn cancel_and_drop_free_the_job_at_once_detach_keeps_it() {
     let (clock, driver) = support::manual_driver();

@@ -179,6 +179,12 @@ impl Jobs {
         }
     }
 
+    /// The deadline (ns after the origin) of the job in slot `index`, which
+    /// the caller knows to be live (it is in the wheel).
+    pub(super) fn deadline_at(&self, index: u32) -> u64 {
+        self.slots[index as usize].deadline
+    }
+
     pub(super) fn get(&self, id: JobId) -> Option<&Job> {
         let slot = self.slots.get(id.index as usize)?;
         (slot.gen == id.gen && slot.live()).then_some(slot)

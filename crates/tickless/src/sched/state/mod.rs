@@ -19,6 +19,7 @@
 mod period;
 mod shed;
 
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::mem;
 use std::panic::Location;
@@ -31,6 +32,11 @@ use crate::clock::duration_nanos;
 use crate::queue::{TimerQueue, Wheel};
 use crate::MissedTickBehavior;
 use period::{instant, next_deadline};
+
+/// Jobs of the wheel's earliest list looked at per plan or early dispatch;
+/// beyond that the driver timer keeps the tick's boundary (as the driver's
+/// own exact wake-ups do, `driver::exact::WALK`).
+const WALK: usize = 64;
 
 /// Whether the scheduler takes work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +84,9 @@ pub(super) struct State {
     pub(super) live_workers: usize,
     /// The deadline the driver timer is (or is about to be) armed for.
     armed_for: Option<Instant>,
+    /// Scratch for [`dispatch`](State::dispatch)'s jobs due before their
+    /// tick's boundary (kept, so a dispatch does not allocate).
+    early: Vec<u32>,
     pub(super) phase: Phase,
     pub(super) capacity: usize,
     pub(super) max_pending: usize,
@@ -109,6 +118,7 @@ impl State {
             blocked: 0,
             live_workers: 0,
             armed_for: None,
+            early: Vec::new(),
             phase: Phase::Open,
             capacity,
             max_pending,
@@ -127,9 +137,42 @@ impl State {
         Some(instant(self.wheel.origin(), job.deadline))
     }
 
+    /// When the driver timer should fire next, and remembers it: the
+    /// latest exact deadline among the jobs of the lowest tick on the
+    /// wheel's earliest list when that list is short (at most [`WALK`] jobs, not on the top level),
+    /// else that tick's boundary — the driver's own exact wake-ups
+    /// (`driver::exact`): one fire per occupied tick, as with boundaries,
+    /// each at or before the boundary. Jobs of that tick with earlier
+    /// deadlines wait for the latest one; a job filed later with an earlier
+    /// deadline moves the fire earlier ([`filed`](State::filed)).
     pub(super) fn next_deadline(&mut self) -> Option<Instant> {
-        self.armed_for = self.wheel.next_deadline();
+        self.armed_for = self.plan();
         self.armed_for
+    }
+
+    fn plan(&self) -> Option<Instant> {
+        let list = self.wheel.earliest_list()?;
+        let (first, top) = (list.tick, list.top);
+        // The lowest tick on the list, and the latest deadline among its jobs.
+        let mut best: Option<(u64, u64)> = None;
+        if !top {
+            for (i, (tick, &index)) in list.enumerate() {
+                if i == WALK {
+                    best = None;
+                    break;
+                }
+                let at = (tick, self.jobs.deadline_at(index));
+                best = Some(best.map_or(at, |b| match tick.cmp(&b.0) {
+                    Ordering::Less => at,
+                    Ordering::Equal => (tick, b.1.max(at.1)),
+                    Ordering::Greater => b,
+                }));
+            }
+        }
+        Some(match best {
+            Some((_, nanos)) => instant(self.wheel.origin(), nanos),
+            None => self.wheel.tick_instant(first),
+        })
     }
 
     pub(super) fn reject(
@@ -223,14 +266,42 @@ impl State {
 
     /// Moves every job due at `now` out of the wheel (the driver timer
     /// fired); returns the next deadline to arm for.
+    ///
+    /// Due means the job's exact deadline passed: the wheel hands out the
+    /// jobs whose tick `now` reached (rounded down), and the jobs of the
+    /// next tick whose own deadline is at or before `now` are taken from its
+    /// list without moving the wheel on (as the driver does). Never early.
     pub(super) fn dispatch(&mut self, now: Instant, fx: &mut Effects) -> Option<Instant> {
         while let Some((_, _, index)) = self.wheel.pop_expired(now) {
-            self.pending -= 1;
-            fx.room = true;
-            let id = self.jobs.id_at(index);
-            self.due(id, now, fx);
+            self.came_due(index, now, fx);
+        }
+        let polled = self.wheel.elapsed_ticks();
+        if self
+            .wheel
+            .earliest_list()
+            .is_some_and(|list| list.tick <= polled.saturating_add(1))
+        {
+            let now_nanos = crate::clock::nanos_since(self.wheel.origin(), now);
+            let (jobs, mut early) = (&self.jobs, mem::take(&mut self.early));
+            self.wheel.expire_earliest_where(
+                WALK,
+                |_, &index| jobs.deadline_at(index) <= now_nanos,
+                |_, _, index| early.push(index),
+            );
+            for index in early.drain(..) {
+                self.came_due(index, now, fx);
+            }
+            self.early = early;
         }
         self.next_deadline()
+    }
+
+    /// A job just left the wheel at `now`.
+    fn came_due(&mut self, index: u32, now: Instant, fx: &mut Effects) {
+        self.pending -= 1;
+        fx.room = true;
+        let id = self.jobs.id_at(index);
+        self.due(id, now, fx);
     }
 
     /// A run came due: queue it, or apply the policy.
