@@ -87,19 +87,20 @@ fn a_one_shot_job_runs_at_its_deadline_never_before() {
     assert_eq!(s.metrics().pending, 0);
 }
 
-/// A job runs at its exact deadline, not at the boundary of the driver's
-/// 100 µs tick that holds it: of two jobs in one tick, the later deadline
-/// takes both (one fire per tick) and the earlier waits for it; a lone job
-/// runs at its own.
+/// A tick's jobs run at the latest exact deadline among them, not at the
+/// boundary of the driver's 100 µs tick that holds them (one fire per
+/// tick, as the driver's own timers): a lone job runs at its own deadline;
+/// of two jobs in one tick, the earlier waits for the later.
 #[test]
-fn jobs_run_at_their_exact_deadline_not_their_ticks_boundary() {
+fn a_ticks_jobs_run_at_its_latest_exact_deadline_not_its_boundary() {
     let (clock, driver) = support::manual_driver();
     let s = sched(&driver, 1);
     let (tx, rx) = unbounded();
     let us = Duration::from_micros;
     let t0 = clock.now();
-    // Tick boundaries lie at multiples of 100 µs after the driver's origin
-    // (the clock's start); these deadlines lie inside one tick.
+    // Tick boundaries lie at multiples of 100 µs after the scheduler's
+    // origin (the clock's reading when it was built, here its start); each
+    // group of deadlines lies inside one tick.
     let _lone = s.schedule(us(10_130), stamp(&clock, &tx)).unwrap();
     let _first = s.schedule(us(20_120), stamp(&clock, &tx)).unwrap();
     let _second = s.schedule(us(20_170), stamp(&clock, &tx)).unwrap();

@@ -35,7 +35,8 @@ use crate::{Handle, MissedTickBehavior};
 /// in deadline order, as soon as a worker takes a run — late, never lost.
 /// A dropped run of a periodic job is only that run: the job keeps its
 /// schedule. `DiscardOldest` at `schedule*` drops the whole pending job due
-/// first (periodic or not); its handle then reports not pending.
+/// first (periodic or not) — first to the driver's resolution: of jobs in
+/// the same 100 µs tick, any one; its handle then reports not pending.
 ///
 /// **Inside a job** of the same scheduler, waiting could deadlock the pool
 /// (every worker waiting for room only workers can make), so nothing waits:

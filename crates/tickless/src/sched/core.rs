@@ -1,5 +1,5 @@
 //! The running scheduler: its shared state, the one driver timer armed for
-//! the earliest deadline, the worker threads, and the policies that need
+//! the next planned deadline (`State::next_deadline`), the worker threads, and the policies that need
 //! waiting (which `state/`, being single-threaded, cannot do).
 //!
 //! # Locks
@@ -9,10 +9,9 @@
 //! inline when armed for a deadline already past — takes the state lock to
 //! move due jobs to the queue: so the order is alarm → state, and nothing
 //! here touches the alarm while holding the state lock. Re-arming for an
-//! earlier deadline reads the wheel's earliest deadline under the state
-//! lock, releases it, then resets the alarm; `arm_lock` serialises re-arms
-//! so the last reset is the latest reading (a fire in between re-arms for
-//! the wheel's earliest itself, so a stale reading only costs a spurious
+//! earlier deadline plans the next fire under the state lock, releases it,
+//! then resets the alarm; `arm_lock` serialises re-arms so the last reset
+//! is the latest reading (a fire in between re-arms for the plan itself, so a stale reading only costs a spurious
 //! fire). Shutdown stops the alarm under `arm_lock` too, after the close
 //! has emptied the wheel, so no re-arm lands after it. Order: `arm_lock` →
 //! alarm → state; no user code runs under `arm_lock`. Workers and
@@ -22,9 +21,15 @@
 //! # Waiting
 //!
 //! Workers wait on `work` while nothing is queued; every move that queues
-//! runs notifies one worker per run after unlocking (`Shared::release`),
-//! and the check and the wait happen under one holding of the state lock,
-//! so no notification falls between them. `Block` submitters and a
+//! runs notifies, after unlocking (`Shared::release`), one waiting worker
+//! per run — but only workers that are waiting and not already notified
+//! (`State::idle` − `State::waking`, counted under the lock): a notification
+//! is a syscall even with nobody waiting, which every run queued while the
+//! workers are busy used to pay. The check and the
+//! wait happen under one holding of the state lock, so no notification
+//! falls between them; a worker that is woken takes runs until the queue is
+//! empty, so a run queued while every waiting worker is already notified
+//! is taken by one of them. `Block` submitters and a
 //! shutdown waiting for the workers wait on `room`, notified when a run is
 //! taken or a worker exits.
 //!
@@ -95,11 +100,13 @@ impl Shared {
     /// submitters, report rejections, drop dropped work. At due time (on
     /// the timer thread) the hook and the drops go to the driver's callback
     /// executor instead.
-    fn release(&self, st: MutexGuard<'_, State>, mut fx: Effects, at: RejectedAt) {
+    fn release(&self, mut st: MutexGuard<'_, State>, mut fx: Effects, at: RejectedAt) {
         let wake_room = fx.room && st.blocked > 0;
+        let wake = fx.queued.min(st.idle - st.waking);
+        st.waking += wake;
         self.count.set(st.pending + st.queued);
         drop(st);
-        for _ in 0..fx.queued.min(self.workers) {
+        for _ in 0..wake {
             self.work.notify_one();
         }
         if wake_room {
@@ -177,7 +184,7 @@ impl Core {
         Ok(core)
     }
 
-    /// Re-arms the driver timer for the wheel's earliest deadline.
+    /// Re-arms the driver timer for the next planned deadline.
     fn arm(&self) {
         let _serial = lock(&self.arm_lock);
         let target = lock(&self.shared.state).next_deadline();
@@ -348,7 +355,12 @@ impl Core {
                 if st.finished() {
                     break;
                 }
+                st.idle += 1;
                 st = wait(&shared.work, st);
+                st.idle -= 1;
+                // Woken by a notification (or spuriously, or by a
+                // `notify_all`): either way one fewer is on its way.
+                st.waking = st.waking.saturating_sub(1).min(st.idle);
                 continue;
             };
             self.release(st, fx);

@@ -44,11 +44,15 @@
 //!
 //! One lock per scheduler guards its own timing [`Wheel`](crate::queue::Wheel)
 //! of pending jobs, the queue of due runs and the counters; one driver timer
-//! stands for the whole wheel, armed for its earliest deadline. `schedule` +
-//! cancel is two lock round trips and O(1) wheel work, and touches the driver
-//! only when the new job is due before every other. When that timer fires
-//! (on the driver's timer thread) the due jobs move to the queue and one
-//! worker per run is woken. Per pending one-shot job: the boxed closure, a
+//! stands for the whole wheel, armed for its next planned deadline (the
+//! latest exact deadline of the earliest occupied tick, so a job runs at
+//! its own deadline or at a later one of its 100 µs tick, never at the tick's
+//! boundary when the tick holds 64 jobs or fewer). `schedule` + cancel is
+//! two lock round trips and O(1) wheel work, and touches the driver only
+//! when the new job is due in a tick before every other (re-planning walks
+//! at most 64 jobs of that tick). When that timer fires (on the driver's
+//! timer thread) the due jobs move to the queue and a waiting worker per run
+//! is woken. Per pending one-shot job: the boxed closure, a
 //! job record and a wheel slot (`tickless bench sched` measures the bytes).
 //!
 //! # Observability

@@ -7,7 +7,9 @@
 //! - `max_pending` is never exceeded by a submit;
 //! - every job is accounted for exactly once: each offered one-shot job
 //!   ends as completed, dropped by the policy, or cancelled — never two;
-//! - no run starts before its deadline.
+//! - no run starts before its deadline, and after a fire no pending job's
+//!   deadline has passed (dispatch is exact, not rounded to the 1 ms tick:
+//!   times here are in µs, so most deadlines lie inside a tick).
 
 use std::panic::Location;
 use std::time::{Duration, Instant};
@@ -33,10 +35,10 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (0u16..50).prop_map(Op::Schedule),
-        1 => (1u16..30).prop_map(Op::Periodic),
+        4 => (0u16..50_000).prop_map(Op::Schedule),
+        1 => (1u16..30_000).prop_map(Op::Periodic),
         2 => Just(Op::Execute),
-        4 => (0u16..20).prop_map(Op::Advance),
+        4 => (0u16..20_000).prop_map(Op::Advance),
         4 => Just(Op::Take),
         3 => any::<usize>().prop_map(Op::Finish),
         2 => any::<usize>().prop_map(Op::Cancel),
@@ -131,7 +133,7 @@ proptest! {
         for op in ops {
             let mut fx = Effects::default();
             match op {
-                Op::Schedule(ms) | Op::Periodic(ms) => {
+                Op::Schedule(us) | Op::Periodic(us) => {
                     // `core.rs` applies the policies that wait or discard;
                     // the state's part is the bound itself.
                     if m.st.phase != Phase::Open || m.st.pending >= m.st.max_pending {
@@ -140,14 +142,14 @@ proptest! {
                     let work = match op {
                         Op::Periodic(_) => Work::Periodic(Box::new(Periodic {
                             run: Box::new(|| {}),
-                            period: Period::Rate(Duration::from_millis(u64::from(ms)), MissedTickBehavior::Skip),
+                            period: Period::Rate(Duration::from_micros(u64::from(us)), MissedTickBehavior::Skip),
                         })),
                         _ => {
                             m.offered += 1;
                             Work::Once(Box::new(|| {}))
                         }
                     };
-                    let deadline = m.now + Duration::from_millis(u64::from(ms));
+                    let deadline = m.now + Duration::from_micros(u64::from(us));
                     let id = m.st.submit(work, deadline, site(), &mut fx);
                     m.ids.push(id);
                 }
@@ -160,9 +162,15 @@ proptest! {
                         m.ids.push(id);
                     }
                 }
-                Op::Advance(ms) => {
-                    m.now += Duration::from_millis(u64::from(ms));
+                Op::Advance(us) => {
+                    m.now += Duration::from_micros(u64::from(us));
                     m.st.dispatch(m.now, &mut fx);
+                    for &id in &m.ids {
+                        if m.st.jobs.get(id).is_some_and(|j| matches!(j.at, At::Pending(_))) {
+                            let deadline = m.st.deadline_of(id).unwrap();
+                            prop_assert!(deadline > m.now, "due at {:?}, still pending at {:?}", deadline - start, m.now - start);
+                        }
+                    }
                 }
                 Op::Take => {
                     if let Some(taken) = m.st.take(m.now, &mut fx) {

@@ -5,10 +5,12 @@
 //! takes anyway: no atomics.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::panic::Location;
 use std::time::Duration;
 
 use super::builder::RejectPolicy;
+use crate::driver::stats::AddressHasher;
 
 /// Buckets of a [`Histogram`]: bucket `i` counts values below `2^i` ns
 /// (bucket 0: exactly 0), the last one everything from `2^38` ns (≈ 4.6 min).
@@ -121,7 +123,9 @@ type Site = &'static Location<'static>;
 
 #[derive(Default)]
 pub(super) struct Stats {
-    sites: HashMap<usize, (Site, JobStats)>,
+    /// Keyed by the `Location`'s address, hashed as the driver's call sites
+    /// are (SipHash was a tenth of a worker's time on a burst of trivial jobs).
+    sites: HashMap<usize, (Site, JobStats), BuildHasherDefault<AddressHasher>>,
     other: JobStats,
     pub(super) caller_runs: u64,
 }

@@ -51,7 +51,7 @@ pub(super) enum Phase {
 /// What a move asks its caller to do once the lock is released.
 #[derive(Default)]
 pub(super) struct Effects {
-    /// Re-arm the driver timer: the earliest deadline moved earlier.
+    /// Re-arm the driver timer: a job was filed before the planned deadline.
     pub(super) arm: bool,
     /// Runs queued: wake that many workers.
     pub(super) queued: usize,
@@ -80,6 +80,11 @@ pub(super) struct State {
     pub(super) running: usize,
     /// Submitters waiting for room (`Block`): wake them only if any.
     pub(super) blocked: usize,
+    /// Workers waiting for runs, and how many of them were notified and
+    /// have not woken yet (`waking ≤ idle`): a move that queues runs
+    /// notifies only the others (`core.rs`, "Waiting").
+    pub(super) idle: usize,
+    pub(super) waking: usize,
     /// Worker threads that have not exited.
     pub(super) live_workers: usize,
     /// The deadline the driver timer is (or is about to be) armed for.
@@ -116,6 +121,8 @@ impl State {
             queued: 0,
             running: 0,
             blocked: 0,
+            idle: 0,
+            waking: 0,
             live_workers: 0,
             armed_for: None,
             early: Vec::new(),
@@ -139,12 +146,15 @@ impl State {
 
     /// When the driver timer should fire next, and remembers it: the
     /// latest exact deadline among the jobs of the lowest tick on the
-    /// wheel's earliest list when that list is short (at most [`WALK`] jobs, not on the top level),
-    /// else that tick's boundary — the driver's own exact wake-ups
-    /// (`driver::exact`): one fire per occupied tick, as with boundaries,
-    /// each at or before the boundary. Jobs of that tick with earlier
-    /// deadlines wait for the latest one; a job filed later with an earlier
-    /// deadline moves the fire earlier ([`filed`](State::filed)).
+    /// wheel's earliest list when that list is short (at most [`WALK`]
+    /// jobs, not on the top level), else that tick's boundary — the
+    /// driver's own exact wake-ups (`driver::exact`): one fire per occupied
+    /// tick, as with boundaries, each at or before the boundary. Jobs of
+    /// that tick with earlier deadlines wait for the latest one. A job filed
+    /// later moves the fire earlier only if it lies in an earlier tick
+    /// ([`filed`](State::filed) asks for a re-plan; within the planned tick
+    /// the plan stays the tick's latest deadline). Costs a walk of at most
+    /// [`WALK`] jobs.
     pub(super) fn next_deadline(&mut self) -> Option<Instant> {
         self.armed_for = self.plan();
         self.armed_for

@@ -9,7 +9,9 @@ use crate::sched::jobs::At;
 
 impl State {
     /// `DiscardOldest` at `schedule*`: drops the whole pending job due first
-    /// (an overflowed run is due already, so it goes first). `false` if there
+    /// — any job of the earliest tick (`Wheel::peek`), not necessarily the
+    /// earliest exact deadline in it (an overflowed run is due already, so it
+    /// goes first). `false` if there
     /// was none.
     pub(in crate::sched) fn discard_first_pending(&mut self, fx: &mut Effects) -> bool {
         let id = match pop_live(&mut self.overflow, &self.jobs, At::Overflow) {
