@@ -107,18 +107,24 @@ impl MissedTickBehavior {
 /// # Falling behind
 ///
 /// An interval that has fallen behind is ready at once until it has caught
-/// up (under [`MissedTickBehavior::Burst`], the default), and so is one whose
-/// consumer always takes longer than the period (under any behaviour). A task
-/// that only ticks and works — `loop { interval.tick().await; work() }` —
-/// would then never return to its executor. tokio's own `Interval` avoids
-/// that through the runtime's cooperative budget; tickless works on any
-/// executor and keeps a budget of its own instead: after 32 ticks ready in a
-/// row, [`poll_tick`](Interval::poll_tick) wakes the task and answers
-/// `Pending` once, without taking a tick, so the executor can run other tasks
-/// (and see a shutdown) before the burst goes on. No tick is lost, delayed
-/// past that one round trip, or reordered. Code that polls by hand must
-/// therefore, as with tokio, treat `Pending` as "poll again after a wake-up",
-/// not as "nothing is due".
+/// up (under [`MissedTickBehavior::Burst`], the default). A task that only
+/// ticks and works — `loop { interval.tick().await; work() }` — would not
+/// return to its executor until then. tokio's own `Interval` avoids that
+/// through the runtime's cooperative budget; tickless works on any executor
+/// and keeps a budget of its own instead: after 32 ticks in a row handed out
+/// while the next one was already due, [`poll_tick`](Interval::poll_tick)
+/// wakes the task and answers `Pending` once, without taking a tick, so the
+/// executor can run other tasks (and see a shutdown) before the burst goes
+/// on. No tick is lost, delayed past that one round trip, or reordered, and
+/// an interval that keeps up never yields. Code that polls by hand must, as
+/// with tokio, treat `Pending` as "poll again after a wake-up", not as
+/// "nothing is due".
+///
+/// Under `Delay` or `Skip` a tick more than 5 ms late moves the schedule
+/// past the stall, so the next tick is not already due and the interval does
+/// not yield: a loop whose work always takes longer than the period gets
+/// each tick at once, and should yield (`tokio::task::yield_now().await`)
+/// itself.
 #[must_use = "an Interval does nothing unless ticked"]
 pub struct Interval {
     sleep: Sleep,
@@ -152,8 +158,9 @@ impl Interval {
 
     /// Polls for the next tick; returns the instant it was scheduled for.
     ///
-    /// After 32 ticks ready in a row it answers `Pending` once, having woken
-    /// the task (see [Falling behind](Interval#falling-behind)).
+    /// After 32 ticks in a row handed out behind schedule it answers
+    /// `Pending` once, having woken the task (see
+    /// [Falling behind](Interval#falling-behind)).
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
         let mut streak = self.streak;
         let answer = streak.poll(cx, |cx| self.poll_due(cx));
@@ -161,10 +168,11 @@ impl Interval {
         answer
     }
 
-    /// [`poll_tick`](Interval::poll_tick) without the budget.
-    fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+    /// [`poll_tick`](Interval::poll_tick) without the budget; also whether
+    /// the tick came from a backlog (the next one is due already).
+    fn poll_due(&mut self, cx: &mut Context<'_>) -> (Poll<Instant>, bool) {
         if self.sleep.poll_sleep(cx).is_pending() {
-            return Poll::Pending;
+            return (Poll::Pending, false);
         }
         let timeout = self.sleep.deadline();
         let now = self.sleep.handle().now();
@@ -174,7 +182,7 @@ impl Interval {
             saturating_add(timeout, self.period)
         };
         self.sleep.reset(next);
-        Poll::Ready(timeout)
+        (Poll::Ready(timeout), next <= now)
     }
 
     /// Restarts the schedule: the next tick is one period from now (a

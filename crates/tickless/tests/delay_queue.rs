@@ -375,3 +375,22 @@ fn a_dropped_driver_releases_its_queue() {
     assert_eq!(drain(&mut q), [1, 2]);
     assert!(matches!(poll(&mut q, &waker), Poll::Ready(None)));
 }
+
+/// The blocking calls do not take the cooperative budget: a thread has no
+/// executor to yield to, so `recv_timeout(ZERO)` used as a `try_recv` hands
+/// out every due value of a long backlog, not 32 of them.
+#[test]
+fn recv_timeout_zero_drains_a_backlog() {
+    let (clock, driver) = driver();
+    let mut q = driver.handle().delay_queue();
+    for i in 0..100 {
+        q.insert(i, ms(1));
+    }
+    clock.advance(ms(1));
+    let mut got = 0;
+    while q.recv_timeout(Duration::ZERO).is_ok() {
+        got += 1;
+    }
+    assert_eq!(got, 100);
+    assert!(q.is_empty());
+}

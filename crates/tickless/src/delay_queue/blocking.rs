@@ -69,7 +69,9 @@ impl<T> DelayQueue<T> {
         let waker = Waker::from(Arc::new(Unpark(thread::current())));
         let mut cx = Context::from_waker(&waker);
         loop {
-            match self.poll_expired(&mut cx) {
+            // Without the cooperative budget: a thread has no executor to
+            // yield to, and a yield would read as "nothing due" below.
+            match self.poll_due(&mut cx).0 {
                 Poll::Ready(Some(expired)) => return Ok(expired),
                 Poll::Ready(None) => return Err(RecvTimeoutError::Empty),
                 Poll::Pending => {}

@@ -43,7 +43,9 @@
 //! The waiting task is woken by the driver timer (armed, with the waker of
 //! the latest poll, for the wheel's next deadline — never later than the
 //! earliest value) or by the queue itself. Every poll that returns `Pending`
-//! has just armed the timer for the current next deadline, and every later
+//! has just armed the timer for the current next deadline (or, for the
+//! cooperative yield of [`poll_expired`](DelayQueue::poll_expired), woken the
+//! task at once), and every later
 //! change that makes an earlier deadline (insert, reset) wakes the stored
 //! waker, so the task polls again and re-arms. The stored waker is taken when
 //! woken: `None` means the task was woken since its last poll (and will poll
@@ -300,12 +302,16 @@ impl<T> DelayQueue<T> {
     /// Values come out in deadline order (at the driver's resolution; equal
     /// deadlines in no particular order), one per call.
     ///
-    /// After 32 answers ready in a row it answers `Pending` once, having
+    /// After 32 values in a row handed out from a backlog (each due already
+    /// at the clock reading before it) it answers `Pending` once, having
     /// woken the task and taken nothing, so a task draining a long backlog
     /// (`while let Some(v) = queue.next().await { work(v) }`) returns to its
     /// executor now and then, as tokio's own timers do through tokio's
-    /// cooperative budget (which only tokio's resources can use). Code that
-    /// polls by hand must treat `Pending` as "poll again after a wake-up".
+    /// cooperative budget (which only tokio's resources can use). A consumer
+    /// that keeps up never sees it. Code that polls by hand must treat
+    /// `Pending` as "poll again after a wake-up"; the blocking
+    /// [`recv`](DelayQueue::recv) and [`recv_timeout`](DelayQueue::recv_timeout)
+    /// do not yield.
     pub fn poll_expired(&mut self, cx: &mut Context<'_>) -> Poll<Option<Expired<T>>> {
         let mut streak = self.streak;
         let answer = streak.poll(cx, |cx| self.poll_due(cx));
@@ -313,8 +319,11 @@ impl<T> DelayQueue<T> {
         answer
     }
 
-    /// [`poll_expired`](DelayQueue::poll_expired) without the budget.
-    fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<Option<Expired<T>>> {
+    /// [`poll_expired`](DelayQueue::poll_expired) without the budget (as
+    /// the blocking `recv` polls: a thread has no executor to yield to);
+    /// also whether the value came from a backlog: it was due at the last
+    /// clock reading, before this poll.
+    fn poll_due(&mut self, cx: &mut Context<'_>) -> (Poll<Option<Expired<T>>>, bool) {
         // Remember who polled, whatever the answer (tokio-util's rule).
         match &self.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
@@ -325,11 +334,12 @@ impl<T> DelayQueue<T> {
         loop {
             if let Some((key, tick, value)) = self.wheel.pop_expired(now) {
                 self.after_removal();
-                return Poll::Ready(Some(Expired {
+                let expired = Expired {
                     deadline: self.wheel.tick_instant(tick),
                     key: Key(key),
                     value,
-                }));
+                };
+                return (Poll::Ready(Some(expired)), !read_clock);
             }
             if !read_clock {
                 // Nothing due at the last reading: read the clock once.
@@ -342,13 +352,13 @@ impl<T> DelayQueue<T> {
             }
             let Some(next) = self.wheel.next_deadline() else {
                 self.timer = None;
-                return Poll::Ready(None);
+                return (Poll::Ready(None), false);
             };
             if next <= now {
                 // Nothing came due at `now`, yet the next deadline is not
                 // after it: only an instant saturated centuries away does
                 // that. It never comes due.
-                return Poll::Pending;
+                return (Poll::Pending, false);
             }
             // Nothing due: arm the one driver timer for the wheel's next
             // deadline (never after the earliest value) with this task's waker.
@@ -364,7 +374,7 @@ impl<T> DelayQueue<T> {
                     .insert(Sleep::until(self.handle.clone(), next, self.site)),
             };
             if timer.poll_sleep(cx).is_pending() {
-                return Poll::Pending;
+                return (Poll::Pending, false);
             }
             // It fired: the clock has reached `next`, so popping at it makes
             // progress (values come due, or a coarse slot cascades and `next`
