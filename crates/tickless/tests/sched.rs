@@ -689,3 +689,33 @@ fn shutdown_with_many_pending_jobs_is_linear() {
     );
     assert_eq!(s.metrics().pending, 0);
 }
+
+/// On the system clock an idle worker leads: it waits only until the first
+/// pending deadline and dispatches it itself. Work that arrives meanwhile
+/// must not wait for that deadline — an `execute` (which notifies the
+/// leader) nor a job due before it (which the driver timer serves).
+#[test]
+fn a_leading_worker_is_not_in_the_way() {
+    let s = Scheduler::builder()
+        .workers(1)
+        .name("sl-lead")
+        .build()
+        .unwrap();
+    let (tx, rx) = unbounded();
+    let far = s.schedule(Duration::from_secs(3600), || {}).unwrap();
+    std::thread::sleep(ms(20)); // the worker now leads, for an hour
+    let start = Instant::now();
+    let t = tx.clone();
+    s.execute(move || t.send("executed").unwrap()).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "executed");
+    std::thread::sleep(ms(20)); // leading again
+    let t = tx.clone();
+    let deadline = Instant::now() + ms(30);
+    let _soon = s
+        .schedule_at(deadline, move || t.send("soon").unwrap())
+        .unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "soon");
+    assert!(Instant::now() >= deadline, "early");
+    assert!(start.elapsed() < WAIT, "waited for the leader's deadline");
+    drop(far);
+}

@@ -129,6 +129,12 @@ impl Handle {
     }
 
     /// `true` once the driver has shut down (it registers nothing more).
+    /// Whether the driver reads the system clock (time passes while a thread
+    /// waits), not a [`ManualClock`](crate::clock::ManualClock).
+    pub(crate) fn real_time(&self) -> bool {
+        self.inner().system_clock
+    }
+
     pub(crate) fn is_shut_down(&self) -> bool {
         self.inner().is_shut_down()
     }

@@ -103,6 +103,7 @@ pub(crate) use executor::Job;
 pub use handle::Handle;
 pub(crate) use history::History;
 use shard::Shard;
+pub(crate) use thread::set_precise_timer_slack;
 use thread::ThreadSlot;
 use wakeup::Wakeup;
 

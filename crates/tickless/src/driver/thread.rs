@@ -223,7 +223,7 @@ pub(super) fn coarse_clock_ms() -> u64 {
 
 /// Sets the calling thread's kernel timer slack to 1 ns so `park_timeout`
 /// wakes when asked rather than up to 50 µs later (Linux only).
-fn set_precise_timer_slack() {
+pub(crate) fn set_precise_timer_slack() {
     #[cfg(target_os = "linux")]
     {
         let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1));

@@ -64,6 +64,9 @@ pub(super) struct Shared {
     /// `Block` submitters wait here for room; shutdown for workers to exit.
     room: Condvar,
     pub(super) handle: Handle,
+    /// The driver reads the system clock: a worker may lead
+    /// (`Core::wait_for_runs`).
+    real_time: bool,
     on_reject: Option<RejectHook>,
     pub(super) name: String,
     pub(super) workers: usize,
@@ -155,6 +158,7 @@ impl Core {
             room: Condvar::new(),
             count: handle.register_collection(site),
             handle: handle.clone(),
+            real_time: handle.real_time(),
             on_reject: b.on_reject.clone(),
             name: b.name.clone(),
             workers: b.workers,
@@ -343,10 +347,64 @@ impl Core {
         prevented
     }
 
+    /// Waits, given the state lock, until there may be runs to take.
+    ///
+    /// One waiting worker at a time — the leader — waits only until the
+    /// planned fire and then moves the due jobs to the queue itself, as a
+    /// `ScheduledThreadPoolExecutor` worker waits for its queue's head: one
+    /// wake-up from a deadline to its run, where the driver timer's fire and
+    /// then a notified worker are two. The driver timer still fires at the
+    /// plan and finds nothing left (or what the leader has not reached): a
+    /// leader that wakes late, is notified for a run first, or whose plan
+    /// moves earlier loses only its head start. Only on the system clock: a
+    /// `ManualClock`'s time does not pass while a thread waits.
+    fn wait_for_runs<'a>(&'a self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+        let shared = &self.shared;
+        let plan = (shared.real_time && !st.leader)
+            .then(|| st.first_deadline())
+            .flatten();
+        st.idle += 1;
+        match plan {
+            Some(plan) => {
+                st.leader = true;
+                let now = shared.handle.now();
+                if plan > now {
+                    st = wait_timeout(&shared.work, st, plan - now);
+                }
+                st.leader = false;
+            }
+            None => st = wait(&shared.work, st),
+        }
+        st.idle -= 1;
+        // Woken by a notification, a timeout, spuriously or by a
+        // `notify_all`: count one fewer on its way (at worst a later move
+        // then notifies one worker more than it needs).
+        st.waking = st.waking.saturating_sub(1).min(st.idle);
+        if plan.is_none() {
+            return st;
+        }
+        let now = shared.handle.now();
+        if !st.first_deadline().is_some_and(|first| first <= now) {
+            return st; // not due yet, or the timer's fire got there first
+        }
+        // The driver timer stays armed for its plan (the latest deadline of
+        // this tick, or an earlier plan already past): it will fire, find
+        // what is left, and re-arm for the next plan itself.
+        let mut fx = Effects::default();
+        st.dispatch(now, &mut fx);
+        fx.arm = false;
+        // The leader takes the first run itself (the caller's next `take`).
+        fx.queued = fx.queued.saturating_sub(1);
+        shared.release(st, fx, RejectedAt::Due);
+        lock(&shared.state)
+    }
+
     /// A worker thread's life.
     fn work(self: Arc<Self>) {
         let shared = &self.shared;
         WORKER_OF.with(|w| w.set(Arc::as_ptr(shared) as usize));
+        // The leader's timed wait (`wait_for_runs`) wakes when asked.
+        crate::driver::set_precise_timer_slack();
         let mut st = lock(&shared.state);
         loop {
             let mut fx = Effects::default();
@@ -355,12 +413,7 @@ impl Core {
                 if st.finished() {
                     break;
                 }
-                st.idle += 1;
-                st = wait(&shared.work, st);
-                st.idle -= 1;
-                // Woken by a notification (or spuriously, or by a
-                // `notify_all`): either way one fewer is on its way.
-                st.waking = st.waking.saturating_sub(1).min(st.idle);
+                st = self.wait_for_runs(st);
                 continue;
             };
             self.release(st, fx);

@@ -85,6 +85,9 @@ pub(super) struct State {
     /// notifies only the others (`core.rs`, "Waiting").
     pub(super) idle: usize,
     pub(super) waking: usize,
+    /// A waiting worker waits only until the planned fire, to dispatch it
+    /// itself (`Core::wait_for_runs`): at most one at a time.
+    pub(super) leader: bool,
     /// Worker threads that have not exited.
     pub(super) live_workers: usize,
     /// The deadline the driver timer is (or is about to be) armed for.
@@ -123,6 +126,7 @@ impl State {
             blocked: 0,
             idle: 0,
             waking: 0,
+            leader: false,
             live_workers: 0,
             armed_for: None,
             early: Vec::new(),
@@ -161,9 +165,23 @@ impl State {
     }
 
     fn plan(&self) -> Option<Instant> {
+        self.earliest_tick(|latest, deadline| latest.max(deadline))
+    }
+
+    /// The earliest exact deadline of a pending job (its tick's boundary when
+    /// the earliest list is long or on the top level): when a leading worker
+    /// dispatches (`Core::wait_for_runs`), one run at a time.
+    pub(super) fn first_deadline(&self) -> Option<Instant> {
+        self.earliest_tick(|first, deadline| first.min(deadline))
+    }
+
+    /// Folds, with `pick`, the exact deadlines of the jobs of the lowest tick
+    /// on the wheel's earliest list, when that list has at most [`WALK`]
+    /// jobs and is not on the top level; else that list's first boundary.
+    fn earliest_tick(&self, pick: impl Fn(u64, u64) -> u64) -> Option<Instant> {
         let list = self.wheel.earliest_list()?;
         let (first, top) = (list.tick, list.top);
-        // The lowest tick on the list, and the latest deadline among its jobs.
+        // The lowest tick on the list, and the picked deadline among its jobs.
         let mut best: Option<(u64, u64)> = None;
         if !top {
             for (i, (tick, &index)) in list.enumerate() {
@@ -174,7 +192,7 @@ impl State {
                 let at = (tick, self.jobs.deadline_at(index));
                 best = Some(best.map_or(at, |b| match tick.cmp(&b.0) {
                     Ordering::Less => at,
-                    Ordering::Equal => (tick, b.1.max(at.1)),
+                    Ordering::Equal => (tick, pick(b.1, at.1)),
                     Ordering::Greater => b,
                 }));
             }
