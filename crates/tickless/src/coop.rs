@@ -7,14 +7,24 @@
 //! does not see a runtime shutdown. tokio's own timers avoid that through
 //! the runtime's cooperative budget, which only tokio's resources can use.
 //! tickless works on any executor, so each stream keeps its own small
-//! budget: after [`BUDGET`] items in a row handed out from a backlog — items
-//! that were due before the one just handed out, and still waited — it
+//! budget: after [`BUDGET`] items in a row handed out from a backlog it
 //! answers `Pending` once, having woken the task, which any executor takes
 //! as "poll me again soon" (no item is taken, so nothing is lost or
-//! reordered). Any other answer starts a new streak: an item that only just
-//! came due, `Pending`, or the end of the stream. So a consumer that keeps
-//! up (a test stepping a `ManualClock` one item at a time, a task that
-//! waits between items) never sees the yield.
+//! reordered). A backlog item is, for an `Interval`, a tick handed out when
+//! the next tick is due already; for a `DelayQueue`, a value that was due at
+//! the clock reading before this poll (so a batch due at one reading counts
+//! from its second value). Any other answer starts a new streak: an item
+//! that only just came due, `Pending`, or the end of the stream.
+//!
+//! So a consumer that takes one item per clock step (a test moving a
+//! `ManualClock` one period at a time, a task that waits between items)
+//! never sees the yield. Neither, until a backlog builds up, does one whose
+//! work per item takes about as long as the items' spacing: each item is
+//! ready at once, yet none is behind (an interval of period P worked for
+//! W > P per tick falls a full period behind after about P/(W−P) ticks;
+//! with W = P, never). tokio's budget, which counts operations per task
+//! poll, would yield there; without a runtime's help a stream cannot tell
+//! that loop from a test polling once per step.
 
 use std::task::{Context, Poll};
 

@@ -120,11 +120,14 @@ impl MissedTickBehavior {
 /// with tokio, treat `Pending` as "poll again after a wake-up", not as
 /// "nothing is due".
 ///
-/// Under `Delay` or `Skip` a tick more than 5 ms late moves the schedule
-/// past the stall, so the next tick is not already due and the interval does
-/// not yield: a loop whose work always takes longer than the period gets
-/// each tick at once, and should yield (`tokio::task::yield_now().await`)
-/// itself.
+/// An interval that is not behind does not yield, even when each tick is
+/// ready at once: under `Burst`, a loop whose work takes about as long as the
+/// period (W a little over the period P) yields only once it has fallen a
+/// whole period behind, after about P/(W−P) ticks, and with W = P never;
+/// under `Delay` or `Skip` a tick more than 5 ms late moves the schedule
+/// past the stall, so the next tick is never already due. A loop whose work
+/// can take as long as its period should yield
+/// (`tokio::task::yield_now().await`) itself.
 #[must_use = "an Interval does nothing unless ticked"]
 pub struct Interval {
     sleep: Sleep,

@@ -308,7 +308,11 @@ impl<T> DelayQueue<T> {
     /// (`while let Some(v) = queue.next().await { work(v) }`) returns to its
     /// executor now and then, as tokio's own timers do through tokio's
     /// cooperative budget (which only tokio's resources can use). A consumer
-    /// that keeps up never sees it. Code that polls by hand must treat
+    /// that takes each value before the next comes due never sees it; one
+    /// whose work per value takes about as long as the values' spacing gets
+    /// each at once and sees it only once 32 are due together. Values
+    /// inserted already due, polled without the clock moving, count as due
+    /// at the last reading (a yield every 33). Code that polls by hand must treat
     /// `Pending` as "poll again after a wake-up"; the blocking
     /// [`recv`](DelayQueue::recv) and [`recv_timeout`](DelayQueue::recv_timeout)
     /// do not yield.

@@ -105,6 +105,7 @@ impl Shared {
     /// executor instead.
     fn release(&self, mut st: MutexGuard<'_, State>, mut fx: Effects, at: RejectedAt) {
         let wake_room = fx.room && st.blocked > 0;
+        debug_assert!(st.waking <= st.idle, "{} > {}", st.waking, st.idle);
         let wake = fx.queued.min(st.idle - st.waking);
         st.waking += wake;
         self.count.set(st.pending + st.queued);
@@ -379,12 +380,12 @@ impl Core {
         // Woken by a notification, a timeout, spuriously or by a
         // `notify_all`: count one fewer on its way (at worst a later move
         // then notifies one worker more than it needs).
-        st.waking = st.waking.saturating_sub(1).min(st.idle);
+        st.waking = st.waking.saturating_sub(1);
         if plan.is_none() {
             return st;
         }
         let now = shared.handle.now();
-        if !st.first_deadline().is_some_and(|first| first <= now) {
+        if st.first_deadline().is_none_or(|first| first > now) {
             return st; // not due yet, or the timer's fire got there first
         }
         // The driver timer stays armed for its plan (the latest deadline of

@@ -52,7 +52,19 @@
 //! when the new job is due in a tick before every other (re-planning walks
 //! at most 64 jobs of that tick). When that timer fires (on the driver's
 //! timer thread) the due jobs move to the queue and a waiting worker per run
-//! is woken. Per pending one-shot job: the boxed closure, a
+//! is woken.
+//!
+//! On the system clock one idle worker at a time *leads*: it waits only
+//! until the first pending deadline and then moves the due jobs to the queue
+//! itself and runs the first, as Java's `ScheduledThreadPoolExecutor`
+//! workers wait for the queue's head — one wake-up from a deadline to its
+//! run instead of two (the timer thread, then a worker), and at the job's
+//! own deadline rather than its tick's latest. The driver timer still fires
+//! at its plan and serves whatever the leader did not reach (the leader was
+//! busy, or the job was filed before the leader's deadline). Worker threads
+//! run with 1 ns of kernel timer slack (Linux) so that wait ends when asked.
+//!
+//! Per pending one-shot job: the boxed closure, a
 //! job record and a wheel slot (`tickless bench sched` measures the bytes).
 //!
 //! # Observability
