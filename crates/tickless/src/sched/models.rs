@@ -5,7 +5,8 @@
 //!
 //! `RUSTFLAGS="--cfg tickless_loom" cargo test -p tickless --lib --release models`
 //!
-//! Each model builds a one-worker scheduler on a `ManualClock` driver, so a
+//! Each model builds a scheduler (one worker; two in the last two models)
+//! on a `ManualClock` driver, so a
 //! job falls due inside `clock.advance` on the calling model thread (the
 //! driver fires the alarm, whose `Dispatch` queues the run and wakes the
 //! worker). A model waits for a run it expects on a [`Latch`] rather than
@@ -25,6 +26,7 @@
 //! | `execute` ignores the shutdown | `shutdown_vs_execute` |
 //! | a run's end ignores its cancel (periodic re-filed) | `periodic_due_vs_drop` |
 //! | cancelling a started one-shot reports it prevented | `due_vs_cancel` |
+//! | one notification per release, however many runs it queued | `one_fire_queuing_two_runs_reaches_two_workers` |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -289,10 +291,69 @@ fn racing_rearms_keep_the_earliest() {
 /// alone took 115k iterations, 33 s, here). Bound 4 runs these models in
 /// ~6 s on 2 cores (`racing_rearms_keep_the_earliest`, the largest, 15k
 /// iterations); each protocol break listed in the module docs was caught at bound 3.
+/// Two workers; job A blocks until job B has started, so B must reach the
+/// second worker: a release that queues runs but wakes fewer waiting
+/// workers than it queued leaves B queued beside a sleeping worker while A
+/// waits for it — a deadlock, which loom reports. `submit` queues A then B.
+fn two_workers_take_two_runs(submit: impl Fn(&Scheduler, &Arc<Latch>, &ManualClock)) {
+    let clock = ManualClock::new();
+    let driver = Driver::builder().clock(clock.clone()).build().unwrap();
+    let sched = Scheduler::builder()
+        .workers(2)
+        .queue_capacity(2)
+        .max_pending(2)
+        .handle(driver.handle().clone())
+        .build()
+        .unwrap();
+    let b_started = Arc::new(Latch::default());
+    submit(&sched, &b_started, &clock);
+    b_started.wait_for(1);
+    sched.shutdown();
+    assert_eq!(sched.metrics().total.completed, 2);
+    assert_empty(&sched);
+}
+
+fn waits_for(latch: &Arc<Latch>) -> impl FnOnce() + Send + 'static {
+    let latch = latch.clone();
+    move || latch.wait_for(1)
+}
+
+/// Two `execute`s while both workers may be waiting: each run gets a worker
+/// (the wake-up accounting, `State::idle` and `waking`, notifies enough).
+#[test]
+fn two_executes_reach_two_workers() {
+    model_bounded(3, || {
+        two_workers_take_two_runs(|sched, b_started, _| {
+            sched.execute(waits_for(b_started)).unwrap();
+            sched.execute(b_started.job()).unwrap();
+        })
+    });
+}
+
+/// Two jobs due at one instant, queued by one fire (one release queuing two
+/// runs): both workers are woken.
+#[test]
+fn one_fire_queuing_two_runs_reaches_two_workers() {
+    model_bounded(3, || {
+        two_workers_take_two_runs(|sched, b_started, clock| {
+            let a = sched.schedule(secs(1), waits_for(b_started)).unwrap();
+            let b = sched.schedule(secs(1), b_started.job()).unwrap();
+            (a.detach(), b.detach());
+            clock.advance(secs(1));
+        })
+    });
+}
+
 fn model(f: impl Fn() + Sync + Send + 'static) {
+    model_bounded(4, f);
+}
+
+/// [`model`] with another default preemption bound (two workers make the
+/// state space too large for 4).
+fn model_bounded(bound: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(4);
+        builder.preemption_bound = Some(bound);
     }
     builder.check(f);
 }
