@@ -338,7 +338,8 @@ fn one_fire_queuing_two_runs_reaches_two_workers() {
         two_workers_take_two_runs(|sched, b_started, clock| {
             let a = sched.schedule(secs(1), waits_for(b_started)).unwrap();
             let b = sched.schedule(secs(1), b_started.job()).unwrap();
-            (a.detach(), b.detach());
+            a.detach();
+            b.detach();
             clock.advance(secs(1));
         })
     });
