@@ -351,7 +351,9 @@ impl Core {
     /// Waits, given the state lock, until there may be runs to take.
     ///
     /// One waiting worker at a time — the leader — waits only until the
-    /// planned fire and then moves the due jobs to the queue itself, as a
+    /// first pending deadline (`State::first_deadline`: known when the
+    /// earliest tick holds at most 8 jobs) and then moves the due jobs to
+    /// the queue itself, as a
     /// `ScheduledThreadPoolExecutor` worker waits for its queue's head: one
     /// wake-up from a deadline to its run, where the driver timer's fire and
     /// then a notified worker are two. The driver timer still fires at the
@@ -361,17 +363,20 @@ impl Core {
     /// `ManualClock`'s time does not pass while a thread waits.
     fn wait_for_runs<'a>(&'a self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         let shared = &self.shared;
+        // Lead only towards a deadline still ahead: one already past is the
+        // driver timer's (armed for it, it fires at once — often inline in
+        // the submitter that filed it), and a worker racing it for the lock
+        // would only slow a dense stream down.
+        let now = shared.handle.now();
         let plan = (shared.real_time && !st.leader)
             .then(|| st.first_deadline())
-            .flatten();
+            .flatten()
+            .filter(|&first| first > now);
         st.idle += 1;
         match plan {
             Some(plan) => {
                 st.leader = true;
-                let now = shared.handle.now();
-                if plan > now {
-                    st = wait_timeout(&shared.work, st, plan - now);
-                }
+                st = wait_timeout(&shared.work, st, plan - now);
                 st.leader = false;
             }
             None => st = wait(&shared.work, st),

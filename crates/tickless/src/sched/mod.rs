@@ -55,8 +55,9 @@
 //! is woken.
 //!
 //! On the system clock one idle worker at a time *leads*: it waits only
-//! until the first pending deadline and then moves the due jobs to the queue
-//! itself and runs the first, as Java's `ScheduledThreadPoolExecutor`
+//! until the first pending deadline (when the earliest tick holds 8 jobs or
+//! fewer; denser ticks are left to the driver timer) and then moves the due
+//! jobs to the queue itself and runs the first, as Java's `ScheduledThreadPoolExecutor`
 //! workers wait for the queue's head — one wake-up from a deadline to its
 //! run instead of two (the timer thread, then a worker), and at the job's
 //! own deadline rather than its tick's latest. The driver timer still fires

@@ -38,6 +38,13 @@ use period::{instant, next_deadline};
 /// own exact wake-ups do, `driver::exact::WALK`).
 const WALK: usize = 64;
 
+/// Jobs of the earliest list a worker looks at, each time it goes idle, for
+/// the first deadline it may lead to (`first_deadline`): a short walk, as
+/// it happens under the lock after every run; denser ticks (which, with
+/// runs this frequent, a worker rarely idles between anyway) are left to
+/// the driver timer.
+const LEAD_WALK: usize = 8;
+
 /// Whether the scheduler takes work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
@@ -165,27 +172,38 @@ impl State {
     }
 
     fn plan(&self) -> Option<Instant> {
-        self.earliest_tick(|latest, deadline| latest.max(deadline))
+        let (at, _) = self.earliest_tick(WALK, |latest, deadline| latest.max(deadline))?;
+        Some(at)
     }
 
-    /// The earliest exact deadline of a pending job (its tick's boundary when
-    /// the earliest list is long or on the top level): when a leading worker
-    /// dispatches (`Core::wait_for_runs`), one run at a time.
+    /// The earliest exact deadline of a pending job, when the wheel's
+    /// earliest list is short enough to know it cheaply (at most
+    /// [`LEAD_WALK`] jobs, not on the top level): when a leading worker
+    /// dispatches (`Core::wait_for_runs`). `None` also when the jobs are
+    /// denser than that: the driver timer's fire serves them.
     pub(super) fn first_deadline(&self) -> Option<Instant> {
-        self.earliest_tick(|first, deadline| first.min(deadline))
+        match self.earliest_tick(LEAD_WALK, |first, deadline| first.min(deadline))? {
+            (at, true) => Some(at),
+            (_, false) => None,
+        }
     }
 
     /// Folds, with `pick`, the exact deadlines of the jobs of the lowest tick
-    /// on the wheel's earliest list, when that list has at most [`WALK`]
-    /// jobs and is not on the top level; else that list's first boundary.
-    fn earliest_tick(&self, pick: impl Fn(u64, u64) -> u64) -> Option<Instant> {
+    /// on the wheel's earliest list, when that list has at most `walk` jobs
+    /// and is not on the top level (`true`: exact); else that list's first
+    /// boundary (`false`).
+    fn earliest_tick(
+        &self,
+        walk: usize,
+        pick: impl Fn(u64, u64) -> u64,
+    ) -> Option<(Instant, bool)> {
         let list = self.wheel.earliest_list()?;
         let (first, top) = (list.tick, list.top);
         // The lowest tick on the list, and the picked deadline among its jobs.
         let mut best: Option<(u64, u64)> = None;
         if !top {
             for (i, (tick, &index)) in list.enumerate() {
-                if i == WALK {
+                if i == walk {
                     best = None;
                     break;
                 }
@@ -198,8 +216,8 @@ impl State {
             }
         }
         Some(match best {
-            Some((_, nanos)) => instant(self.wheel.origin(), nanos),
-            None => self.wheel.tick_instant(first),
+            Some((_, nanos)) => (instant(self.wheel.origin(), nanos), true),
+            None => (self.wheel.tick_instant(first), false),
         })
     }
 
