@@ -703,6 +703,10 @@ fn a_leading_worker_is_not_in_the_way() {
         .unwrap();
     let (tx, rx) = unbounded();
     let far = s.schedule(Duration::from_secs(3600), || {}).unwrap();
+    // A worker leads once it goes idle with a deadline pending: after a run.
+    let t = tx.clone();
+    s.execute(move || t.send("warm").unwrap()).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), "warm");
     std::thread::sleep(ms(20)); // the worker now leads, for an hour
     let start = Instant::now();
     let t = tx.clone();
@@ -718,4 +722,43 @@ fn a_leading_worker_is_not_in_the_way() {
     assert!(Instant::now() >= deadline, "early");
     assert!(start.elapsed() < WAIT, "waited for the leader's deadline");
     drop(far);
+}
+
+/// A leader notified for a run that wakes after its own deadline dispatches
+/// that deadline's job and must hand it to the other, idle worker, not keep
+/// it queued behind the run it takes (a long one here). The run arrives in
+/// the last few µs before the deadline, when that race can happen.
+#[test]
+fn a_leader_that_takes_a_long_run_hands_the_due_job_on() {
+    let s = Scheduler::builder()
+        .workers(2)
+        .name("sl-hand")
+        .build()
+        .unwrap();
+    let (tx, rx) = unbounded::<(&str, Instant)>();
+    let run = |name: &'static str| {
+        let tx = tx.clone();
+        move || tx.send((name, Instant::now())).unwrap()
+    };
+    for round in 0..10u32 {
+        let f = Instant::now() + ms(40);
+        let _j = s.schedule_at(f, run("due")).unwrap();
+        // One worker runs this, goes idle and leads (towards `f`); the other
+        // runs the next and waits behind it.
+        s.execute(run("warm")).unwrap();
+        rx.recv_timeout(WAIT).unwrap();
+        std::thread::sleep(ms(5));
+        s.execute(run("warm")).unwrap();
+        rx.recv_timeout(WAIT).unwrap();
+        let at = f - Duration::from_micros(u64::from(round) * 5);
+        while Instant::now() < at {
+            std::hint::spin_loop();
+        }
+        s.execute(|| std::thread::sleep(ms(300))).unwrap();
+        let (name, ran) = rx.recv_timeout(WAIT).unwrap();
+        assert_eq!(name, "due");
+        let late = ran - f;
+        assert!(late < ms(150), "round {round}: the due job waited {late:?}");
+        settle(&s);
+    }
 }

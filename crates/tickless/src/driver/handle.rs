@@ -128,13 +128,13 @@ impl Handle {
         upper >= at && inner.clock.now() >= at
     }
 
-    /// `true` once the driver has shut down (it registers nothing more).
     /// Whether the driver reads the system clock (time passes while a thread
     /// waits), not a [`ManualClock`](crate::clock::ManualClock).
     pub(crate) fn real_time(&self) -> bool {
         self.inner().system_clock
     }
 
+    /// `true` once the driver has shut down (it registers nothing more).
     pub(crate) fn is_shut_down(&self) -> bool {
         self.inner().is_shut_down()
     }

@@ -350,17 +350,21 @@ impl Core {
 
     /// Waits, given the state lock, until there may be runs to take.
     ///
-    /// One waiting worker at a time — the leader — waits only until the
-    /// first pending deadline (`State::first_deadline`: known when the
-    /// earliest tick holds at most 8 jobs) and then moves the due jobs to
-    /// the queue itself, as a
+    /// A worker that goes idle while no other leads, and a pending deadline
+    /// lies ahead (`State::first_deadline`: known when the earliest tick
+    /// holds at most 8 jobs), becomes the leader: it waits only until that
+    /// deadline and then moves the due jobs to the queue itself, as a
     /// `ScheduledThreadPoolExecutor` worker waits for its queue's head: one
     /// wake-up from a deadline to its run, where the driver timer's fire and
-    /// then a notified worker are two. The driver timer still fires at the
-    /// plan and finds nothing left (or what the leader has not reached): a
-    /// leader that wakes late, is notified for a run first, or whose plan
-    /// moves earlier loses only its head start. Only on the system clock: a
-    /// `ManualClock`'s time does not pass while a thread waits.
+    /// then a notified worker are two. Workers already waiting do not start
+    /// to lead (a `schedule` notifies none), and none takes over from a
+    /// leader pulled away by a run: until a worker next goes idle, the
+    /// driver timer serves the deadlines, as it always does — it still fires
+    /// at its plan and finds nothing left, or what the leader has not
+    /// reached, so a leader that wakes late, is notified for a run first, or
+    /// whose plan moves earlier loses only its head start. Only on the
+    /// system clock: a `ManualClock`'s time does not pass while a thread
+    /// waits.
     fn wait_for_runs<'a>(&'a self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         let shared = &self.shared;
         // Lead only towards a deadline still ahead: one already past is the
@@ -382,9 +386,11 @@ impl Core {
             None => st = wait(&shared.work, st),
         }
         st.idle -= 1;
-        // Woken by a notification, a timeout, spuriously or by a
-        // `notify_all`: count one fewer on its way (at worst a later move
-        // then notifies one worker more than it needs).
+        // Woken by a notification, spuriously, by a `notify_all` or (a
+        // leader) by its timeout: count one fewer on its way. Only a
+        // notification consumed one; after the others `waking` counts low,
+        // and a later move notifies one worker more than it needs (never
+        // fewer: no run is left beside a sleeping worker).
         st.waking = st.waking.saturating_sub(1);
         if plan.is_none() {
             return st;
@@ -399,8 +405,10 @@ impl Core {
         let mut fx = Effects::default();
         st.dispatch(now, &mut fx);
         fx.arm = false;
-        // The leader takes the first run itself (the caller's next `take`).
-        fx.queued = fx.queued.saturating_sub(1);
+        // The leader takes one run itself (the caller's next `take`); every
+        // other run queued — not only those this dispatch queued: the leader
+        // may have been notified for one already — gets a worker.
+        fx.queued = st.queued.saturating_sub(1);
         shared.release(st, fx, RejectedAt::Due);
         lock(&shared.state)
     }

@@ -54,7 +54,8 @@
 //! timer thread) the due jobs move to the queue and a waiting worker per run
 //! is woken.
 //!
-//! On the system clock one idle worker at a time *leads*: it waits only
+//! On the system clock a worker that goes idle while a deadline is pending
+//! *leads* (one at a time): it waits only
 //! until the first pending deadline (when the earliest tick holds 8 jobs or
 //! fewer; denser ticks are left to the driver timer) and then moves the due
 //! jobs to the queue itself and runs the first, as Java's `ScheduledThreadPoolExecutor`
