@@ -1,6 +1,7 @@
 //! The running scheduler: its shared state, the one driver timer armed for
-//! the next planned deadline (`State::next_deadline`), the worker threads, and the policies that need
-//! waiting (which `state/`, being single-threaded, cannot do).
+//! the next planned deadline (`State::next_deadline`), the worker threads
+//! (`worker.rs`: a worker's life, and the leader), and the policies that
+//! need waiting (which `state/`, being single-threaded, cannot do).
 //!
 //! # Locks
 //!
@@ -11,8 +12,8 @@
 //! here touches the alarm while holding the state lock. Re-arming for an
 //! earlier deadline plans the next fire under the state lock, releases it,
 //! then resets the alarm; `arm_lock` serialises re-arms so the last reset
-//! is the latest reading (a fire in between re-arms for the plan itself, so a stale reading only costs a spurious
-//! fire). Shutdown stops the alarm under `arm_lock` too, after the close
+//! is the latest reading (a fire in between re-arms for the plan itself, so
+//! a stale reading only costs a spurious fire). Shutdown stops the alarm under `arm_lock` too, after the close
 //! has emptied the wheel, so no re-arm lands after it. Order: `arm_lock` →
 //! alarm → state; no user code runs under `arm_lock`. Workers and
 //! submitters never run user code (jobs, hooks, `Drop` of dropped jobs)
@@ -25,13 +26,12 @@
 //! per run — but only workers that are waiting and not already notified
 //! (`State::idle` − `State::waking`, counted under the lock): a notification
 //! is a syscall even with nobody waiting, which every run queued while the
-//! workers are busy used to pay. The check and the
-//! wait happen under one holding of the state lock, so no notification
-//! falls between them; a worker that is woken takes runs until the queue is
-//! empty, so a run queued while every waiting worker is already notified
-//! is taken by one of them. `Block` submitters and a
-//! shutdown waiting for the workers wait on `room`, notified when a run is
-//! taken or a worker exits.
+//! workers are busy used to pay. The check and the wait happen under one
+//! holding of the state lock, so no notification falls between them; a
+//! worker that is woken takes runs until the queue is empty, so a run queued
+//! while every waiting worker is already notified is taken by one of them.
+//! `Block` submitters and a shutdown waiting for the workers wait on
+//! `room`, notified when a run is taken or a worker exits.
 //!
 //! The locks, condition variables, worker threads and the `WORKER_OF`
 //! thread-local come through `crate::sync`, so the loom models in
@@ -51,6 +51,8 @@ use crate::blocking::alarm::{Action, Alarm};
 use crate::driver::{CollectionCount, Handle};
 use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{lock, thread_local_const, wait, wait_timeout, Condvar, Mutex, MutexGuard};
+
+mod worker;
 
 thread_local_const! {
     /// The scheduler this thread works for (its `Shared`'s address), if any.
@@ -346,115 +348,6 @@ impl Core {
         self.release(st, fx);
         drop(work); // user code: unlocked
         prevented
-    }
-
-    /// Waits, given the state lock, until there may be runs to take.
-    ///
-    /// A worker that goes idle while no other leads, and a pending deadline
-    /// lies ahead (`State::first_deadline`: known when the earliest tick
-    /// holds at most 8 jobs), becomes the leader: it waits only until that
-    /// deadline and then moves the due jobs to the queue itself, as a
-    /// `ScheduledThreadPoolExecutor` worker waits for its queue's head: one
-    /// wake-up from a deadline to its run, where the driver timer's fire and
-    /// then a notified worker are two. Workers already waiting do not start
-    /// to lead (a `schedule` notifies none), and none takes over from a
-    /// leader pulled away by a run: until a worker next goes idle, the
-    /// driver timer serves the deadlines, as it always does — it still fires
-    /// at its plan and finds nothing left, or what the leader has not
-    /// reached, so a leader that wakes late, is notified for a run first, or
-    /// whose plan moves earlier loses only its head start. Only on the
-    /// system clock: a `ManualClock`'s time does not pass while a thread
-    /// waits.
-    fn wait_for_runs<'a>(&'a self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        let shared = &self.shared;
-        // Lead only towards a deadline still ahead: one already past is the
-        // driver timer's (armed for it, it fires at once — often inline in
-        // the submitter that filed it), and a worker racing it for the lock
-        // would only slow a dense stream down.
-        let now = shared.handle.now();
-        let plan = (shared.real_time && !st.leader)
-            .then(|| st.first_deadline())
-            .flatten()
-            .filter(|&first| first > now);
-        st.idle += 1;
-        match plan {
-            Some(plan) => {
-                st.leader = true;
-                st = wait_timeout(&shared.work, st, plan - now);
-                st.leader = false;
-            }
-            None => st = wait(&shared.work, st),
-        }
-        st.idle -= 1;
-        // Woken by a notification, spuriously, by a `notify_all` or (a
-        // leader) by its timeout: count one fewer on its way. Only a
-        // notification consumed one; after the others `waking` counts low,
-        // and a later move notifies one worker more than it needs (never
-        // fewer: no run is left beside a sleeping worker).
-        st.waking = st.waking.saturating_sub(1);
-        if plan.is_none() {
-            return st;
-        }
-        let now = shared.handle.now();
-        if st.first_deadline().is_none_or(|first| first > now) {
-            return st; // not due yet, or the timer's fire got there first
-        }
-        // The driver timer stays armed for its plan (the latest deadline of
-        // this tick, or an earlier plan already past): it will fire, find
-        // what is left, and re-arm for the next plan itself.
-        let mut fx = Effects::default();
-        st.dispatch(now, &mut fx);
-        fx.arm = false;
-        // The leader takes one run itself (the caller's next `take`); every
-        // other run queued — not only those this dispatch queued: the leader
-        // may have been notified for one already — gets a worker.
-        fx.queued = st.queued.saturating_sub(1);
-        shared.release(st, fx, RejectedAt::Due);
-        lock(&shared.state)
-    }
-
-    /// A worker thread's life.
-    fn work(self: Arc<Self>) {
-        let shared = &self.shared;
-        WORKER_OF.with(|w| w.set(Arc::as_ptr(shared) as usize));
-        // The leader's timed wait (`wait_for_runs`) wakes when asked.
-        crate::driver::set_precise_timer_slack();
-        let mut st = lock(&shared.state);
-        loop {
-            let mut fx = Effects::default();
-            let start = shared.handle.now();
-            let Some(taken) = st.take(start, &mut fx) else {
-                if st.finished() {
-                    break;
-                }
-                st = self.wait_for_runs(st);
-                continue;
-            };
-            self.release(st, fx);
-            let (rest, panicked) = match taken.work {
-                Work::Once(f) => (None, catch_unwind(AssertUnwindSafe(f)).is_err()),
-                Work::Periodic(mut p) => {
-                    let panicked = catch_unwind(AssertUnwindSafe(|| (p.run)())).is_err();
-                    (Some(Work::Periodic(p)), panicked)
-                }
-            };
-            let end = shared.handle.now();
-            let mut fx = Effects::default();
-            st = lock(&shared.state);
-            let dropped = st.finish((taken.id, taken.site), rest, start, end, panicked, &mut fx);
-            if fx.arm || dropped.is_some() {
-                self.release(st, fx);
-                drop(dropped);
-                st = lock(&shared.state);
-            }
-            st.running -= 1;
-        }
-        st.live_workers -= 1;
-        drop(st);
-        // Other workers may be waiting for runs that will never come, and a
-        // shutdown may be waiting for this exit.
-        shared.work.notify_all();
-        shared.room.notify_all();
     }
 
     /// Stops taking jobs (see `Scheduler::shutdown*`) and waits up to
