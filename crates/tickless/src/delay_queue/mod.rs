@@ -155,8 +155,8 @@ pub struct DelayQueue<T> {
     site: &'static Location<'static>,
     /// This queue's entries, as `observe` sees them.
     count: Arc<CollectionCount>,
-    /// Answers ready in a row (the queue yields once after 32: see
-    /// [`poll_expired`](DelayQueue::poll_expired)).
+    /// Values handed out from a backlog in a row (the queue yields once
+    /// after 32: see [`poll_expired`](DelayQueue::poll_expired)).
     streak: Streak,
 }
 
