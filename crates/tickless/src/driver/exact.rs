@@ -160,18 +160,9 @@ fn fold_earliest<B>(
     mut f: impl FnMut(Option<B>, u64, u64) -> B,
 ) -> Option<(u64, Option<B>)> {
     let list = wheel.earliest_list()?;
-    let first = list.tick;
-    if list.top {
-        return Some((first, None));
-    }
-    let mut acc = None;
-    for (i, (tick, r)) in list.enumerate() {
-        if i == WALK {
-            return Some((first, None));
-        }
-        acc = Some(f(acc, tick, exact.deadline_nanos(tick, r.stamp)));
-    }
-    Some((first, acc))
+    Some(list.fold(WALK, |acc, tick, r| {
+        f(acc, tick, exact.deadline_nanos(tick, r.stamp))
+    }))
 }
 
 /// The shard's plan (see the module docs); `None` when it is empty.
@@ -206,12 +197,7 @@ pub(crate) fn expire_early(
     now_nanos: u64,
     mut fired: impl FnMut(u64, Registration),
 ) {
-    let polled = wheel.elapsed_ticks();
-    match wheel.earliest_list() {
-        Some(list) if list.tick <= polled.saturating_add(1) => {}
-        _ => return,
-    }
-    wheel.expire_earliest_where(
+    wheel.expire_next_tick_where(
         WALK,
         |tick, r| exact.deadline_nanos(tick, r.stamp) <= now_nanos,
         |_, tick, r| fired(exact.deadline_nanos(tick, r.stamp), r),

@@ -43,7 +43,49 @@ impl<'a, T> Iterator for EarliestList<'a, T> {
     }
 }
 
+impl<'a, T> EarliestList<'a, T> {
+    /// Folds `f` over the `(tick, value)` of the list's timers, when there
+    /// are at most `limit` of them and the list is not on the top level:
+    /// the list's first tick, and the fold — `None` when the list is too
+    /// long or on the top level (its caller then keeps the boundary), or
+    /// empty.
+    pub(crate) fn fold<B>(
+        self,
+        limit: usize,
+        mut f: impl FnMut(Option<B>, u64, &'a T) -> B,
+    ) -> (u64, Option<B>) {
+        let first = self.tick;
+        if self.top {
+            return (first, None);
+        }
+        let mut acc = None;
+        for (i, (tick, value)) in self.enumerate() {
+            if i == limit {
+                return (first, None);
+            }
+            acc = Some(f(acc, tick, value));
+        }
+        (first, acc)
+    }
+}
+
 impl<T> Wheel<T> {
+    /// After a poll (the wheel's elapsed tick is `now` rounded down):
+    /// [`expire_earliest_where`](Wheel::expire_earliest_where), but only
+    /// when the earliest list's first tick is the next one — nothing on a
+    /// later list can be due before its tick has begun. The driver and the
+    /// scheduler fire timers at their exact deadline this way.
+    pub(crate) fn expire_next_tick_where<P, F>(&mut self, limit: usize, due: P, on_expired: F)
+    where
+        P: FnMut(u64, &T) -> bool,
+        F: FnMut(Key, u64, T),
+    {
+        let next = self.elapsed.saturating_add(1);
+        if self.earliest().is_some_and(|(_, tick)| tick <= next) {
+            self.expire_earliest_where(limit, due, on_expired);
+        }
+    }
+
     /// The list the next timers come from: the due list when it holds any
     /// (its tick is `elapsed`), else the earliest occupied slot. `None` when
     /// the wheel is empty. Every timer due before any other sits on it: the
@@ -248,5 +290,32 @@ mod tests {
             w.verify();
             assert_eq!(w.len(), live.len());
         }
+    }
+
+    #[test]
+    fn fold_keeps_to_its_limit_and_next_tick_expiry_waits_for_its_tick() {
+        let (t0, mut w) = wheel();
+        for v in 0..3 {
+            w.insert(t0 + ms(5), v);
+        }
+        w.insert(t0 + ms(6), 9);
+        let sum = |limit| {
+            w.earliest_list()
+                .unwrap()
+                .fold(limit, |acc: Option<u64>, _, v| acc.unwrap_or(0) + v)
+        };
+        assert_eq!(sum(3), (5, Some(3)), "the earliest list only");
+        assert_eq!(sum(2), (5, None), "longer than the limit");
+
+        // Elapsed is 0 and the list's tick is 5: not the next tick, nothing
+        // taken whatever the predicate says.
+        w.expire_next_tick_where(64, |_, _| true, |_, _, _| panic!("taken early"));
+        assert_eq!(w.len(), 4);
+        w.poll_expired(t0 + ms(4), |_, _| {});
+        let mut taken = Vec::new();
+        w.expire_next_tick_where(64, |_, v| *v < 2, |_, _, v| taken.push(v));
+        taken.sort_unstable();
+        assert_eq!(taken, [0, 1]);
+        w.verify();
     }
 }

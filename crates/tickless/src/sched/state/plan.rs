@@ -67,24 +67,18 @@ impl State {
         walk: usize,
         pick: impl Fn(u64, u64) -> u64,
     ) -> Option<(Instant, bool)> {
-        let list = self.wheel.earliest_list()?;
-        let (first, top) = (list.tick, list.top);
         // The lowest tick on the list, and the picked deadline among its jobs.
-        let mut best: Option<(u64, u64)> = None;
-        if !top {
-            for (i, (tick, &index)) in list.enumerate() {
-                if i == walk {
-                    best = None;
-                    break;
-                }
+        let (first, best) = self
+            .wheel
+            .earliest_list()?
+            .fold(walk, |best, tick, &index| {
                 let at = (tick, self.jobs.deadline_at(index));
-                best = Some(best.map_or(at, |b| match tick.cmp(&b.0) {
+                best.map_or(at, |b: (u64, u64)| match tick.cmp(&b.0) {
                     Ordering::Less => at,
                     Ordering::Equal => (tick, pick(b.1, at.1)),
                     Ordering::Greater => b,
-                }));
-            }
-        }
+                })
+            });
         Some(match best {
             Some((_, nanos)) => (instant(self.wheel.origin(), nanos), true),
             None => (self.wheel.tick_instant(first), false),
@@ -102,24 +96,17 @@ impl State {
         while let Some((_, _, index)) = self.wheel.pop_expired(now) {
             self.came_due(index, now, fx);
         }
-        let polled = self.wheel.elapsed_ticks();
-        if self
-            .wheel
-            .earliest_list()
-            .is_some_and(|list| list.tick <= polled.saturating_add(1))
-        {
-            let now_nanos = crate::clock::nanos_since(self.wheel.origin(), now);
-            let (jobs, mut early) = (&self.jobs, mem::take(&mut self.early));
-            self.wheel.expire_earliest_where(
-                WALK,
-                |_, &index| jobs.deadline_at(index) <= now_nanos,
-                |_, _, index| early.push(index),
-            );
-            for index in early.drain(..) {
-                self.came_due(index, now, fx);
-            }
-            self.early = early;
+        let now_nanos = crate::clock::nanos_since(self.wheel.origin(), now);
+        let (jobs, mut early) = (&self.jobs, mem::take(&mut self.early));
+        self.wheel.expire_next_tick_where(
+            WALK,
+            |_, &index| jobs.deadline_at(index) <= now_nanos,
+            |_, _, index| early.push(index),
+        );
+        for index in early.drain(..) {
+            self.came_due(index, now, fx);
         }
+        self.early = early;
         self.next_deadline()
     }
 
