@@ -341,14 +341,18 @@ mod model {
             live
         }
 
-        fn check(&self, s: &mut Slab<u64>, seed: u64, all: bool) {
-            assert_eq!(s.len(), self.live.len());
-            let end = self
-                .live
+        /// One past the highest live slot: the slots a slab must keep.
+        fn end(&self) -> usize {
+            self.live
                 .iter()
                 .map(|(k, _)| k.index as usize + 1)
                 .max()
-                .unwrap_or(0);
+                .unwrap_or(0)
+        }
+
+        fn check(&self, s: &mut Slab<u64>, seed: u64, all: bool) {
+            assert_eq!(s.len(), self.live.len());
+            let end = self.end();
             assert!(s.slots() >= end, "slots {} < {end}", s.slots());
             assert!(s.capacity() >= s.slots());
             let last = s.slots().checked_sub(1).map(|i| i as u32);
@@ -411,12 +415,7 @@ mod model {
                 }
                 Op::Shrink => {
                     s.shrink_to_fit();
-                    let end = m
-                        .live
-                        .iter()
-                        .map(|(k, _)| k.index as usize + 1)
-                        .max()
-                        .unwrap_or(0);
+                    let end = m.end();
                     assert_eq!(s.slots(), end, "trailing vacant slots truncated");
                     let want = if end <= FLAT_MAX {
                         end

@@ -35,16 +35,19 @@ impl Core {
         // driver timer's (armed for it, it fires at once — often inline in
         // the submitter that filed it), and a worker racing it for the lock
         // would only slow a dense stream down.
-        let now = shared.handle.now();
-        let plan = (shared.real_time && !st.leader)
+        // The clock is read only when there is a deadline to lead to.
+        let lead = (shared.real_time && !st.leader)
             .then(|| st.first_deadline())
             .flatten()
-            .filter(|&first| first > now);
+            .and_then(|first| {
+                let now = shared.handle.now();
+                (first > now).then(|| first - now)
+            });
         st.idle += 1;
-        match plan {
-            Some(plan) => {
+        match lead {
+            Some(timeout) => {
                 st.leader = true;
-                st = wait_timeout(&shared.work, st, plan - now);
+                st = wait_timeout(&shared.work, st, timeout);
                 st.leader = false;
             }
             None => st = wait(&shared.work, st),
@@ -56,7 +59,7 @@ impl Core {
         // and a later move notifies one worker more than it needs (never
         // fewer: no run is left beside a sleeping worker).
         st.waking = st.waking.saturating_sub(1);
-        if plan.is_none() {
+        if lead.is_none() {
             return st;
         }
         let now = shared.handle.now();
