@@ -201,6 +201,11 @@ pub struct Builder {
     pub(super) on_reject: Option<RejectHook>,
     pub(super) cancel_on_panic: bool,
     pub(super) missed: MissedTickBehavior,
+    /// Lets a worker lead on a `ManualClock` (loom models only: its time
+    /// does not pass while a thread waits, and loom's timed waits never
+    /// time out, so a leader there is woken only by notifications).
+    #[cfg(tickless_loom)]
+    pub(super) lead_on_manual_clock: bool,
 }
 
 impl Builder {
@@ -221,6 +226,8 @@ impl Builder {
             on_reject: None,
             cancel_on_panic: false,
             missed: MissedTickBehavior::Burst,
+            #[cfg(tickless_loom)]
+            lead_on_manual_clock: false,
         }
     }
 

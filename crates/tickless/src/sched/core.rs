@@ -37,7 +37,8 @@
 //! thread-local come through `crate::sync`, so the loom models in
 //! `models.rs` run this code: a due job against its cancel or drop,
 //! `execute` against a waiting worker and against `shutdown`, `schedule`
-//! against `shutdown`, a `Block` submitter, and two racing re-arms.
+//! against `shutdown`, a `Block` submitter, two racing re-arms, and the
+//! leading worker's dispatch against the timer's fire and a cancel.
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
@@ -66,9 +67,9 @@ pub(super) struct Shared {
     /// `Block` submitters wait here for room; shutdown for workers to exit.
     room: Condvar,
     pub(super) handle: Handle,
-    /// The driver reads the system clock: a worker may lead
-    /// (`Core::wait_for_runs`).
-    real_time: bool,
+    /// A worker may lead (`Core::wait_for_runs`): the driver reads the
+    /// system clock (or a loom model asked for a leader).
+    may_lead: bool,
     on_reject: Option<RejectHook>,
     pub(super) name: String,
     pub(super) workers: usize,
@@ -141,6 +142,17 @@ impl Shared {
     }
 }
 
+/// Whether a loom model asked for a leader on its `ManualClock`.
+#[cfg(tickless_loom)]
+fn lead_on_manual_clock(b: &Builder) -> bool {
+    b.lead_on_manual_clock
+}
+
+#[cfg(not(tickless_loom))]
+fn lead_on_manual_clock(_: &Builder) -> bool {
+    false
+}
+
 impl Core {
     #[track_caller]
     pub(super) fn start(b: Builder) -> Result<Arc<Core>, BuildError> {
@@ -161,7 +173,7 @@ impl Core {
             room: Condvar::new(),
             count: handle.register_collection(site),
             handle: handle.clone(),
-            real_time: handle.real_time(),
+            may_lead: handle.real_time() || lead_on_manual_clock(&b),
             on_reject: b.on_reject.clone(),
             name: b.name.clone(),
             workers: b.workers,

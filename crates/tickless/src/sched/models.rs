@@ -5,7 +5,7 @@
 //!
 //! `RUSTFLAGS="--cfg tickless_loom" cargo test -p tickless --lib --release models`
 //!
-//! Each model builds a scheduler (one worker; two in the last two models)
+//! Each model builds a scheduler (one worker; two in the two-worker models)
 //! on a `ManualClock` driver, so a
 //! job falls due inside `clock.advance` on the calling model thread (the
 //! driver fires the alarm, whose `Dispatch` queues the run and wakes the
@@ -27,6 +27,7 @@
 //! | a run's end ignores its cancel (periodic re-filed) | `periodic_due_vs_drop` |
 //! | cancelling a started one-shot reports it prevented | `due_vs_cancel` |
 //! | one notification per release, however many runs it queued | `one_fire_queuing_two_runs_reaches_two_workers` |
+//! | a fire that finds its job gone (the leader took it) leaves the timer unarmed | `leader_dispatch_vs_fire_vs_cancel` |
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -342,6 +343,58 @@ fn one_fire_queuing_two_runs_reaches_two_workers() {
             b.detach();
             clock.advance(secs(1));
         })
+    });
+}
+
+/// The leading worker (`Core::wait_for_runs`; here on a `ManualClock`,
+/// where loom wakes it only by notifications) dispatching a due job itself,
+/// against the driver timer's fire for the same job and a cancel: the
+/// worker leads towards A's deadline; `execute` of B wakes it while the
+/// clock reaches that deadline, so the leader or the fire queues A (never
+/// both), or the cancel takes it first. A runs at most once, `cancel` says
+/// `true` exactly when it never started, B runs, and the driver timer,
+/// armed for A, still serves C's later deadline whoever dispatched A.
+#[test]
+fn leader_dispatch_vs_fire_vs_cancel() {
+    model(|| {
+        let clock = ManualClock::new();
+        let driver = Driver::builder().clock(clock.clone()).build().unwrap();
+        let mut builder = one_worker(&driver).queue_capacity(2).max_pending(3);
+        builder.lead_on_manual_clock = true;
+        let sched = builder.build().unwrap();
+        let (a, b, c) = (
+            Arc::new(Latch::default()),
+            Arc::new(Latch::default()),
+            Arc::new(Latch::default()),
+        );
+        let job_a = sched.schedule(secs(1), a.job()).unwrap();
+        sched.schedule(secs(2), c.job()).unwrap().detach();
+
+        let other = {
+            let (sched, job_b) = (sched.clone(), b.job());
+            thread::spawn(move || {
+                sched.execute(job_b).unwrap();
+                job_a.cancel()
+            })
+        };
+        clock.advance(secs(1));
+        let prevented = other.join().unwrap();
+        b.wait_for(1);
+        if !prevented {
+            a.wait_for(1);
+        }
+        assert_eq!(c.runs(), 0, "C ran early");
+        clock.advance(secs(1));
+        c.wait_for(1);
+        sched.shutdown();
+
+        assert_eq!(
+            a.runs() + usize::from(prevented),
+            1,
+            "A ran or was cancelled, once"
+        );
+        assert_eq!(sched.metrics().total.completed, 2 + a.runs() as u64);
+        assert_empty(&sched);
     });
 }
 

@@ -28,7 +28,8 @@ impl Core {
     /// reached, so a leader that wakes late, is notified for a run first, or
     /// whose plan moves earlier loses only its head start. Only on the
     /// system clock: a `ManualClock`'s time does not pass while a thread
-    /// waits.
+    /// waits (a loom model may ask for a leader there anyway: woken only
+    /// by notifications, it still races the timer's fire).
     fn wait_for_runs<'a>(&'a self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
         let shared = &self.shared;
         // Lead only towards a deadline still ahead: one already past is the
@@ -36,7 +37,7 @@ impl Core {
         // the submitter that filed it), and a worker racing it for the lock
         // would only slow a dense stream down.
         // The clock is read only when there is a deadline to lead to.
-        let lead = (shared.real_time && !st.leader)
+        let lead = (shared.may_lead && !st.leader)
             .then(|| st.first_deadline())
             .flatten()
             .and_then(|first| {
