@@ -85,8 +85,10 @@ pub(super) struct State {
     pub(super) leader: bool,
     /// Worker threads that have not exited.
     pub(super) live_workers: usize,
-    /// The deadline the driver timer is (or is about to be) armed for.
-    armed_for: Option<Instant>,
+    /// The wheel tick of the deadline the driver timer is (or is about to
+    /// be) armed for: a job filed in an earlier tick needs a re-arm, one
+    /// filed in this tick or later does not (see [`filed`](State::filed)).
+    armed_tick: Option<u64>,
     /// Scratch for [`dispatch`](State::dispatch)'s jobs due before their
     /// tick's boundary (kept, so a dispatch does not allocate).
     early: Vec<u32>,
@@ -123,7 +125,7 @@ impl State {
             waking: 0,
             leader: false,
             live_workers: 0,
-            armed_for: None,
+            armed_tick: None,
             early: Vec::new(),
             phase: Phase::Open,
             capacity,
@@ -176,25 +178,34 @@ impl State {
             .jobs
             .insert(work, At::Pending(key), duration_nanos(since), site);
         debug_assert_eq!(id.index(), key_value(&self.wheel, key));
-        self.filed(deadline, fx);
+        self.filed(tick, fx);
         id
     }
 
     /// Puts a job (with its work) in the wheel for `deadline`.
     fn file(&mut self, id: JobId, deadline: Instant, fx: &mut Effects) {
-        let key = self.wheel.insert(deadline, id.index());
+        let since = deadline.saturating_duration_since(self.wheel.origin());
+        let tick = self.wheel.tick_after_origin(since);
+        let key = self.wheel.insert_at_tick(tick, id.index());
         let job = self.jobs.get_mut(id).expect("filing a live job");
         job.at = At::Pending(key);
-        job.deadline = crate::clock::nanos_since(self.wheel.origin(), deadline);
-        self.filed(deadline, fx);
+        job.deadline = duration_nanos(since);
+        self.filed(tick, fx);
     }
 
-    /// Counts a job just filed for `deadline`; asks for a re-arm only if it
-    /// is due before the deadline the driver timer is armed for.
-    fn filed(&mut self, deadline: Instant, fx: &mut Effects) {
+    /// Counts a job just filed in wheel tick `tick`; asks for a re-arm only
+    /// if that tick is earlier than the planned fire's. The plan is always
+    /// in the earliest occupied tick — its latest exact deadline, or its
+    /// boundary (`plan.rs`) — so a job filed in that same tick is served by
+    /// that fire: at or before the plan, it is taken then; after it (a
+    /// later exact deadline in the tick), the fire's re-plan comes back for
+    /// it. Comparing deadlines instead asked for a re-arm (a plan walk and
+    /// an alarm reset) for every job filed before its tick's latest — in
+    /// the seed's burst, for most runs of a periodic job re-filing itself.
+    fn filed(&mut self, tick: u64, fx: &mut Effects) {
         self.pending += 1;
-        if self.armed_for.is_none_or(|armed| deadline < armed) {
-            self.armed_for = Some(deadline);
+        if self.armed_tick.is_none_or(|armed| tick < armed) {
+            self.armed_tick = Some(tick);
             fx.arm = true;
         }
     }

@@ -14,8 +14,12 @@ use super::{Effects, State};
 
 /// Jobs of the wheel's earliest list looked at per plan or early dispatch;
 /// beyond that the driver timer keeps the tick's boundary (as the driver's
-/// own exact wake-ups do, `driver::exact::WALK`).
-const WALK: usize = 64;
+/// own exact wake-ups do, `driver::exact::WALK`). Larger than the driver's
+/// 64: the seed's load puts 1000 periodic jobs in one tick, which then fire
+/// at their deadline rather than up to a tick later; a plan is made once
+/// per fire (and per re-arm for an earlier tick, rare), so the walk — a few
+/// microseconds at most under the lock — is paid once per occupied tick.
+const WALK: usize = 1024;
 
 /// Jobs of the earliest list a worker looks at, each time it goes idle, for
 /// the first deadline it may lead to (`first_deadline`): a short walk, as
@@ -37,13 +41,9 @@ impl State {
     /// the plan stays the tick's latest deadline). Costs a walk of at most
     /// [`WALK`] jobs.
     pub(in crate::sched) fn next_deadline(&mut self) -> Option<Instant> {
-        self.armed_for = self.plan();
-        self.armed_for
-    }
-
-    fn plan(&self) -> Option<Instant> {
-        let (at, _) = self.earliest_tick(WALK, |latest, deadline| latest.max(deadline))?;
-        Some(at)
+        let plan = self.earliest_tick(WALK, |latest, deadline| latest.max(deadline));
+        self.armed_tick = plan.map(|(_, tick, _)| tick);
+        plan.map(|(at, _, _)| at)
     }
 
     /// The earliest exact deadline of a pending job, when the wheel's
@@ -53,20 +53,20 @@ impl State {
     /// denser than that: the driver timer's fire serves them.
     pub(in crate::sched) fn first_deadline(&self) -> Option<Instant> {
         match self.earliest_tick(LEAD_WALK, |first, deadline| first.min(deadline))? {
-            (at, true) => Some(at),
-            (_, false) => None,
+            (at, _, true) => Some(at),
+            (_, _, false) => None,
         }
     }
 
     /// Folds, with `pick`, the exact deadlines of the jobs of the lowest tick
     /// on the wheel's earliest list, when that list has at most `walk` jobs
     /// and is not on the top level (`true`: exact); else that list's first
-    /// boundary (`false`).
+    /// boundary (`false`). With the tick the instant lies in.
     fn earliest_tick(
         &self,
         walk: usize,
         pick: impl Fn(u64, u64) -> u64,
-    ) -> Option<(Instant, bool)> {
+    ) -> Option<(Instant, u64, bool)> {
         // The lowest tick on the list, and the picked deadline among its jobs.
         let (first, best) = self
             .wheel
@@ -80,8 +80,8 @@ impl State {
                 })
             });
         Some(match best {
-            Some((_, nanos)) => (instant(self.wheel.origin(), nanos), true),
-            None => (self.wheel.tick_instant(first), false),
+            Some((tick, nanos)) => (instant(self.wheel.origin(), nanos), tick, true),
+            None => (self.wheel.tick_instant(first), first, false),
         })
     }
 

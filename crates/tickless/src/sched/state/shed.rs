@@ -73,7 +73,7 @@ impl State {
             }
             (self.queued, self.pending) = (0, 0);
         }
-        self.armed_for = None;
+        self.armed_tick = None;
         fx.room = true;
     }
 }
