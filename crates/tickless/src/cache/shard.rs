@@ -93,6 +93,7 @@ pub(super) struct State<K, V> {
 
 /// Records the hard deadline of the entry at `index` in `hard` (kept only
 /// with a time to idle).
+#[inline]
 fn set_hard(hard: &mut Option<Vec<u64>>, index: u32, deadline: u64) {
     if let Some(h) = hard {
         let i = index as usize;
@@ -277,8 +278,11 @@ impl<K: Hash + Eq, V> State<K, V> {
         let mut evicted = std::mem::take(&mut self.scratch);
         self.policy
             .evict(&mut self.wheel, |k| hasher.hash_one(k), &mut evicted);
-        for (index, hash) in evicted.drain(..) {
-            self.take(hash, index, RemovalCause::Size, removed);
+        if !evicted.is_empty() {
+            for (index, hash) in evicted.drain(..) {
+                self.take(hash, index, RemovalCause::Size, removed);
+            }
+            self.wheel.trim();
         }
         self.scratch = evicted;
     }
@@ -316,9 +320,11 @@ impl<K: Hash + Eq, V> State<K, V> {
     ) {
         self.policy.unlink(&mut self.wheel, index);
         self.take(hash, index, cause, removed);
+        self.wheel.trim();
     }
 
-    /// Takes the (policy-unlinked) entry at `index` out of the wheel and table.
+    /// Takes the (policy-unlinked) entry at `index` out of the wheel and
+    /// table (the caller then trims the wheel).
     fn take(&mut self, hash: u64, index: u32, cause: RemovalCause, removed: &mut Removed<K, V>) {
         if let Ok(entry) = self.table.find_entry(hash, |&i| i == index) {
             entry.remove();
@@ -328,7 +334,6 @@ impl<K: Hash + Eq, V> State<K, V> {
             self.counts.removed(cause);
             removed.push((node.key, node.value, cause));
         }
-        self.wheel.trim();
     }
 
     /// Takes out one entry due at `now` (cause `Expired`); `false` when none is due.
