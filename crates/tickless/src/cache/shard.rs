@@ -1,5 +1,5 @@
 //! One shard: its entries (stored once, in the shard's own timing wheel,
-//! where each entry's tick is its deadline; entries without one are parked
+//! where each entry's tick is its deadline; entries without one are shelved
 //! there, on no list), the hash table that finds them,
 //! the eviction lists and the in-flight `get_with` initializers — all behind
 //! the shard's one mutex, held by [`State`]'s callers.
@@ -191,7 +191,7 @@ impl<K: Hash + Eq, V> State<K, V> {
                 .wheel
                 .tick_for(crate::clock::saturating_add(now(), idle));
             let hard = self.hard.as_ref().map_or(NEVER, |h| h[index as usize]);
-            self.wheel.reset_or_park(index, extended.min(hard));
+            self.wheel.reset_or_shelve(index, extended.min(hard));
         }
         self.policy.touch(&mut self.wheel, index);
         Some(&self.wheel.value_at(index).value)
@@ -252,7 +252,7 @@ impl<K: Hash + Eq, V> State<K, V> {
                 let node = self.wheel.value_at_mut(index);
                 let old_value = std::mem::replace(&mut node.value, value);
                 let old_weight = std::mem::replace(&mut node.weight, weight);
-                self.wheel.reset_or_park(index, tick);
+                self.wheel.reset_or_shelve(index, tick);
                 set_hard(&mut self.hard, index, hard);
                 self.policy.reweigh(&self.wheel, index, old_weight);
                 self.policy.touch(&mut self.wheel, index);
@@ -263,7 +263,7 @@ impl<K: Hash + Eq, V> State<K, V> {
                 self.policy.record(hash);
                 let index = self
                     .wheel
-                    .insert_or_park(tick, Node::new(key, value, weight))
+                    .insert_or_shelve(tick, Node::new(key, value, weight))
                     .index;
                 vacant.insert(index);
                 set_hard(&mut self.hard, index, hard);
@@ -329,11 +329,9 @@ impl<K: Hash + Eq, V> State<K, V> {
         if let Ok(entry) = self.table.find_entry(hash, |&i| i == index) {
             entry.remove();
         }
-        let key = self.wheel.key_at(index);
-        if let Some(node) = self.wheel.cancel(key) {
-            self.counts.removed(cause);
-            removed.push((node.key, node.value, cause));
-        }
+        let node = self.wheel.remove_at(index);
+        self.counts.removed(cause);
+        removed.push((node.key, node.value, cause));
     }
 
     /// Takes out one entry due at `now` (cause `Expired`); `false` when none is due.

@@ -2,7 +2,7 @@
 //! as Go's `runtime/time.go` does with its `verify`.
 
 use super::level::{level_range, slot_for, LEVELS, SLOTS, SPAN};
-use super::{Wheel, DUE, LISTS, NIL, PARKED};
+use super::{Wheel, DUE, LISTS, NIL, SHELVED};
 
 impl<T> Wheel<T> {
     /// Checks every structural invariant; panics with the offending values.
@@ -66,11 +66,11 @@ impl<T> Wheel<T> {
             }
         }
         for (key, e) in self.slab.iter() {
-            if usize::from(e.list.get()) - 1 == PARKED {
+            if usize::from(e.list.get()) - 1 == SHELVED {
                 assert_eq!(
                     e.when,
                     u64::MAX,
-                    "parked entry {} is due at {}",
+                    "shelved entry {} is due at {}",
                     key.index,
                     e.when
                 );
@@ -80,7 +80,7 @@ impl<T> Wheel<T> {
         assert_eq!(
             seen,
             self.slab.len(),
-            "lists and parking hold {seen} entries, slab {}",
+            "lists and the shelf hold {seen} entries, slab {}",
             self.slab.len()
         );
     }
