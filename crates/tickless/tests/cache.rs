@@ -140,6 +140,46 @@ fn per_entry_ttl_overrides_the_cache_ttl() {
     assert_eq!(cache.get(&2), None);
 }
 
+/// Entries without a deadline are kept off the wheel's lists (shelved): one
+/// that gains a TTL by a replacement still expires on its own, one that
+/// loses it never does, and eviction and removal reach both kinds.
+#[test]
+fn entries_without_a_deadline_gain_and_lose_one_by_replacement() {
+    let (clock, driver) = manual_driver();
+    let (builder, log) = logged(&driver);
+    let cache = builder.max_capacity(4).build();
+    cache.insert(1, 10); // no deadline
+    cache.insert_with_ttl(1, 11, ms(5)); // gains one
+    cache.insert_with_ttl(2, 20, ms(5));
+    cache.insert(2, 21); // loses it
+    clock.advance(ms(5));
+    wait_until("key 1's expiry, with no call", || {
+        log.lock()
+            .unwrap()
+            .contains(&(1, 11, RemovalCause::Expired))
+    });
+    clock.advance(ms(1000));
+    assert_eq!((cache.get(&1), cache.get(&2)), (None, Some(21)));
+    for k in 3..10 {
+        cache.insert(k, k); // shelved entries only: evicted by size
+        assert!(cache.entry_count() <= 4);
+    }
+    cache.insert_with_ttl(10, 100, ms(5));
+    assert_eq!(cache.remove(&10), Some(100));
+    cache.invalidate_all();
+    let log = log.lock().unwrap().clone();
+    let count = |cause| log.iter().filter(|e| e.2 == cause).count();
+    assert_eq!(count(RemovalCause::Expired), 1, "{log:?}");
+    assert_eq!(count(RemovalCause::Replaced), 2, "{log:?}");
+    assert_eq!(
+        count(RemovalCause::Size) + count(RemovalCause::Explicit),
+        9,
+        "{log:?}"
+    );
+    assert!(log.contains(&(10, 100, RemovalCause::Explicit)));
+    assert_eq!(cache.entry_count(), 0);
+}
+
 #[test]
 fn the_capacity_holds_after_every_insert() {
     let (_clock, driver) = manual_driver();

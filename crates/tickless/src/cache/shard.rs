@@ -1,5 +1,6 @@
 //! One shard: its entries (stored once, in the shard's own timing wheel,
-//! where each entry's tick is its deadline), the hash table that finds them,
+//! where each entry's tick is its deadline; entries without one are shelved
+//! there, on no list), the hash table that finds them,
 //! the eviction lists and the in-flight `get_with` initializers — all behind
 //! the shard's one mutex, held by [`State`]'s callers.
 //!
@@ -92,6 +93,7 @@ pub(super) struct State<K, V> {
 
 /// Records the hard deadline of the entry at `index` in `hard` (kept only
 /// with a time to idle).
+#[inline]
 fn set_hard(hard: &mut Option<Vec<u64>>, index: u32, deadline: u64) {
     if let Some(h) = hard {
         let i = index as usize;
@@ -189,7 +191,7 @@ impl<K: Hash + Eq, V> State<K, V> {
                 .wheel
                 .tick_for(crate::clock::saturating_add(now(), idle));
             let hard = self.hard.as_ref().map_or(NEVER, |h| h[index as usize]);
-            self.wheel.reset_at_tick(index, extended.min(hard));
+            self.wheel.reset_or_shelve(index, extended.min(hard));
         }
         self.policy.touch(&mut self.wheel, index);
         Some(&self.wheel.value_at(index).value)
@@ -250,7 +252,7 @@ impl<K: Hash + Eq, V> State<K, V> {
                 let node = self.wheel.value_at_mut(index);
                 let old_value = std::mem::replace(&mut node.value, value);
                 let old_weight = std::mem::replace(&mut node.weight, weight);
-                self.wheel.reset_at_tick(index, tick);
+                self.wheel.reset_or_shelve(index, tick);
                 set_hard(&mut self.hard, index, hard);
                 self.policy.reweigh(&self.wheel, index, old_weight);
                 self.policy.touch(&mut self.wheel, index);
@@ -261,7 +263,7 @@ impl<K: Hash + Eq, V> State<K, V> {
                 self.policy.record(hash);
                 let index = self
                     .wheel
-                    .insert_at_tick(tick, Node::new(key, value, weight))
+                    .insert_or_shelve(tick, Node::new(key, value, weight))
                     .index;
                 vacant.insert(index);
                 set_hard(&mut self.hard, index, hard);
@@ -276,8 +278,11 @@ impl<K: Hash + Eq, V> State<K, V> {
         let mut evicted = std::mem::take(&mut self.scratch);
         self.policy
             .evict(&mut self.wheel, |k| hasher.hash_one(k), &mut evicted);
-        for (index, hash) in evicted.drain(..) {
-            self.take(hash, index, RemovalCause::Size, removed);
+        if !evicted.is_empty() {
+            for (index, hash) in evicted.drain(..) {
+                self.take(hash, index, RemovalCause::Size, removed);
+            }
+            self.wheel.trim();
         }
         self.scratch = evicted;
     }
@@ -315,19 +320,18 @@ impl<K: Hash + Eq, V> State<K, V> {
     ) {
         self.policy.unlink(&mut self.wheel, index);
         self.take(hash, index, cause, removed);
+        self.wheel.trim();
     }
 
-    /// Takes the (policy-unlinked) entry at `index` out of the wheel and table.
+    /// Takes the (policy-unlinked) entry at `index` out of the wheel and
+    /// table (the caller then trims the wheel).
     fn take(&mut self, hash: u64, index: u32, cause: RemovalCause, removed: &mut Removed<K, V>) {
         if let Ok(entry) = self.table.find_entry(hash, |&i| i == index) {
             entry.remove();
         }
-        let key = self.wheel.key_at(index);
-        if let Some(node) = self.wheel.cancel(key) {
-            self.counts.removed(cause);
-            removed.push((node.key, node.value, cause));
-        }
-        self.wheel.trim();
+        let node = self.wheel.remove_at(index);
+        self.counts.removed(cause);
+        removed.push((node.key, node.value, cause));
     }
 
     /// Takes out one entry due at `now` (cause `Expired`); `false` when none is due.

@@ -71,7 +71,7 @@ impl<T> Wheel<T> {
         self.elapsed = self.elapsed.max(now_tick);
         let mut fired = 0;
         for index in 0..self.slab.slots() as u32 {
-            if self.slab.is_occupied(index) {
+            if self.slab.is_occupied(index) && !self.is_shelved(index) {
                 fired += usize::from(self.fire_or_refile(index, now_tick, on_expired));
             }
         }

@@ -77,6 +77,9 @@ pub(crate) use tick::TickMath;
 const DUE: usize = LEVELS * SLOTS;
 /// Slot lists plus the due list.
 const LISTS: usize = DUE + 1;
+/// The tag of a *shelved* entry, on no list: one that never fires (see
+/// `insert_or_shelve` in `index.rs`). It has no head: `heads[SHELVED]` would panic.
+const SHELVED: usize = LISTS;
 
 /// A hierarchical timing wheel: O(1) insert and cancel, never early, less than
 /// one tick late, 139-year range at 1 ms (see the [module docs](self) for the level table).
@@ -216,11 +219,14 @@ impl<T> Wheel<T> {
         self.heads[list] = index;
     }
 
-    /// Takes the entry at `index` off its list.
+    /// Takes the entry at `index` off its list (a shelved one is on none).
     #[inline]
     fn unlink(&mut self, index: u32) {
         let entry = self.slab.at(index);
         let (prev, next, list) = (entry.prev, entry.next, usize::from(entry.list.get()) - 1);
+        if list == SHELVED {
+            return;
+        }
         if prev == NIL {
             debug_assert_eq!(
                 self.heads[list], index,
@@ -401,7 +407,8 @@ impl<T> Wheel<T> {
     }
 
     /// The key of a timer with the earliest deadline (ties: any of them), or
-    /// `None` when empty. O(timers in the earliest slot): the earliest timer
+    /// `None` when empty (the cache's shelved timers, which never fire, are
+    /// not seen). O(timers in the earliest slot): the earliest timer
     /// always sits in the due list or the earliest occupied slot, since lower
     /// levels come due before higher ones.
     pub fn peek(&self) -> Option<Key> {

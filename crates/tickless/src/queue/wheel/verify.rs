@@ -2,7 +2,7 @@
 //! as Go's `runtime/time.go` does with its `verify`.
 
 use super::level::{level_range, slot_for, LEVELS, SLOTS, SPAN};
-use super::{Wheel, DUE, LISTS, NIL};
+use super::{Wheel, DUE, LISTS, NIL, SHELVED};
 
 impl<T> Wheel<T> {
     /// Checks every structural invariant; panics with the offending values.
@@ -65,10 +65,22 @@ impl<T> Wheel<T> {
                 index = e.next;
             }
         }
+        for (key, e) in self.slab.iter() {
+            if usize::from(e.list.get()) - 1 == SHELVED {
+                assert_eq!(
+                    e.when,
+                    u64::MAX,
+                    "shelved entry {} is due at {}",
+                    key.index,
+                    e.when
+                );
+                seen += 1;
+            }
+        }
         assert_eq!(
             seen,
             self.slab.len(),
-            "lists hold {seen} entries, slab {}",
+            "lists and the shelf hold {seen} entries, slab {}",
             self.slab.len()
         );
     }
