@@ -215,9 +215,40 @@ pub(crate) fn next_on_grid(start: Instant, period: Duration, now: Instant) -> In
     saturating_add(now, period.saturating_sub(Duration::from_nanos(into)))
 }
 
+/// [`next_on_grid`] in nanoseconds on one timeline, for a `now` at or past
+/// `start + period` (the scheduler's periodic jobs, under its lock: no
+/// `Instant` arithmetic). Saturates; a zero period counts as 1 ns.
+pub(crate) fn next_on_grid_nanos(start: u64, period: u64, now: u64) -> u64 {
+    let period = period.max(1);
+    let into = now.saturating_sub(start) % period;
+    now.saturating_add(period - into)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_on_grid_in_nanos_agrees_with_instants() {
+        let t0 = Instant::now();
+        let at = |n: u64| t0 + Duration::from_nanos(n);
+        for (start, period, now) in [
+            (0, 10, 10),
+            (0, 10, 47),
+            (5, 10, 15),
+            (3, 7, 1_000_003),
+            (1_000, 1, 5_000),
+            (0, 0, 9),
+            (123, 1_000_000, 123_456_789),
+        ] {
+            let want = next_on_grid(at(start), Duration::from_nanos(period), at(now));
+            assert_eq!(
+                at(next_on_grid_nanos(start, period, now)),
+                want,
+                "start {start}, period {period}, now {now}"
+            );
+        }
+    }
 
     #[test]
     fn next_on_grid_skips_to_the_first_point_after_now() {

@@ -40,7 +40,10 @@ impl Default for Histogram {
 
 impl Histogram {
     pub(super) fn record(&mut self, d: Duration) {
-        let nanos = crate::clock::duration_nanos(d);
+        self.record_nanos(crate::clock::duration_nanos(d));
+    }
+
+    pub(super) fn record_nanos(&mut self, nanos: u64) {
         let bucket = (64 - nanos.leading_zeros() as usize).min(BUCKETS - 1);
         self.buckets[bucket] += 1;
         self.sum_nanos = self.sum_nanos.saturating_add(nanos);

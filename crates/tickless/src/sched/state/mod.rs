@@ -28,10 +28,10 @@ use std::time::{Duration, Instant};
 use super::builder::{RejectPolicy, Rejected, RejectedAt, Rejection};
 use super::jobs::{At, JobId, Jobs, Work};
 use super::stats::Stats;
-use crate::clock::duration_nanos;
+use crate::clock::{duration_nanos, nanos_since};
 use crate::queue::{TimerQueue, Wheel};
 use crate::MissedTickBehavior;
-use period::{instant, next_deadline};
+use period::next_deadline;
 
 /// Whether the scheduler takes work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +142,7 @@ impl State {
     #[cfg(test)]
     pub(super) fn deadline_of(&self, id: JobId) -> Option<Instant> {
         let job = self.jobs.get(id)?;
-        Some(instant(self.wheel.origin(), job.deadline))
+        Some(period::instant(self.wheel.origin(), job.deadline))
     }
 
     pub(super) fn reject(
@@ -182,14 +182,14 @@ impl State {
         id
     }
 
-    /// Puts a job (with its work) in the wheel for `deadline`.
-    fn file(&mut self, id: JobId, deadline: Instant, fx: &mut Effects) {
-        let since = deadline.saturating_duration_since(self.wheel.origin());
-        let tick = self.wheel.tick_after_origin(since);
+    /// Puts a job (with its work) in the wheel for its next deadline,
+    /// `nanos` after the origin.
+    fn file(&mut self, id: JobId, nanos: u64, fx: &mut Effects) {
+        let tick = self.wheel.tick_after_origin(Duration::from_nanos(nanos));
         let key = self.wheel.insert_at_tick(tick, id.index());
         let job = self.jobs.get_mut(id).expect("filing a live job");
         job.at = At::Pending(key);
-        job.deadline = duration_nanos(since);
+        job.deadline = nanos;
         self.filed(tick, fx);
     }
 
@@ -270,10 +270,10 @@ impl State {
     /// Drops one run of a job that is out of every list: a one-shot job is
     /// freed, a periodic one re-filed for its next deadline.
     fn drop_run(&mut self, id: JobId, now: Instant, fx: &mut Effects) {
-        let origin = self.wheel.origin();
+        let now = nanos_since(self.wheel.origin(), now);
         let job = self.jobs.get_mut(id).expect("dropping a run of a live job");
         if job.work.is_periodic() && self.phase == Phase::Open {
-            let next = next_deadline(job, origin, now, true);
+            let next = next_deadline(job, now, true);
             self.file(id, next, fx);
         } else {
             fx.dropped.push(self.jobs.remove(id).expect("live"));
@@ -297,21 +297,18 @@ impl State {
         self.queued -= 1;
         self.running += 1;
         fx.room = true;
-        let origin = self.wheel.origin();
+        let now = nanos_since(self.wheel.origin(), now);
         let job = self.jobs.get_mut(id).expect("live");
         job.at = At::Running {
             periodic: job.work.is_periodic(),
             cancelled: false,
         };
-        let (work, site, deadline) = (
+        let (work, site, late) = (
             mem::replace(&mut job.work, Work::taken()),
             job.site,
-            instant(origin, job.deadline),
+            now.saturating_sub(job.deadline),
         );
-        self.stats
-            .of(site)
-            .lateness
-            .record(now.saturating_duration_since(deadline));
+        self.stats.of(site).lateness.record_nanos(late);
         self.refill(fx);
         Some(Taken { id, work, site })
     }
@@ -338,7 +335,7 @@ impl State {
         } else {
             stats.completed += 1;
         }
-        let origin = self.wheel.origin();
+        let now = nanos_since(self.wheel.origin(), now);
         let job = self.jobs.get_mut(id).expect("a running job stays live");
         let cancelled = matches!(
             job.at,
@@ -357,7 +354,7 @@ impl State {
         };
         // The running placeholder (`Work::taken()`) owns nothing.
         mem::forget(mem::replace(&mut job.work, work));
-        let next = next_deadline(job, origin, now, false);
+        let next = next_deadline(job, now, false);
         self.file(id, next, fx);
         None
     }
