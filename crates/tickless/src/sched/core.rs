@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 
 use super::builder::{BuildError, Builder, RejectHook, RejectPolicy, Rejected, RejectedAt};
 use super::jobs::{JobId, Work};
-use super::state::{Effects, Phase, State};
+use super::state::{Effects, Phase, Shed, State};
 use crate::blocking::alarm::{Action, Alarm};
 use crate::driver::{CollectionCount, Handle};
 use crate::sync::thread::{self, JoinHandle};
@@ -119,12 +119,14 @@ impl Shared {
         if wake_room {
             self.room.notify_all();
         }
-        if fx.rejections.is_empty() && fx.dropped.is_empty() {
+        let Some(shed) = fx.shed.take() else {
             return; // the common case: no hook to call, nothing to drop
-        }
-        let hook = self.on_reject.clone().filter(|_| !fx.rejections.is_empty());
-        let rejections = std::mem::take(&mut fx.rejections);
-        let dropped = std::mem::take(&mut fx.dropped);
+        };
+        let Shed {
+            rejections,
+            dropped,
+        } = *shed;
+        let hook = self.on_reject.clone().filter(|_| !rejections.is_empty());
         let report = move || {
             if let Some(hook) = hook {
                 rejections.iter().for_each(|r| hook(r));
@@ -247,7 +249,7 @@ impl Core {
             match st.policy {
                 RejectPolicy::Abort => break Err(Rejected::PendingFull),
                 RejectPolicy::Discard => {
-                    fx.dropped.push(work);
+                    fx.drop_work(work);
                     break Ok(None);
                 }
                 RejectPolicy::DiscardOldest => {
@@ -305,7 +307,9 @@ impl Core {
             let inline = match st.policy {
                 RejectPolicy::Abort => break Err(Rejected::QueueFull),
                 RejectPolicy::Discard => {
-                    fx.dropped.extend(work.take());
+                    if let Some(work) = work.take() {
+                        fx.drop_work(work);
+                    }
                     break Ok(());
                 }
                 RejectPolicy::DiscardOldest => {

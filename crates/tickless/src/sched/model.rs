@@ -72,7 +72,9 @@ struct Model {
 
 impl Model {
     fn effects(&mut self, fx: Effects) {
-        self.dropped += fx.dropped.iter().filter(|w| !w.is_periodic()).count() as u64;
+        if let Some(shed) = &fx.shed {
+            self.dropped += shed.dropped.iter().filter(|w| !w.is_periodic()).count() as u64;
+        }
         if fx.arm {
             // `Core::arm`: a plan of nothing leaves the alarm as it was.
             if let Some(plan) = self.st.next_deadline() {

@@ -52,10 +52,31 @@ pub(super) struct Effects {
     pub(super) queued: usize,
     /// Room was made (queue or pending): wake blocked submitters.
     pub(super) room: bool,
+    /// Rejections and work dropped unrun: rare, so kept out of line — the
+    /// `Effects` of nearly every move has none, and drops with one check
+    /// (two empty vectors cost ~30 instructions a move to drop, 5 % of a
+    /// `schedule` + cancel).
+    pub(super) shed: Option<Box<Shed>>,
+}
+
+/// The rare part of [`Effects`].
+#[derive(Default)]
+pub(super) struct Shed {
     /// Uses of the reject policy, for the hook.
     pub(super) rejections: Vec<Rejection>,
     /// Work dropped unrun (dropped outside the lock: user `Drop` code).
     pub(super) dropped: Vec<Work>,
+}
+
+impl Effects {
+    /// Work to drop once the lock is released.
+    pub(super) fn drop_work(&mut self, work: Work) {
+        self.shed().dropped.push(work);
+    }
+
+    fn shed(&mut self) -> &mut Shed {
+        self.shed.get_or_insert_with(Box::default)
+    }
 }
 
 /// A run taken by a worker.
@@ -153,7 +174,7 @@ impl State {
         job: &'static Location<'static>,
     ) {
         self.stats.rejected(job, self.policy);
-        fx.rejections.push(Rejection {
+        fx.shed().rejections.push(Rejection {
             policy: self.policy,
             reason,
             at,
@@ -276,7 +297,7 @@ impl State {
             let next = next_deadline(job, now, true);
             self.file(id, next, fx);
         } else {
-            fx.dropped.push(self.jobs.remove(id).expect("live"));
+            fx.drop_work(self.jobs.remove(id).expect("live"));
         }
     }
 

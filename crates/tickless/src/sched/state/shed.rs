@@ -26,7 +26,7 @@ impl State {
         };
         self.pending -= 1;
         fx.room = true;
-        fx.dropped.push(self.jobs.remove(id).expect("live"));
+        fx.drop_work(self.jobs.remove(id).expect("live"));
         true
     }
 
@@ -56,7 +56,7 @@ impl State {
             |job| matches!(job.at, At::Pending(_)),
             |work| {
                 gone += 1;
-                fx.dropped.push(work);
+                fx.drop_work(work);
             },
         );
         self.pending -= gone;
@@ -66,7 +66,9 @@ impl State {
                 for id in list {
                     if let Some(job) = self.jobs.get(id) {
                         if matches!(job.at, At::Queued | At::Overflow) {
-                            fx.dropped.extend(self.jobs.remove(id));
+                            if let Some(work) = self.jobs.remove(id) {
+                                fx.drop_work(work);
+                            }
                         }
                     }
                 }
