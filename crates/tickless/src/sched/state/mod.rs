@@ -46,7 +46,8 @@ pub(super) enum Phase {
 /// What a move asks its caller to do once the lock is released.
 #[derive(Default)]
 pub(super) struct Effects {
-    /// Re-arm the driver timer: a job was filed before the planned deadline.
+    /// Re-arm the driver timer: a job was filed in an earlier tick than its
+    /// plan (or with nothing planned).
     pub(super) arm: bool,
     /// Runs queued: wake that many workers.
     pub(super) queued: usize,
