@@ -47,10 +47,10 @@
 //! stands for the whole wheel, armed for its next planned deadline (the
 //! latest exact deadline of the earliest occupied tick, so a job runs at
 //! its own deadline or at a later one of its 100 µs tick, never at the tick's
-//! boundary when the tick holds 64 jobs or fewer). `schedule` + cancel is
+//! boundary when the tick holds 1024 jobs or fewer). `schedule` + cancel is
 //! two lock round trips and O(1) wheel work, and touches the driver only
-//! when the new job is due in a tick before every other (re-planning walks
-//! at most 64 jobs of that tick). When that timer fires (on the driver's
+//! when the new job is due in a tick before the planned one (re-planning
+//! walks at most 1024 jobs of that tick). When that timer fires (on the driver's
 //! timer thread) the due jobs move to the queue and a waiting worker per run
 //! is woken.
 //!
