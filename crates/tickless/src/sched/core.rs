@@ -9,8 +9,9 @@
 //! alarm (`blocking::alarm`) whose fire — on the driver's timer thread, or
 //! inline when armed for a deadline already past — takes the state lock to
 //! move due jobs to the queue: so the order is alarm → state, and nothing
-//! here touches the alarm while holding the state lock. Re-arming for an
-//! earlier deadline plans the next fire under the state lock, releases it,
+//! here touches the alarm while holding the state lock. Re-arming for a
+//! job filed in an earlier tick than the plan's (`State::filed`) plans the
+//! next fire under the state lock, releases it,
 //! then resets the alarm; `arm_lock` serialises re-arms so the last reset
 //! is the latest reading (a fire in between re-arms for the plan itself, so
 //! a stale reading only costs a spurious fire). Shutdown stops the alarm under `arm_lock` too, after the close

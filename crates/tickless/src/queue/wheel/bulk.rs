@@ -56,6 +56,8 @@ impl<T> Wheel<T> {
         now_tick: u64,
         on_expired: &mut F,
     ) -> Option<usize> {
+        // `slab.len()` counts shelved entries too (`index.rs`), which the walk
+        // skips: only the cache shelves, and it pops one entry at a time.
         let worth_it = self.slab.len() >= BULK_MIN
             && self.all_slots_due_at().is_some_and(|due| due <= now_tick);
         worth_it.then(|| self.expire_linear(now_tick, on_expired))

@@ -16,9 +16,11 @@ use super::{Effects, State};
 /// beyond that the driver timer keeps the tick's boundary (as the driver's
 /// own exact wake-ups do, `driver::exact::WALK`). Larger than the driver's
 /// 64: the seed's load puts 1000 periodic jobs in one tick, which then fire
-/// at their deadline rather than up to a tick later; a plan is made once
-/// per fire (and per re-arm for an earlier tick, rare), so the walk — a few
-/// microseconds at most under the lock — is paid once per occupied tick.
+/// at their deadline rather than up to a tick later. The walks are per
+/// fire, not per job: a fire walks the earliest list at most twice (the
+/// early dispatch, then the next plan), a leader's dispatch does the same,
+/// and a re-arm (a job filed in an earlier tick than the plan) walks once.
+/// Each step reads a wheel entry and its job's record.
 const WALK: usize = 1024;
 
 /// Jobs of the earliest list a worker looks at, each time it goes idle, for
