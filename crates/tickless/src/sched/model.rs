@@ -34,6 +34,8 @@ use crate::MissedTickBehavior;
 #[derive(Debug, Clone)]
 enum Op {
     Schedule(u16),
+    /// A deadline already passed by this many µs (a submitter running late).
+    ScheduleLate(u16),
     Periodic(u16),
     Execute,
     Advance(u16),
@@ -46,6 +48,7 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (0u16..50_000).prop_map(Op::Schedule),
+        2 => (0u16..5_000).prop_map(Op::ScheduleLate),
         1 => (1u16..30_000).prop_map(Op::Periodic),
         2 => Just(Op::Execute),
         4 => (0u16..20_000).prop_map(Op::Advance),
@@ -182,7 +185,7 @@ proptest! {
         for op in ops {
             let mut fx = Effects::default();
             match op {
-                Op::Schedule(us) | Op::Periodic(us) => {
+                Op::Schedule(us) | Op::ScheduleLate(us) | Op::Periodic(us) => {
                     // `core.rs` applies the policies that wait or discard;
                     // the state's part is the bound itself.
                     if m.st.phase != Phase::Open || m.st.pending >= m.st.max_pending {
@@ -203,7 +206,10 @@ proptest! {
                             Work::Once(Box::new(|| {}))
                         }
                     };
-                    let deadline = m.now + Duration::from_micros(u64::from(us));
+                    let deadline = match op {
+                        Op::ScheduleLate(_) => start.max(m.now - Duration::from_micros(u64::from(us))),
+                        _ => m.now + Duration::from_micros(u64::from(us)),
+                    };
                     let id = m.st.submit(work, deadline, site(), &mut fx);
                     m.ids.push(id);
                 }

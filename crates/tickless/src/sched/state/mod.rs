@@ -183,7 +183,8 @@ impl State {
         });
     }
 
-    /// Files a new job for `deadline` (the caller checked phase and bound).
+    /// Files a new job for `deadline` (the caller checked phase and bound);
+    /// one already due is queued at once, when the queue has room.
     pub(super) fn submit(
         &mut self,
         work: Work,
@@ -191,10 +192,24 @@ impl State {
         site: &'static Location<'static>,
         fx: &mut Effects,
     ) -> JobId {
-        // The wheel entry first, under the index the record is about to get,
-        // so the record is written once, complete (no lookup after insert).
         let since = deadline.saturating_duration_since(self.wheel.origin());
         let tick = self.wheel.tick_after_origin(since);
+        if tick <= self.wheel.elapsed_ticks() && self.queued < self.capacity {
+            // Already due — the wheel's last poll, at a real clock reading,
+            // passed its tick (so never early) — and the queue has room:
+            // queue it now, as its fire would. Filed instead, it would have
+            // the driver timer re-armed to fire at once: `arm_lock`, the
+            // alarm and a second pass through this lock for each such job,
+            // which a submitter running behind its deadlines paid for every
+            // job, falling further behind.
+            let id = self
+                .jobs
+                .insert(work, At::Queued, duration_nanos(since), site);
+            self.enqueue(id, fx);
+            return id;
+        }
+        // The wheel entry first, under the index the record is about to get,
+        // so the record is written once, complete (no lookup after insert).
         let key = self.wheel.insert_at_tick(tick, self.jobs.next_index());
         let id = self
             .jobs
