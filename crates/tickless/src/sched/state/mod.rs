@@ -184,7 +184,7 @@ impl State {
     }
 
     /// Files a new job for `deadline` (the caller checked phase and bound);
-    /// one already due is queued at once, when the queue has room.
+    /// one already due may be queued at once ([`due_at_once`](State::due_at_once)).
     pub(super) fn submit(
         &mut self,
         work: Work,
@@ -194,19 +194,8 @@ impl State {
     ) -> JobId {
         let since = deadline.saturating_duration_since(self.wheel.origin());
         let tick = self.wheel.tick_after_origin(since);
-        if tick <= self.wheel.elapsed_ticks() && self.queued < self.capacity {
-            // Already due — the wheel's last poll, at a real clock reading,
-            // passed its tick (so never early) — and the queue has room:
-            // queue it now, as its fire would. Filed instead, it would have
-            // the driver timer re-armed to fire at once: `arm_lock`, the
-            // alarm and a second pass through this lock for each such job,
-            // which a submitter running behind its deadlines paid for every
-            // job, falling further behind.
-            let id = self
-                .jobs
-                .insert(work, At::Queued, duration_nanos(since), site);
-            self.enqueue(id, fx);
-            return id;
+        if self.due_at_once(tick) {
+            return self.queue_new(work, duration_nanos(since), site, fx);
         }
         // The wheel entry first, under the index the record is about to get,
         // so the record is written once, complete (no lookup after insert).
@@ -220,14 +209,48 @@ impl State {
     }
 
     /// Puts a job (with its work) in the wheel for its next deadline,
-    /// `nanos` after the origin.
+    /// `nanos` after the origin — or in the queue, if that is already due
+    /// ([`due_at_once`](State::due_at_once): a periodic job behind its
+    /// schedule).
     fn file(&mut self, id: JobId, nanos: u64, fx: &mut Effects) {
         let tick = self.wheel.tick_after_origin(Duration::from_nanos(nanos));
-        let key = self.wheel.insert_at_tick(tick, id.index());
+        let at_once = self.due_at_once(tick);
+        let key = (!at_once).then(|| self.wheel.insert_at_tick(tick, id.index()));
         let job = self.jobs.get_mut(id).expect("filing a live job");
-        job.at = At::Pending(key);
         job.deadline = nanos;
-        self.filed(tick, fx);
+        match key {
+            Some(key) => {
+                job.at = At::Pending(key);
+                self.filed(tick, fx);
+            }
+            None => self.enqueue(id, fx),
+        }
+    }
+
+    /// Whether a deadline in wheel tick `tick` is queued at once rather than
+    /// filed: the wheel's last poll, at a real clock reading, passed its
+    /// tick (so it is due: never early), and the queue has room (else it is
+    /// filed, and the policy acts when its fire finds the queue full, as
+    /// documented). Filed, it would have the driver timer re-armed to fire
+    /// at once — `arm_lock`, the alarm and a second pass through this lock
+    /// for each such job, which a submitter running behind its deadlines
+    /// paid for every job, falling further behind.
+    fn due_at_once(&self, tick: u64) -> bool {
+        tick <= self.wheel.elapsed_ticks() && self.queued < self.capacity
+    }
+
+    /// Records and queues a new job whose deadline (`nanos` after the
+    /// origin) has passed; the caller checked there is room.
+    fn queue_new(
+        &mut self,
+        work: Work,
+        nanos: u64,
+        site: &'static Location<'static>,
+        fx: &mut Effects,
+    ) -> JobId {
+        let id = self.jobs.insert(work, At::Queued, nanos, site);
+        self.enqueue(id, fx);
+        id
     }
 
     /// Counts a job just filed in wheel tick `tick`; asks for a re-arm only
@@ -272,12 +295,8 @@ impl State {
         if self.queued >= self.capacity {
             return Err(work);
         }
-        let since = now.saturating_duration_since(self.wheel.origin());
-        let id = self
-            .jobs
-            .insert(work, At::Queued, duration_nanos(since), site);
-        self.enqueue(id, fx);
-        Ok(id)
+        let nanos = nanos_since(self.wheel.origin(), now);
+        Ok(self.queue_new(work, nanos, site, fx))
     }
 
     /// A run came due: queue it, or apply the policy.
