@@ -89,15 +89,18 @@ impl Core {
         crate::driver::set_precise_timer_slack();
         let mut st = lock(&shared.state);
         loop {
-            let mut fx = Effects::default();
-            let start = shared.handle.now();
-            let Some(taken) = st.take(start, &mut fx) else {
+            if st.queued == 0 {
+                // Nothing to take (`queued` counts the live queued runs): no
+                // clock read under the lock on the way to waiting.
                 if st.finished() {
                     break;
                 }
                 st = self.wait_for_runs(st);
                 continue;
-            };
+            }
+            let mut fx = Effects::default();
+            let start = shared.handle.now();
+            let taken = st.take(start, &mut fx).expect("a queued run");
             self.release(st, fx);
             let (rest, panicked) = match taken.work {
                 Work::Once(f) => (None, catch_unwind(AssertUnwindSafe(f)).is_err()),
