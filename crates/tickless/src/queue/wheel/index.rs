@@ -16,7 +16,7 @@
 
 use std::time::Instant;
 
-use super::{list_tag, Entry, Wheel, NIL, SHELVED};
+use super::{list_tag, Wheel, SHELVED};
 use crate::queue::Key;
 
 impl<T> Wheel<T> {
@@ -75,16 +75,7 @@ impl<T> Wheel<T> {
         if tick != u64::MAX {
             return self.insert_at_tick(tick, value);
         }
-        if self.slab.len() == self.slab.slots() {
-            self.trim_below = usize::MAX; // as `insert_at_tick`
-        }
-        self.slab.insert(Entry {
-            when: tick,
-            prev: NIL,
-            next: NIL,
-            list: list_tag(SHELVED),
-            value,
-        })
+        self.store(tick, SHELVED, value)
     }
 
     /// [`reset_at_tick`](Wheel::reset_at_tick), shelving the timer if `when`

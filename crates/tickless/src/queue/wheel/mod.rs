@@ -392,18 +392,25 @@ impl<T> Wheel<T> {
     /// convert once.
     #[inline]
     pub fn insert_at_tick(&mut self, tick: u64, value: T) -> Key {
+        let key = self.store(tick, DUE, value);
+        self.link(key.index, tick);
+        key
+    }
+
+    /// Stores a timer for `tick` in the slab, tagged `list` but linked into
+    /// none: the caller links it (or, `index.rs`, shelves it).
+    #[inline]
+    fn store(&mut self, tick: u64, list: usize, value: T) -> Key {
         if self.slab.len() == self.slab.slots() {
             self.trim_below = usize::MAX; // about to grow: a new burst may follow
         }
-        let key = self.slab.insert(Entry {
+        self.slab.insert(Entry {
             when: tick,
             prev: NIL,
             next: NIL,
-            list: list_tag(DUE),
+            list: list_tag(list),
             value,
-        });
-        self.link(key.index, tick);
-        key
+        })
     }
 
     /// The key of a timer with the earliest deadline (ties: any of them), or
