@@ -12,8 +12,8 @@ use crate::driver::{Handle, TimerEntry};
 /// Waits until `duration` has elapsed, on the global driver.
 ///
 /// Equivalent to `sleep_until(now + duration)`. A zero duration completes on
-/// first poll; `Duration::MAX` (or anything beyond the driver's range, 13.9
-/// years at the default resolution) never completes and registers no timer. Works under any executor:
+/// first poll; `Duration::MAX` (or any deadline ≈292 years or more after
+/// the driver started) never completes and registers no timer. Works under any executor:
 /// the future needs only the [`Waker`](std::task::Waker) it is polled with.
 ///
 /// # Examples
@@ -97,16 +97,13 @@ impl Sleep {
         duration: Duration,
         site: &'static Location<'static>,
     ) -> Sleep {
-        let deadline = handle.deadline_after(duration);
-        let entry = if duration.is_zero() {
-            TimerEntry::elapsed(handle, deadline, site)
-        } else {
-            TimerEntry::new(handle, deadline, site)
-        };
-        Sleep { entry }
+        Sleep {
+            entry: TimerEntry::after(handle, duration, site),
+        }
     }
 
-    /// The instant this sleep completes at.
+    /// The instant this sleep completes at. A deadline ≈292 years or more
+    /// after the driver started (which never comes) reads back as that limit.
     pub fn deadline(&self) -> Instant {
         self.entry.deadline()
     }
@@ -156,8 +153,7 @@ impl Sleep {
     /// assert!(idle.deadline() > before);
     /// ```
     pub fn reset_after(&mut self, duration: Duration) {
-        let deadline = self.entry.handle().deadline_after(duration);
-        self.entry.reset(deadline);
+        self.entry.reset_after(duration);
     }
 
     /// Polls as the [`Future`] does; usable without pinning.

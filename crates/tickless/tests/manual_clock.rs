@@ -231,6 +231,40 @@ fn past_zero_and_max_deadlines() {
     assert_eq!(poll_once(&mut forever, &waker), Poll::Pending);
 }
 
+/// A sleep keeps its deadline as nanoseconds after the driver's start, but
+/// reads back exactly the instant it was given — also one from before the
+/// driver started — and a deadline beyond its range is never.
+#[test]
+fn deadlines_read_back_exactly_either_side_of_the_driver_start() {
+    let (clock, driver) = driver();
+    let (_, waker) = CountingWaker::new();
+    let start = clock.now();
+    for at in [
+        start - ms(1500),
+        start + Duration::from_nanos(1),
+        start + ms(7),
+    ] {
+        assert_eq!(driver.handle().sleep_until(at).deadline(), at);
+    }
+    let mut before = driver.handle().sleep_until(start - ms(1500));
+    assert_eq!(poll_once(&mut before, &waker), Poll::Ready(()));
+    // ≈317 years: beyond the range of a timer's deadline, so never.
+    let far = start + Duration::from_secs(10_000_000_000);
+    let mut never = driver.handle().sleep_until(far);
+    assert!(
+        never.deadline() < far && never.deadline() > start + Duration::from_secs(9_000_000_000)
+    );
+    assert_eq!(poll_once(&mut never, &waker), Poll::Pending);
+    assert_eq!(driver.handle().pending_timers(), 0);
+    // `reset_after` counts from the clock's reading, as `sleep` does.
+    clock.advance(ms(3));
+    never.reset_after(ms(5));
+    assert_eq!(never.deadline(), start + ms(8));
+    assert_eq!(poll_once(&mut never, &waker), Poll::Pending);
+    clock.advance(ms(5));
+    assert_eq!(poll_once(&mut never, &waker), Poll::Ready(()));
+}
+
 #[test]
 fn timeout_ok_on_first_poll_registers_nothing() {
     let (_clock, driver) = driver();

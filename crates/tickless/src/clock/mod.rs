@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 mod coarse;
 mod manual;
 
+pub(crate) use coarse::CoarseNanos;
 pub use manual::ManualClock;
 
 /// A source of monotonic time.
@@ -177,15 +178,55 @@ pub(crate) fn saturating_add(base: Instant, d: Duration) -> Instant {
 
 #[cold]
 fn saturating_add_slow(base: Instant, d: Duration) -> Instant {
+    saturating_steps(base, d, |t, d| t.checked_add(d))
+}
+
+/// `base − d`, or the earliest representable instant at or above it.
+fn saturating_sub(base: Instant, d: Duration) -> Instant {
+    match base.checked_sub(d) {
+        Some(t) => t,
+        None => saturating_steps(base, d, |t, d| t.checked_sub(d)),
+    }
+}
+
+/// Moves `base` by `d` in steps, halving a step that does not fit.
+fn saturating_steps(
+    base: Instant,
+    d: Duration,
+    step_by: fn(Instant, Duration) -> Option<Instant>,
+) -> Instant {
     let mut result = base;
     let mut step = d;
     while !step.is_zero() {
-        match result.checked_add(step) {
+        match step_by(result, step) {
             Some(t) => result = t,
             None => step /= 2,
         }
     }
     result
+}
+
+/// `t` in nanoseconds after `origin`, signed (negative before it),
+/// saturating at `i64::MIN` / `i64::MAX` (≈292 years either side): how a
+/// timer keeps its deadline, 8 bytes where an `Instant` takes 16.
+#[inline]
+pub(crate) fn offset_since(origin: Instant, t: Instant) -> i64 {
+    match t.checked_duration_since(origin) {
+        Some(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        None => i64::try_from((origin - t).as_nanos()).map_or(i64::MIN, |n| -n),
+    }
+}
+
+/// The instant `offset` nanoseconds after `origin` (before it when
+/// negative); saturates like [`saturating_add`]. The inverse of
+/// [`offset_since`] within its range.
+pub(crate) fn at_offset(origin: Instant, offset: i64) -> Instant {
+    let d = Duration::from_nanos(offset.unsigned_abs());
+    if offset >= 0 {
+        saturating_add(origin, d)
+    } else {
+        saturating_sub(origin, d)
+    }
 }
 
 /// Nanoseconds from `origin` to `t`: 0 when `t` is before `origin`,
@@ -292,6 +333,22 @@ mod tests {
         assert_eq!(nanos_since(later, base), 0);
         let far = saturating_add(base, Duration::MAX);
         assert_eq!(nanos_since(base, far), u64::MAX);
+    }
+
+    #[test]
+    fn offsets_round_trip_and_saturate() {
+        let base = Instant::now();
+        for nanos in [0, 1, 1500, -1, -1500, 86_400_000_000_000, i64::MAX / 2] {
+            let t = at_offset(base, nanos);
+            assert_eq!(offset_since(base, t), nanos, "{nanos}");
+        }
+        let far = saturating_add(base, Duration::MAX);
+        assert_eq!(offset_since(base, far), i64::MAX);
+        assert!(at_offset(base, i64::MAX) > base + Duration::from_secs(86_400 * 365 * 290));
+        // Before the platform's earliest instant: the earliest, no panic.
+        let early = at_offset(base, i64::MIN);
+        assert!(early <= base);
+        assert!(offset_since(base, early) < 0);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::shard::Shard;
 use super::thread::ThreadSlot;
 use super::wakeup::Wakeup;
 use super::{EnterGuard, Handle, History, Inner};
-use crate::clock::{saturating_add, Clock, SystemClock, TimeListener};
+use crate::clock::{nanos_since, saturating_add, Clock, CoarseNanos, SystemClock, TimeListener};
 use crate::queue::wheel::TickMath;
 use crate::queue::Wheel;
 
@@ -196,6 +196,10 @@ impl Builder {
         let system_clock = self.clock.is_none();
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let origin = clock.now();
+        // The wheels re-file deadlines beyond their range, which counts from
+        // their current tick; only tick arithmetic, which counts from the
+        // origin, has a limit.
+        let never = saturating_add(origin, Duration::from_nanos(u64::MAX));
         let ticks = TickMath::new(self.resolution);
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
             let manual = clock.subscribe(weak.clone() as Weak<dyn TimeListener>);
@@ -204,10 +208,8 @@ impl Builder {
                 shards: (0..self.shards)
                     .map(|_| Shard::new(Wheel::with_tick(origin, self.resolution)))
                     .collect(),
-                // The wheels re-file deadlines beyond their range, which
-                // counts from their current tick; only tick arithmetic,
-                // which counts from the origin, has a limit.
-                never: saturating_add(origin, Duration::from_nanos(u64::MAX)),
+                never_nanos: nanos_since(origin, never),
+                coarse_nanos: system_clock.then(|| CoarseNanos::new(origin)).flatten(),
                 clock,
                 system_clock,
                 origin,

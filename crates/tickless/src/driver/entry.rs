@@ -23,11 +23,12 @@
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::exact::Stamp;
 use super::shard::{self, Registration};
 use super::{Handle, Inner};
+use crate::clock::nanos_since;
 use crate::queue::Key;
 
 /// One pending registration in one driver (see the module docs).
@@ -53,20 +54,22 @@ pub(crate) enum Registered {
 }
 
 impl Entry {
-    /// Registers a timer for `deadline` in the calling thread's shard,
-    /// cloning `waker` only if it is actually registered.
+    /// Registers a timer for `at` nanoseconds after the driver's origin in
+    /// the calling thread's shard, cloning `waker` only if it is actually
+    /// registered.
     #[inline]
-    pub(crate) fn register(
+    fn register(
         handle: &Handle,
-        deadline: Instant,
+        at: u64,
         waker: &Waker,
         site: &'static Location<'static>,
     ) -> Registered {
-        register_with(handle.inner(), deadline, || waker.clone(), site)
+        register_with(handle.inner(), at, || waker.clone(), site)
     }
 
-    /// [`register`](Entry::register) for a caller that builds a waker just
-    /// to register it (an alarm, a context): it is moved in, not cloned.
+    /// Registers a timer for `deadline` in the calling thread's shard, for a
+    /// caller that builds a waker just to register it (an alarm, a
+    /// context): it is moved in, not cloned.
     #[inline]
     pub(crate) fn register_owned(
         handle: &Handle,
@@ -74,7 +77,8 @@ impl Entry {
         waker: Waker,
         site: &'static Location<'static>,
     ) -> Registered {
-        register_with(handle.inner(), deadline, || waker, site)
+        let inner = handle.inner();
+        register_with(inner, nanos_since(inner.origin, deadline), || waker, site)
     }
 
     /// Keeps the waker current; `false` once the timer fired (or the driver shut down).
@@ -88,16 +92,17 @@ impl Entry {
         handle.inner().shards[self.shard as usize].contains(self.key)
     }
 
-    /// Moves a pending timer to `deadline`; `false` once it fired.
-    pub(crate) fn reset(&self, handle: &Handle, deadline: Instant) -> bool {
+    /// Moves a pending timer to `at` nanoseconds after the origin; `false`
+    /// once it fired.
+    fn reset(&self, handle: &Handle, at: u64) -> bool {
         let inner = handle.inner();
-        let (tick, early) = inner.exact_tick(deadline);
+        let (tick, early) = inner.exact_tick(at);
         if !inner.shards[self.shard as usize].reset(self.key, tick, early) {
             return false;
         }
         if inner.manual {
             let now = inner.clock.now();
-            if deadline <= now {
+            if at <= nanos_since(inner.origin, now) {
                 inner.fire_due_now(now);
             }
         } else {
@@ -116,18 +121,18 @@ impl Entry {
 #[inline]
 fn register_with(
     inner: &Inner,
-    deadline: Instant,
+    at: u64,
     waker: impl FnOnce() -> Waker,
     site: &'static Location<'static>,
 ) -> Registered {
-    if deadline >= inner.never {
+    if at >= inner.never_nanos {
         return Registered::Never;
     }
     if inner.is_shut_down() {
         return Registered::Closed;
     }
     let shard = shard::current(inner.shards.len());
-    let (tick, early) = inner.exact_tick(deadline);
+    let (tick, early) = inner.exact_tick(at);
     let registration = Registration {
         stamp: Stamp::new(inner.coarse_ms(), early),
         waker: Some(waker()),
@@ -141,7 +146,7 @@ fn register_with(
         // Time only moves by hand: a deadline already reached by the clock
         // would otherwise wait for the next move. (Inserting first, then
         // checking, is what keeps a concurrent `advance` from being missed.)
-        if deadline <= inner.clock.now() {
+        if at <= nanos_since(inner.origin, inner.clock.now()) {
             cancel(inner, shard, key);
             return Registered::Due;
         }
@@ -183,7 +188,10 @@ impl Inner {
 /// A timer with its driver, deadline and state; cancels itself on drop.
 pub(crate) struct TimerEntry {
     handle: Handle,
-    deadline: Instant,
+    /// The deadline, in nanoseconds after the driver's origin (negative
+    /// before it; `i64::MAX`: ~292 years or more away, never): 8 bytes, and
+    /// a reset later is an integer compare and store (`Handle::offset_after`).
+    at: i64,
     state: State,
     site: &'static Location<'static>,
 }
@@ -206,23 +214,30 @@ impl TimerEntry {
     #[inline]
     pub(crate) fn new(handle: Handle, deadline: Instant, site: &'static Location<'static>) -> Self {
         TimerEntry {
+            at: handle.inner().offset_of(deadline),
             handle,
-            deadline,
             state: State::Idle,
             site,
         }
     }
 
-    /// A timer that has already completed (a zero duration): never registers.
-    pub(crate) fn elapsed(
+    /// A timer for `duration` from now ([`Handle::deadline_after`]),
+    /// registered on first poll; a zero duration has already completed and
+    /// never registers.
+    #[inline]
+    pub(crate) fn after(
         handle: Handle,
-        deadline: Instant,
+        duration: Duration,
         site: &'static Location<'static>,
     ) -> Self {
         TimerEntry {
+            at: handle.offset_after(duration),
             handle,
-            deadline,
-            state: State::Done,
+            state: if duration.is_zero() {
+                State::Done
+            } else {
+                State::Idle
+            },
             site,
         }
     }
@@ -232,7 +247,13 @@ impl TimerEntry {
     }
 
     pub(crate) fn deadline(&self) -> Instant {
-        self.deadline
+        self.handle.inner().instant_at_offset(self.at)
+    }
+
+    /// `true` once the driver's clock has reached the deadline.
+    fn has_passed(&self) -> bool {
+        let inner = self.handle.inner();
+        inner.offset_of(inner.clock.now()) >= self.at
     }
 
     pub(crate) fn site(&self) -> &'static Location<'static> {
@@ -241,7 +262,7 @@ impl TimerEntry {
 
     /// `true` once completed, or once the driver's clock has reached the deadline.
     pub(crate) fn is_elapsed(&self) -> bool {
-        self.state == State::Done || self.handle.now() >= self.deadline
+        self.state == State::Done || self.has_passed()
     }
 
     /// Moves the deadline, keeping the registration (and its waker) while it
@@ -256,8 +277,20 @@ impl TimerEntry {
     /// instead of one wheel operation per read). Earlier moves the
     /// registration at once, so it still fires on time.
     pub(crate) fn reset(&mut self, deadline: Instant) {
-        let earlier = deadline < self.deadline;
-        self.deadline = deadline;
+        self.reset_to(self.handle.inner().offset_of(deadline));
+    }
+
+    /// [`reset`](Self::reset) to `duration` from now, read as
+    /// [`Handle::deadline_after`] reads it.
+    #[inline]
+    pub(crate) fn reset_after(&mut self, duration: Duration) {
+        self.reset_to(self.handle.offset_after(duration));
+    }
+
+    #[inline]
+    fn reset_to(&mut self, at: i64) {
+        let earlier = at < self.at;
+        self.at = at;
         let keep = match &mut self.state {
             State::Registered { moved, .. } if !earlier => {
                 *moved = true;
@@ -268,7 +301,7 @@ impl TimerEntry {
             // holds the true deadline.
             State::Registered { entry, moved } => {
                 *moved = false;
-                entry.reset(&self.handle, deadline)
+                entry.reset(&self.handle, filed_at(at))
             }
             State::Idle | State::Done => false,
         };
@@ -284,8 +317,12 @@ impl TimerEntry {
             match &self.state {
                 State::Done => return Poll::Ready(()),
                 State::Idle => {
-                    return match Entry::register(&self.handle, self.deadline, cx.waker(), self.site)
-                    {
+                    return match Entry::register(
+                        &self.handle,
+                        filed_at(self.at),
+                        cx.waker(),
+                        self.site,
+                    ) {
                         Registered::Pending(entry) => {
                             self.state = State::Registered {
                                 entry,
@@ -309,7 +346,7 @@ impl TimerEntry {
                     // (see `reset`): then the clock tells, and we register
                     // again for the new deadline. (A shut-down driver answers
                     // that registration with `Closed`.)
-                    self.state = if *moved && self.handle.now() < self.deadline {
+                    self.state = if *moved && !self.has_passed() {
                         State::Idle
                     } else {
                         State::Done
@@ -326,6 +363,16 @@ impl TimerEntry {
             State::Registered { .. } => "registered",
             State::Done => "done",
         }
+    }
+}
+
+/// Where the driver files a deadline kept as `TimerEntry::at`: nanoseconds
+/// after its origin, a deadline before the origin counting as the origin
+/// (due), and `i64::MAX` as never (`u64::MAX`, beyond every wheel).
+fn filed_at(at: i64) -> u64 {
+    match at {
+        i64::MAX => u64::MAX,
+        at => at.max(0) as u64,
     }
 }
 

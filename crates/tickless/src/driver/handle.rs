@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::current::{self, EnterGuard};
 use super::executor::Job;
 use super::Inner;
-use crate::clock::{saturating_add, SystemClock};
+use crate::clock::{duration_nanos, nanos_since, saturating_add, SystemClock};
 
 /// A reference to a driver, from which timers are created.
 ///
@@ -112,6 +112,28 @@ impl Handle {
             inner.clock.now()
         };
         saturating_add(now, duration)
+    }
+
+    /// [`deadline_after`](Self::deadline_after) as a timer keeps it: signed
+    /// nanoseconds after the driver's origin, saturating at `i64::MAX`
+    /// (never). On the system clock a long duration adds to the coarse
+    /// clock's bound in integers: a lazy reset is this, a compare and a store.
+    #[inline]
+    pub(crate) fn offset_after(&self, duration: Duration) -> i64 {
+        let inner = self.inner();
+        let coarse = duration >= inner.coarse_min;
+        let at = match &inner.coarse_nanos {
+            Some(bound) if coarse => bound.upper_after(duration),
+            _ => {
+                let now = match (inner.system_clock, coarse) {
+                    (true, false) => Instant::now(),
+                    (_, true) => inner.clock.now_coarse(),
+                    (false, false) => inner.clock.now(),
+                };
+                nanos_since(inner.origin, now).saturating_add(duration_nanos(duration))
+            }
+        };
+        i64::try_from(at).unwrap_or(i64::MAX)
     }
 
     /// `true` once `at` has passed on this driver's clock. The cheap coarse

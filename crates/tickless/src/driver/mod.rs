@@ -60,7 +60,7 @@
 //!
 //! | field | written by | guarded by |
 //! |---|---|---|
-//! | `clock`, `origin`, `never`, `ticks`, `slack*`, `coarse_min`, `manual`, `thread_name` | `Builder::build` | immutable afterwards |
+//! | `clock`, `origin`, `never_nanos`, `coarse_nanos`, `ticks`, `slack*`, `coarse_min`, `manual`, `thread_name` | `Builder::build` | immutable afterwards |
 //! | `shards[i]` (wheel, counters) | registering/cancelling threads, the timer thread | the shard's own mutex (`shard.rs`); never two shard locks at once |
 //! | `wakeup` (the timer thread's plan) | timer thread stores, registering threads load | one atomic, Release/Acquire; the proof is in `wakeup.rs` |
 //! | `thread` (its `Thread` and `JoinHandle`) | start, restart, shutdown | `std::sync::Mutex`; taken after a shard lock is released, never with one held |
@@ -93,7 +93,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use crate::clock::Clock;
+use crate::clock::{Clock, CoarseNanos};
 use crate::queue::wheel::TickMath;
 pub use builder::{Builder, Driver, DriverError};
 pub(crate) use collections::CollectionCount;
@@ -117,10 +117,14 @@ pub(crate) struct Inner {
     system_clock: bool,
     /// Tick 0 of every shard's wheel.
     origin: Instant,
-    /// Deadlines at or past this never fire: ≈584 years after the origin,
-    /// where tick arithmetic saturates. (The wheels' own range counts from
-    /// their current tick: farther deadlines are re-filed, not dropped.)
-    never: Instant,
+    /// Deadlines at or past this many nanoseconds after the origin never
+    /// fire: ≈584 years (or the last instant the platform represents), where
+    /// tick arithmetic saturates. (The wheels' own range counts from their
+    /// current tick: farther deadlines are re-filed, not dropped.)
+    never_nanos: u64,
+    /// The coarse clock's bound counted from `origin` (the system clock on
+    /// Linux): a long timer's deadline with no `Instant` arithmetic.
+    coarse_nanos: Option<CoarseNanos>,
     /// The wheels' tick arithmetic, for converting instants outside a lock.
     ticks: TickMath,
     /// Exact deadlines beside the ticks (`exact.rs`).
@@ -160,13 +164,24 @@ impl Inner {
         self.ticks.ceil_since(self.origin, t)
     }
 
-    /// The tick `deadline` fires at (rounded up) and how far before that
-    /// tick's boundary it lies, as a registration keeps it (`exact.rs`).
+    /// The tick a deadline `at` nanoseconds after the origin fires at
+    /// (rounded up) and how far before that tick's boundary it lies, as a
+    /// registration keeps it (`exact.rs`).
     #[inline]
-    fn exact_tick(&self, deadline: Instant) -> (u64, u32) {
-        let since = deadline.saturating_duration_since(self.origin);
-        let (tick, rest) = self.ticks.ceil_with_rest(since);
+    fn exact_tick(&self, at: u64) -> (u64, u32) {
+        let (tick, rest) = self.ticks.ceil_with_rest(Duration::from_nanos(at));
         (tick, self.exact.early(tick, rest))
+    }
+
+    /// `t` as a timer keeps its deadline: signed nanoseconds after the origin.
+    #[inline]
+    fn offset_of(&self, t: Instant) -> i64 {
+        crate::clock::offset_since(self.origin, t)
+    }
+
+    /// The instant of a timer's deadline kept as [`offset_of`](Self::offset_of).
+    fn instant_at_offset(&self, offset: i64) -> Instant {
+        crate::clock::at_offset(self.origin, offset)
     }
 
     /// `nanos` after the origin, as an instant (saturating).
