@@ -136,6 +136,12 @@ impl Handle {
         i64::try_from(at).unwrap_or(i64::MAX)
     }
 
+    /// `t` as [`offset_after`](Self::offset_after) counts: signed
+    /// nanoseconds after the driver's origin.
+    pub(crate) fn offset_of(&self, t: Instant) -> i64 {
+        self.inner().offset_of(t)
+    }
+
     /// `true` once `at` has passed on this driver's clock. The cheap coarse
     /// reading comes first: it is never before the true time, so while it is
     /// before `at`, so is now; the exact clock is read only near or past `at`.

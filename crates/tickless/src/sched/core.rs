@@ -50,6 +50,7 @@ use super::builder::{BuildError, Builder, RejectHook, RejectPolicy, Rejected, Re
 use super::jobs::{JobId, Work};
 use super::state::{Effects, Phase, Shed, State};
 use crate::blocking::alarm::{Action, Alarm};
+use crate::clock::{nanos_since, saturating_add};
 use crate::driver::{CollectionCount, Handle};
 use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{lock, thread_local_const, wait, wait_timeout, Condvar, Mutex, MutexGuard};
@@ -63,6 +64,12 @@ thread_local_const! {
 
 pub(super) struct Shared {
     pub(super) state: Mutex<State>,
+    /// The scheduler's origin (its wheel's tick 0): job deadlines are
+    /// nanoseconds after it.
+    origin: Instant,
+    /// The origin in the driver's own count ([`Handle::offset_of`]), so a
+    /// deadline from [`Handle::offset_after`] needs no `Instant` arithmetic.
+    origin_offset: u64,
     /// Workers wait here for runs.
     work: Condvar,
     /// `Block` submitters wait here for room; shutdown for workers to exit.
@@ -161,8 +168,9 @@ impl Core {
     pub(super) fn start(b: Builder) -> Result<Arc<Core>, BuildError> {
         let handle = b.handle.clone().unwrap_or_else(Handle::current);
         let site = Location::caller();
+        let origin = handle.now();
         let state = State::new(
-            handle.now(),
+            origin,
             handle.resolution(),
             b.capacity(),
             b.max_pending,
@@ -172,6 +180,9 @@ impl Core {
         );
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
+            origin,
+            // The clock never reads before the driver's origin.
+            origin_offset: handle.offset_of(origin).max(0) as u64,
             work: Condvar::new(),
             room: Condvar::new(),
             count: handle.register_collection(site),
@@ -223,13 +234,30 @@ impl Core {
         }
     }
 
-    /// `schedule*`: files `work` for `deadline`, applying the policy when
-    /// `max_pending` jobs are waiting. `Ok(None)`: not filed (discarded, or
-    /// run by the caller).
+    /// A job's deadline `delay` from now, as its record keeps it:
+    /// nanoseconds after the scheduler's origin, read as
+    /// [`Handle::deadline_after`] reads it (never early), with no `Instant`
+    /// arithmetic. `u64::MAX` for a deadline too far to represent (never).
+    pub(super) fn deadline_after(&self, delay: Duration) -> u64 {
+        match self.shared.handle.offset_after(delay) {
+            i64::MAX => u64::MAX,
+            // Never before the origin: the clock read after it.
+            at => (at.max(0) as u64).saturating_sub(self.shared.origin_offset),
+        }
+    }
+
+    /// `deadline` as a job record keeps it (see [`deadline_after`](Self::deadline_after)).
+    pub(super) fn deadline_at(&self, deadline: Instant) -> u64 {
+        nanos_since(self.shared.origin, deadline)
+    }
+
+    /// `schedule*`: files `work` for `deadline` (nanoseconds after the
+    /// scheduler's origin), applying the policy when `max_pending` jobs are
+    /// waiting. `Ok(None)`: not filed (discarded, or run by the caller).
     pub(super) fn schedule(
         &self,
         work: Work,
-        deadline: Instant,
+        deadline: u64,
         site: &'static Location<'static>,
     ) -> Result<Option<JobId>, Rejected> {
         let shared = &self.shared;
@@ -265,6 +293,7 @@ impl Core {
                     st.stats.caller_runs += 1;
                     self.release(st, fx);
                     // Never early: wait for the deadline on the driver.
+                    let deadline = saturating_add(shared.origin, Duration::from_nanos(deadline));
                     let _ = shared.handle.timer_at(deadline).receiver().recv();
                     self.run_here(work, site, deadline);
                     return Ok(None);

@@ -165,7 +165,7 @@ impl Scheduler {
         delay: Duration,
         job: F,
     ) -> Result<JobHandle, Rejected> {
-        let deadline = self.handle().deadline_after(delay);
+        let deadline = self.core().deadline_after(delay);
         self.file(Work::Once(Box::new(job)), deadline, Location::caller())
     }
 
@@ -176,6 +176,7 @@ impl Scheduler {
         deadline: Instant,
         job: F,
     ) -> Result<JobHandle, Rejected> {
+        let deadline = self.core().deadline_at(deadline);
         self.file(Work::Once(Box::new(job)), deadline, Location::caller())
     }
 
@@ -224,15 +225,16 @@ impl Scheduler {
         run: jobs::Repeat,
         site: &'static Location<'static>,
     ) -> Result<JobHandle, Rejected> {
-        let deadline = self.handle().deadline_after(initial_delay);
+        let deadline = self.core().deadline_after(initial_delay);
         let work = Work::Periodic(Box::new(Periodic { run, period }));
         self.file(work, deadline, site)
     }
 
+    /// Files `work` for `deadline`, nanoseconds after the scheduler's origin.
     fn file(
         &self,
         work: Work,
-        deadline: Instant,
+        deadline: u64,
         site: &'static Location<'static>,
     ) -> Result<JobHandle, Rejected> {
         let id = self.core().schedule(work, deadline, site)?;

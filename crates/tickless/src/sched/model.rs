@@ -29,6 +29,7 @@ use proptest::prelude::*;
 use super::builder::RejectPolicy;
 use super::jobs::{At, JobId, Period, Periodic, Work};
 use super::state::{Effects, Phase, State, Taken};
+use crate::clock::nanos_since;
 use crate::MissedTickBehavior;
 
 #[derive(Debug, Clone)]
@@ -210,7 +211,7 @@ proptest! {
                         Op::ScheduleLate(_) => start.max(m.now - Duration::from_micros(u64::from(us))),
                         _ => m.now + Duration::from_micros(u64::from(us)),
                     };
-                    let id = m.st.submit(work, deadline, site(), &mut fx);
+                    let id = m.st.submit(work, nanos_since(start, deadline), site(), &mut fx);
                     m.ids.push(id);
                 }
                 Op::Execute => {

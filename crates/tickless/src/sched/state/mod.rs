@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use super::builder::{RejectPolicy, Rejected, RejectedAt, Rejection};
 use super::jobs::{At, JobId, Jobs, Work};
 use super::stats::Stats;
-use crate::clock::{duration_nanos, nanos_since};
+use crate::clock::nanos_since;
 use crate::queue::{TimerQueue, Wheel};
 use crate::MissedTickBehavior;
 use period::next_deadline;
@@ -183,26 +183,24 @@ impl State {
         });
     }
 
-    /// Files a new job for `deadline` (the caller checked phase and bound);
-    /// one already due may be queued at once ([`due_at_once`](State::due_at_once)).
+    /// Files a new job for `deadline`, nanoseconds after the origin (the
+    /// caller checked phase and bound); one already due may be queued at
+    /// once ([`due_at_once`](State::due_at_once)).
     pub(super) fn submit(
         &mut self,
         work: Work,
-        deadline: Instant,
+        deadline: u64,
         site: &'static Location<'static>,
         fx: &mut Effects,
     ) -> JobId {
-        let since = deadline.saturating_duration_since(self.wheel.origin());
-        let tick = self.wheel.tick_after_origin(since);
+        let tick = self.wheel.tick_after_origin(Duration::from_nanos(deadline));
         if self.due_at_once(tick) {
-            return self.queue_new(work, duration_nanos(since), site, fx);
+            return self.queue_new(work, deadline, site, fx);
         }
         // The wheel entry first, under the index the record is about to get,
         // so the record is written once, complete (no lookup after insert).
         let key = self.wheel.insert_at_tick(tick, self.jobs.next_index());
-        let id = self
-            .jobs
-            .insert(work, At::Pending(key), duration_nanos(since), site);
+        let id = self.jobs.insert(work, At::Pending(key), deadline, site);
         debug_assert_eq!(id.index(), key_value(&self.wheel, key));
         self.filed(tick, fx);
         id
