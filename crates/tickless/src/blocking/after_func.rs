@@ -77,12 +77,12 @@ pub struct TimerHandle {
 impl TimerHandle {
     fn armed(
         handle: Handle,
-        deadline: Instant,
+        duration: Duration,
         callback: Callback,
         site: &'static Location<'static>,
     ) -> TimerHandle {
         let alarm = Alarm::new(handle.clone(), site, RunOnce::new(&handle, callback));
-        alarm.reset(deadline);
+        alarm.reset_after(duration);
         TimerHandle {
             alarm,
             detached: false,
@@ -117,8 +117,7 @@ impl TimerHandle {
         if lock(&self.alarm.action.callback).is_none() {
             return false;
         }
-        let deadline = self.alarm.handle().deadline_after(duration);
-        self.alarm.reset(deadline)
+        self.alarm.reset_after(duration)
     }
 
     /// Lets the callback run at its deadline with no handle. The timer stays
@@ -162,7 +161,6 @@ impl Handle {
         if duration.is_zero() {
             return TimerHandle::run_now(self.clone(), Box::new(callback), site);
         }
-        let deadline = self.deadline_after(duration);
-        TimerHandle::armed(self.clone(), deadline, Box::new(callback), site)
+        TimerHandle::armed(self.clone(), duration, Box::new(callback), site)
     }
 }

@@ -38,7 +38,7 @@
 use std::panic::Location;
 use std::sync::Arc;
 use std::task::{Wake, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::driver::{Entry, Handle, Registered};
 use crate::sync::{lock, Mutex, MutexGuard};
@@ -62,12 +62,14 @@ pub(crate) struct Alarm<A: Action> {
     pub(crate) action: A,
 }
 
-/// Whether, and how, an alarm is armed.
+/// Whether, and how, an alarm is armed. Deadlines are counted as the
+/// driver counts them (`Handle::offset_of`: nanoseconds after its origin),
+/// so a lazy move compares and stores integers.
 enum Pending {
     Idle,
     /// Registered with the driver, for this deadline (the arming's own
     /// `State::deadline` may be later: a lazy move, see `Alarm::reset`).
-    Registered(Entry, Instant),
+    Registered(Entry, i64),
     /// Armed for a deadline beyond the driver's range: never fires.
     Never,
 }
@@ -76,7 +78,7 @@ struct State<A: Action> {
     /// The arming, if any.
     pending: Pending,
     /// The deadline of the current arming (`None` before the first).
-    deadline: Option<Instant>,
+    deadline: Option<i64>,
     /// Set by `detach`: keeps the alarm alive until its one fire.
     keep: Option<Arc<Alarm<A>>>,
 }
@@ -95,10 +97,6 @@ impl<A: Action> Alarm<A> {
         })
     }
 
-    pub(crate) fn handle(&self) -> &Handle {
-        &self.handle
-    }
-
     /// Arms for `deadline`, replacing any earlier arming. `true` if the alarm
     /// was pending (or had an unreceived fire), as Go's `Reset` reports.
     ///
@@ -109,6 +107,16 @@ impl<A: Action> Alarm<A> {
     /// lock, no waker clone: the alarm's lock, a compare and a store (and
     /// taking back an unreceived tick). Earlier moves re-register at once.
     pub(crate) fn reset(self: &Arc<Self>, deadline: Instant) -> bool {
+        self.reset_to(self.handle.offset_of(deadline))
+    }
+
+    /// [`reset`](Self::reset) to `duration` from now, read as
+    /// [`Handle::deadline_after`] reads it.
+    pub(crate) fn reset_after(self: &Arc<Self>, duration: Duration) -> bool {
+        self.reset_to(self.handle.offset_after(duration))
+    }
+
+    fn reset_to(self: &Arc<Self>, deadline: i64) -> bool {
         let mut st = lock(&self.state);
         if matches!(st.pending, Pending::Registered(_, at) if deadline >= at) {
             // Pending: nothing of this arming has been sent, but a ticker
@@ -162,7 +170,7 @@ impl<A: Action> Alarm<A> {
     }
 
     /// Registers for `deadline` with the driver; fires inline if already due.
-    fn arm(self: &Arc<Self>, st: &mut MutexGuard<'_, State<A>>, mut deadline: Instant) {
+    fn arm(self: &Arc<Self>, st: &mut MutexGuard<'_, State<A>>, mut deadline: i64) {
         loop {
             st.deadline = Some(deadline);
             let waker = Waker::from(self.clone());
@@ -175,18 +183,28 @@ impl<A: Action> Alarm<A> {
                     st.pending = Pending::Never;
                     return;
                 }
-                Registered::Due => match self.action.fire(deadline, self.handle.now()) {
+                Registered::Due => match self.fire(deadline, self.handle.now()) {
                     Some(next) => deadline = next,
                     None => return,
                 },
                 Registered::Closed => {
                     // The last fire: a shut-down driver would answer every
                     // re-arming `Closed` again.
-                    self.action.fire(deadline, self.handle.now());
+                    self.fire(deadline, self.handle.now());
                     return;
                 }
             }
         }
+    }
+}
+
+impl<A: Action> Alarm<A> {
+    /// The action's fire for the arming at `deadline`, at `now`; the
+    /// deadline to re-arm for, in the driver's count.
+    fn fire(&self, deadline: i64, now: Instant) -> Option<i64> {
+        let deadline = self.handle.instant_at_offset(deadline);
+        let next = self.action.fire(deadline, now)?;
+        Some(self.handle.offset_of(next))
     }
 }
 
@@ -205,13 +223,14 @@ impl<A: Action> Wake for Alarm<A> {
         }
         st.pending = Pending::Idle;
         let now = self.handle.now();
-        let deadline = st.deadline.unwrap_or(now);
-        if deadline > now {
+        let now_at = self.handle.offset_of(now);
+        let deadline = st.deadline.unwrap_or(now_at);
+        if deadline > now_at {
             // Moved later since it was registered (`reset`): not due yet.
             self.arm(&mut st, deadline);
             return;
         }
-        match self.action.fire(deadline, now) {
+        match self.fire(deadline, now) {
             Some(next) => self.arm(&mut st, next),
             None => {
                 let keep = st.keep.take();

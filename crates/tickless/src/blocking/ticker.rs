@@ -87,9 +87,8 @@ impl Ticker {
             once: SendOnce::new(),
             period_nanos: AtomicU64::new(nanos(period)),
         };
-        let first = handle.deadline_after(period);
         let alarm = Alarm::new(handle, site, action);
-        alarm.reset(first);
+        alarm.reset_after(period);
         Ok(Ticker { alarm })
     }
 
@@ -115,7 +114,7 @@ impl Ticker {
             .action
             .period_nanos
             .store(nanos(period), Ordering::Relaxed);
-        self.alarm.reset(self.alarm.handle().deadline_after(period));
+        self.alarm.reset_after(period);
         Ok(())
     }
 }

@@ -88,10 +88,10 @@ impl Timer {
         Handle::current().timer_at(deadline)
     }
 
-    fn armed(handle: Handle, deadline: Instant, site: &'static Location<'static>) -> Timer {
-        let alarm = Alarm::new(handle, site, SendOnce::new());
-        alarm.reset(deadline);
-        Timer { alarm }
+    fn idle(handle: Handle, site: &'static Location<'static>) -> Timer {
+        Timer {
+            alarm: Alarm::new(handle, site, SendOnce::new()),
+        }
     }
 
     /// A timer that has already fired at `now` (zero duration): no registration.
@@ -123,8 +123,7 @@ impl Timer {
     /// registration, when it comes due, re-registers for it instead of
     /// firing (`tickless bench --only blocking` measures the reset).
     pub fn reset(&self, duration: Duration) -> bool {
-        let deadline = self.alarm.handle().deadline_after(duration);
-        self.alarm.reset(deadline)
+        self.alarm.reset_after(duration)
     }
 
     /// [`reset`](Timer::reset) to an instant.
@@ -159,16 +158,16 @@ impl Handle {
         if duration.is_zero() {
             return Timer::fired(self.clone(), self.now(), Location::caller());
         }
-        Timer::armed(
-            self.clone(),
-            self.deadline_after(duration),
-            Location::caller(),
-        )
+        let timer = Timer::idle(self.clone(), Location::caller());
+        timer.alarm.reset_after(duration);
+        timer
     }
 
     /// A [`Timer`] on this driver, firing at `deadline`.
     #[track_caller]
     pub fn timer_at(&self, deadline: Instant) -> Timer {
-        Timer::armed(self.clone(), deadline, Location::caller())
+        let timer = Timer::idle(self.clone(), Location::caller());
+        timer.alarm.reset(deadline);
+        timer
     }
 }

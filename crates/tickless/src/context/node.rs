@@ -207,6 +207,7 @@ impl Node {
         // under the lock is what decides.
         self.lazy.store(false, Ordering::Relaxed);
         let waker = Waker::from(self.clone());
+        let at = self.handle.offset_of(at);
         match Entry::register_owned(&self.handle, at, waker, self.site) {
             Registered::Pending(entry) => {
                 st.timer = OwnTimer::Armed(entry);

@@ -54,31 +54,29 @@ pub(crate) enum Registered {
 }
 
 impl Entry {
-    /// Registers a timer for `at` nanoseconds after the driver's origin in
-    /// the calling thread's shard, cloning `waker` only if it is actually
-    /// registered.
+    /// Registers a timer for the deadline `at` ([`Handle::offset_of`]'s
+    /// count) in the calling thread's shard, cloning `waker` only if it is
+    /// actually registered.
     #[inline]
     fn register(
         handle: &Handle,
-        at: u64,
+        at: i64,
         waker: &Waker,
         site: &'static Location<'static>,
     ) -> Registered {
-        register_with(handle.inner(), at, || waker.clone(), site)
+        register_with(handle.inner(), filed_at(at), || waker.clone(), site)
     }
 
-    /// Registers a timer for `deadline` in the calling thread's shard, for a
-    /// caller that builds a waker just to register it (an alarm, a
-    /// context): it is moved in, not cloned.
+    /// [`register`](Self::register) for a caller that builds a waker just to
+    /// register it (an alarm, a context): it is moved in, not cloned.
     #[inline]
     pub(crate) fn register_owned(
         handle: &Handle,
-        deadline: Instant,
+        at: i64,
         waker: Waker,
         site: &'static Location<'static>,
     ) -> Registered {
-        let inner = handle.inner();
-        register_with(inner, nanos_since(inner.origin, deadline), || waker, site)
+        register_with(handle.inner(), filed_at(at), || waker, site)
     }
 
     /// Keeps the waker current; `false` once the timer fired (or the driver shut down).
@@ -92,9 +90,9 @@ impl Entry {
         handle.inner().shards[self.shard as usize].contains(self.key)
     }
 
-    /// Moves a pending timer to `at` nanoseconds after the origin; `false`
-    /// once it fired.
-    fn reset(&self, handle: &Handle, at: u64) -> bool {
+    /// Moves a pending timer to the deadline `at`; `false` once it fired.
+    fn reset(&self, handle: &Handle, at: i64) -> bool {
+        let at = filed_at(at);
         let inner = handle.inner();
         let (tick, early) = inner.exact_tick(at);
         if !inner.shards[self.shard as usize].reset(self.key, tick, early) {
@@ -301,7 +299,7 @@ impl TimerEntry {
             // holds the true deadline.
             State::Registered { entry, moved } => {
                 *moved = false;
-                entry.reset(&self.handle, filed_at(at))
+                entry.reset(&self.handle, at)
             }
             State::Idle | State::Done => false,
         };
@@ -317,12 +315,7 @@ impl TimerEntry {
             match &self.state {
                 State::Done => return Poll::Ready(()),
                 State::Idle => {
-                    return match Entry::register(
-                        &self.handle,
-                        filed_at(self.at),
-                        cx.waker(),
-                        self.site,
-                    ) {
+                    return match Entry::register(&self.handle, self.at, cx.waker(), self.site) {
                         Registered::Pending(entry) => {
                             self.state = State::Registered {
                                 entry,
@@ -366,9 +359,10 @@ impl TimerEntry {
     }
 }
 
-/// Where the driver files a deadline kept as `TimerEntry::at`: nanoseconds
-/// after its origin, a deadline before the origin counting as the origin
-/// (due), and `i64::MAX` as never (`u64::MAX`, beyond every wheel).
+/// Where the driver files a deadline kept as [`Handle::offset_of`] counts
+/// it: nanoseconds after its origin, a deadline before the origin counting
+/// as the origin (due), and `i64::MAX` as never (`u64::MAX`, beyond every
+/// wheel).
 fn filed_at(at: i64) -> u64 {
     match at {
         i64::MAX => u64::MAX,

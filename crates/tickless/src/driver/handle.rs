@@ -138,8 +138,15 @@ impl Handle {
 
     /// `t` as [`offset_after`](Self::offset_after) counts: signed
     /// nanoseconds after the driver's origin.
+    #[inline]
     pub(crate) fn offset_of(&self, t: Instant) -> i64 {
         self.inner().offset_of(t)
+    }
+
+    /// The instant of a deadline counted as [`offset_of`](Self::offset_of)
+    /// counts it (saturating).
+    pub(crate) fn instant_at_offset(&self, at: i64) -> Instant {
+        self.inner().instant_at_offset(at)
     }
 
     /// `true` once `at` has passed on this driver's clock. The cheap coarse
