@@ -387,7 +387,8 @@ impl Core {
         }
         shared.work.notify_all();
         let own = usize::from(shared.on_own_worker());
-        let limit = timeout.map(|t| Instant::now() + t);
+        // A timeout too long to represent (`Duration::MAX`) waits for ever.
+        let limit = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut st = lock(&shared.state);
         let mut all = true;
         while st.live_workers > own {

@@ -252,7 +252,8 @@ impl Scheduler {
 
     /// [`shutdown`](Self::shutdown), waiting at most `timeout`; then runs
     /// still queued are dropped and workers still running a job are left to
-    /// exit when it ends. `true` if every worker exited in time.
+    /// exit when it ends. `true` if every worker exited in time. A timeout
+    /// too long to represent (`Duration::MAX`) waits as `shutdown` does.
     pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
         self.core().shutdown(false, Some(timeout))
     }
