@@ -52,3 +52,28 @@ fn shutdown_timeout_of_duration_max_waits_without_panicking() {
         assert_eq!(rx.try_recv(), Ok(1), "the queued run ran first");
     });
 }
+
+/// After `shutdown_timeout` gave up on a stuck job, dropping the last
+/// `Scheduler` must not wait for that job after all (it used to wait for it
+/// for ever): the straggler is left to exit when its job ends, as documented.
+#[test]
+fn dropping_after_a_timed_out_shutdown_leaves_the_straggler() {
+    let (gate_tx, gate) = bounded::<()>(0);
+    let (ended_tx, ended) = bounded(1);
+    within(WAIT, move || {
+        let (_clock, driver) = support::manual_driver();
+        let s = sched(&driver, 1);
+        let (started_tx, started) = bounded(1);
+        s.execute(move || {
+            started_tx.send(()).unwrap();
+            let _ = gate.recv();
+            let _ = ended_tx.send(());
+        })
+        .unwrap();
+        started.recv_timeout(WAIT).unwrap();
+        assert!(!s.shutdown_timeout(ms(10)), "the job is stuck");
+        drop(s);
+    });
+    drop(gate_tx); // the straggler's job ends; its worker exits on its own
+    ended.recv_timeout(WAIT).unwrap();
+}
