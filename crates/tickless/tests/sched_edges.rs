@@ -77,3 +77,38 @@ fn dropping_after_a_timed_out_shutdown_leaves_the_straggler() {
     drop(gate_tx); // the straggler's job ends; its worker exits on its own
     ended.recv_timeout(WAIT).unwrap();
 }
+
+/// A periodic job's closure is dropped on its worker when the job ends
+/// there (here: it panicked under `cancel_periodic_on_panic`). A panic in
+/// that drop is the job's own: caught like its run's, and the worker lives
+/// on (it used to unwind the worker thread, leaving the pool one worker
+/// short and every later shutdown waiting for it for ever).
+#[test]
+fn a_panic_dropping_a_periodic_job_does_not_kill_its_worker() {
+    struct PanicOnDrop;
+    impl Drop for PanicOnDrop {
+        fn drop(&mut self) {
+            panic!("dropping the job's state");
+        }
+    }
+    within(WAIT, || {
+        let (_clock, driver) = support::manual_driver();
+        let s = Scheduler::builder()
+            .workers(1)
+            .cancel_periodic_on_panic(true)
+            .handle(driver.handle().clone())
+            .build()
+            .unwrap();
+        let state = PanicOnDrop;
+        s.at_fixed_rate(Duration::ZERO, ms(1), move || {
+            let _state = &state;
+            panic!("the run fails");
+        })
+        .unwrap()
+        .detach();
+        let (tx, rx) = unbounded();
+        s.execute(move || tx.send(()).unwrap()).unwrap();
+        rx.recv_timeout(WAIT).expect("the worker still runs jobs");
+        s.shutdown();
+    });
+}
