@@ -128,15 +128,18 @@ impl<T> Expired<T> {
 /// # Examples
 ///
 /// ```
-/// use std::time::Duration;
+/// use std::time::{Duration, Instant};
 /// use tickless::DelayQueue;
 ///
 /// futures::executor::block_on(async {
 ///     use futures::StreamExt;
 ///     let mut queue = DelayQueue::new();
-///     let slow = queue.insert("slow", Duration::from_millis(20));
-///     queue.insert("fast", Duration::from_millis(5));
-///     queue.reset(&slow, Duration::from_millis(1)); // now the first
+///     // Deadlines from one reading, so a stall between the calls cannot
+///     // reorder them (`insert(value, timeout)` counts from each call).
+///     let start = Instant::now();
+///     let slow = queue.insert_at("slow", start + Duration::from_millis(20));
+///     queue.insert_at("fast", start + Duration::from_millis(5));
+///     queue.reset_at(&slow, start + Duration::from_millis(1)); // now the first
 ///     assert_eq!(queue.next().await.unwrap().into_inner(), "slow");
 ///     assert_eq!(queue.next().await.unwrap().into_inner(), "fast");
 ///     assert!(queue.next().await.is_none(), "empty: the stream ends");
