@@ -220,6 +220,24 @@ fn a_deadline_already_passed_is_due_at_once_inside_a_tick() {
     assert_eq!(drain(&mut q), ["ahead"]);
 }
 
+/// Deadlines read back in the driver's resolution (module docs): rounded
+/// up, or down for one already passed when filed — never the exact instant.
+#[test]
+fn deadlines_read_back_in_the_resolution() {
+    let us = Duration::from_micros;
+    let (clock, driver) = driver();
+    let mut q = driver.handle().delay_queue();
+    let t0 = clock.now();
+    let ahead = q.insert_at("ahead", t0 + us(150));
+    assert_eq!(q.deadline(&ahead), Some(t0 + us(200)));
+    clock.advance(us(230));
+    let e = support::expired_now(&mut q).unwrap();
+    assert_eq!((e.deadline(), e.into_inner()), (t0 + us(200), "ahead"));
+    q.insert_at("passed", t0 + us(210));
+    let e = support::expired_now(&mut q).unwrap();
+    assert_eq!((e.deadline(), e.into_inner()), (t0 + us(200), "passed"));
+}
+
 /// Deadlines far beyond any wheel's range, and at the end of time: no horizon
 /// panic (tokio-util's wheel panicked past 2³⁶ ms), never early.
 #[test]

@@ -117,7 +117,8 @@ impl<T> Expired<T> {
         self.key
     }
 
-    /// The deadline it was inserted (or last reset) with.
+    /// The deadline it was inserted (or last reset) with, in the driver's
+    /// resolution (see the [module docs](self): not the exact instant given).
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
