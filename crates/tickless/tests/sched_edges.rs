@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded};
-use tickless::sched::Scheduler;
+use tickless::sched::{RejectPolicy, Rejected, Scheduler};
 use tickless::Driver;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -110,5 +110,38 @@ fn a_panic_dropping_a_periodic_job_does_not_kill_its_worker() {
         s.execute(move || tx.send(()).unwrap()).unwrap();
         rx.recv_timeout(WAIT).expect("the worker still runs jobs");
         s.shutdown();
+    });
+}
+
+/// Under `CallerRuns`, a `schedule*` that finds `max_pending` full waits on
+/// the calling thread for the job's deadline, then runs it there. A shutdown
+/// meanwhile cancels it like every pending job: the call answers
+/// `Rejected::Shutdown` and the job never runs (it used to run after
+/// `shutdown` had returned; Java's `CallerRunsPolicy` discards too).
+#[test]
+fn a_caller_run_job_waiting_for_its_deadline_is_cancelled_by_shutdown() {
+    within(WAIT, || {
+        let (clock, driver) = support::manual_driver();
+        let s = Scheduler::builder()
+            .workers(1)
+            .max_pending(1)
+            .reject(RejectPolicy::CallerRuns)
+            .handle(driver.handle().clone())
+            .build()
+            .unwrap();
+        let _first = s.schedule(Duration::from_secs(3600), || {}).unwrap();
+        let (tx, rx) = unbounded();
+        let caller = {
+            let s = s.clone();
+            std::thread::spawn(move || {
+                s.schedule(ms(10), move || tx.send(()).unwrap())
+                    .map(|job| job.detach())
+            })
+        };
+        support::wait_until("the caller to wait", || s.metrics().caller_runs == 1);
+        s.shutdown();
+        clock.advance(ms(10));
+        assert_eq!(caller.join().unwrap(), Err(Rejected::Shutdown));
+        assert!(rx.try_recv().is_err(), "the job ran after shutdown");
     });
 }

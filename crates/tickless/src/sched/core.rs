@@ -266,6 +266,11 @@ impl Core {
                     self.release(st, fx);
                     // Never early: wait for the deadline on the driver.
                     let _ = shared.handle.timer_at(deadline).receiver().recv();
+                    if lock(&shared.state).phase != Phase::Open {
+                        // Shut down meanwhile: cancelled like every pending job.
+                        drop(work); // user code: unlocked
+                        return Err(Rejected::Shutdown);
+                    }
                     self.run_here(work, site, deadline);
                     return Ok(None);
                 }
