@@ -194,6 +194,50 @@ fn an_insert_that_becomes_the_earliest_wakes_the_task() {
     assert!(matches!(poll(&mut q, &waker), Poll::Ready(Some(e)) if *e.get_ref() == "late"));
 }
 
+/// A deadline already passed is due at once, also one inside the current
+/// tick of the resolution: `insert` with a zero timeout, `insert_at` and
+/// `reset_at` a past instant — as timers and tokio-util's queue do. (They
+/// were rounded up to the end of the tick: late, and on a manual clock
+/// never due until the test moved time.) A deadline ahead is still never early.
+#[test]
+fn a_deadline_already_passed_is_due_at_once_inside_a_tick() {
+    let (clock, driver) = driver();
+    let mut q = driver.handle().delay_queue();
+    clock.advance(Duration::from_micros(130)); // 30 µs into a 100 µs tick
+    q.insert("zero", Duration::ZERO);
+    q.insert_at("past", clock.now() - Duration::from_micros(20));
+    let reset = q.insert("reset", ms(10));
+    assert!(q.reset_at(&reset, clock.now()));
+    let moved = q.insert("moved", ms(10));
+    assert!(q.reset(&moved, Duration::ZERO));
+    q.insert_at("ahead", clock.now() + Duration::from_micros(20));
+    let mut got = drain(&mut q);
+    got.sort();
+    assert_eq!(got, ["moved", "past", "reset", "zero"]);
+    clock.advance(Duration::from_micros(19));
+    assert!(drain(&mut q).is_empty(), "never early");
+    clock.advance(Duration::from_micros(51)); // the tick's end
+    assert_eq!(drain(&mut q), ["ahead"]);
+}
+
+/// Deadlines read back in the driver's resolution (module docs): rounded
+/// up, or down for one already passed when filed — never the exact instant.
+#[test]
+fn deadlines_read_back_in_the_resolution() {
+    let us = Duration::from_micros;
+    let (clock, driver) = driver();
+    let mut q = driver.handle().delay_queue();
+    let t0 = clock.now();
+    let ahead = q.insert_at("ahead", t0 + us(150));
+    assert_eq!(q.deadline(&ahead), Some(t0 + us(200)));
+    clock.advance(us(230));
+    let e = support::expired_now(&mut q).unwrap();
+    assert_eq!((e.deadline(), e.into_inner()), (t0 + us(200), "ahead"));
+    q.insert_at("passed", t0 + us(210));
+    let e = support::expired_now(&mut q).unwrap();
+    assert_eq!((e.deadline(), e.into_inner()), (t0 + us(200), "passed"));
+}
+
 /// Deadlines far beyond any wheel's range, and at the end of time: no horizon
 /// panic (tokio-util's wheel panicked past 2³⁶ ms), never early.
 #[test]

@@ -49,11 +49,16 @@
 //! use std::sync::atomic::{AtomicUsize, Ordering};
 //! use std::sync::Arc;
 //! use std::time::Duration;
-//! use tickless::cache::{Cache, RemovalCause};
+//! use tickless::cache::RemovalCause;
+//! use tickless::clock::ManualClock;
 //!
+//! // A driver on a manual clock, so the example cannot race real time
+//! // (`Cache::builder()` builds on the global driver and the system clock).
+//! let clock = ManualClock::new();
+//! let driver = tickless::Driver::builder().clock(clock.clone()).build().unwrap();
 //! let expired = Arc::new(AtomicUsize::new(0));
 //! let seen = expired.clone();
-//! let cache = Cache::builder()
+//! let cache = driver.handle().cache_builder()
 //!     .max_capacity(10_000)
 //!     .time_to_live(Duration::from_millis(20))
 //!     .eviction_listener(move |_key: u64, _value: String, cause| {
@@ -66,7 +71,9 @@
 //! assert_eq!(cache.get(&1).as_deref(), Some("one"));
 //! assert_eq!(cache.get_with(2, || "two".to_string()), "two");
 //!
-//! // No more calls: the entries still go, on time (allow a slow machine).
+//! // No more calls: the entries still go, on time (the listener runs on
+//! // the driver's callback thread; allow a slow machine).
+//! clock.advance(Duration::from_millis(20));
 //! let start = std::time::Instant::now();
 //! while expired.load(Ordering::SeqCst) < 2 && start.elapsed() < Duration::from_secs(10) {
 //!     std::thread::sleep(Duration::from_millis(5));

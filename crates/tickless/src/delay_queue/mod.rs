@@ -25,7 +25,8 @@
 //! ([`Wheel::trim`]).
 //! Deadlines are kept in the driver's resolution (100 µs by default):
 //! [`deadline`](DelayQueue::deadline) and [`Expired::deadline`] read back
-//! the deadline rounded up to it (tokio-util rounds to 1 ms).
+//! the deadline rounded up to it (tokio-util rounds to 1 ms) — or, for one
+//! that had passed already when inserted or reset (due at once), rounded down.
 //!
 //! # End of stream
 //!
@@ -116,7 +117,8 @@ impl<T> Expired<T> {
         self.key
     }
 
-    /// The deadline it was inserted (or last reset) with.
+    /// The deadline it was inserted (or last reset) with, in the driver's
+    /// resolution (see the [module docs](self): not the exact instant given).
     pub fn deadline(&self) -> Instant {
         self.deadline
     }
@@ -127,15 +129,18 @@ impl<T> Expired<T> {
 /// # Examples
 ///
 /// ```
-/// use std::time::Duration;
+/// use std::time::{Duration, Instant};
 /// use tickless::DelayQueue;
 ///
 /// futures::executor::block_on(async {
 ///     use futures::StreamExt;
 ///     let mut queue = DelayQueue::new();
-///     let slow = queue.insert("slow", Duration::from_millis(20));
-///     queue.insert("fast", Duration::from_millis(5));
-///     queue.reset(&slow, Duration::from_millis(1)); // now the first
+///     // Deadlines from one reading, so a stall between the calls cannot
+///     // reorder them (`insert(value, timeout)` counts from each call).
+///     let start = Instant::now();
+///     let slow = queue.insert_at("slow", start + Duration::from_millis(20));
+///     queue.insert_at("fast", start + Duration::from_millis(5));
+///     queue.reset_at(&slow, start + Duration::from_millis(1)); // now the first
 ///     assert_eq!(queue.next().await.unwrap().into_inner(), "slow");
 ///     assert_eq!(queue.next().await.unwrap().into_inner(), "fast");
 ///     assert!(queue.next().await.is_none(), "empty: the stream ends");
@@ -194,15 +199,23 @@ impl<T> DelayQueue<T> {
     ///
     /// Long timeouts read the driver's cheap coarse clock, as timers do
     /// (never early; see [`Builder::coarse_clock_min`](crate::Builder::coarse_clock_min)).
+    /// A zero timeout is due at once.
     pub fn insert(&mut self, value: T, timeout: Duration) -> Key {
         let deadline = self.handle.deadline_after(timeout);
-        self.insert_at(value, deadline)
+        self.file(value, deadline, timeout.is_zero())
     }
 
     /// Inserts `value`, due at `deadline` (a past deadline is due at once).
     /// Any distance is fine: nothing overflows or panics.
     pub fn insert_at(&mut self, value: T, deadline: Instant) -> Key {
-        let key = Key(self.wheel.insert(deadline, value));
+        let passed = self.handle.has_passed(deadline);
+        self.file(value, deadline, passed)
+    }
+
+    fn file(&mut self, value: T, deadline: Instant, passed: bool) -> Key {
+        let key = Key(self
+            .wheel
+            .insert_at_tick(self.tick(deadline, passed), value));
         self.count.set(self.len());
         self.wake_if_earlier(deadline);
         key
@@ -234,7 +247,7 @@ impl<T> DelayQueue<T> {
     /// change) for a stale key.
     pub fn reset(&mut self, key: &Key, timeout: Duration) -> bool {
         let deadline = self.handle.deadline_after(timeout);
-        self.reset_at(key, deadline)
+        self.refile(key, deadline, timeout.is_zero())
     }
 
     /// Moves the value under `key` to `deadline`; `false` for a stale key.
@@ -242,11 +255,30 @@ impl<T> DelayQueue<T> {
     /// A value due but not handed out yet can still be reset: it then comes
     /// out at its new deadline.
     pub fn reset_at(&mut self, key: &Key, deadline: Instant) -> bool {
-        if !self.wheel.reset(key.0, deadline) {
+        let passed = self.handle.has_passed(deadline);
+        self.refile(key, deadline, passed)
+    }
+
+    fn refile(&mut self, key: &Key, deadline: Instant, passed: bool) -> bool {
+        if self.wheel.get(key.0).is_none() {
             return false;
         }
+        let tick = self.tick(deadline, passed);
+        self.wheel.reset_at_tick(key.0.index, tick);
         self.wake_if_earlier(deadline);
         true
+    }
+
+    /// The wheel tick for `deadline`: rounded up to the resolution, never
+    /// early — unless it has `passed`: then rounded down, so it is due now
+    /// rather than at the end of the current tick (which, on a manual clock,
+    /// never came until the test moved time).
+    fn tick(&self, deadline: Instant, passed: bool) -> u64 {
+        if passed {
+            self.wheel.floor_tick(deadline)
+        } else {
+            self.wheel.tick_for(deadline)
+        }
     }
 
     /// The deadline of the value under `key`, rounded up to the driver's

@@ -23,7 +23,7 @@ use crate::{Handle, MissedTickBehavior};
 /// | `Abort` (default) | `Err(Rejected)` | `Err(Rejected)` | the run is dropped |
 /// | `Discard` | `Ok`, the job is dropped | `Ok`, the handle is not pending | the run is dropped |
 /// | `DiscardOldest` | the oldest queued run is dropped, this one queued | the pending job due first is dropped, this one admitted | the oldest queued run is dropped, this one queued |
-/// | `CallerRuns` | the caller runs it at once | a one-shot job: the caller waits for its deadline and runs it; periodic: as `Block` | the run waits for room |
+/// | `CallerRuns` | the caller runs it at once | a one-shot job: the caller waits for its deadline and runs it (`Err(Rejected)` instead if shut down meanwhile); periodic: as `Block` | the run waits for room |
 /// | `Block` | the caller waits for room | the caller waits for room | the run waits for room |
 ///
 /// Every use of the policy is counted ([`SchedulerMetrics::rejected`](super::SchedulerMetrics::rejected))

@@ -295,6 +295,11 @@ impl Core {
                     // Never early: wait for the deadline on the driver.
                     let deadline = saturating_add(shared.origin, Duration::from_nanos(deadline));
                     let _ = shared.handle.timer_at(deadline).receiver().recv();
+                    if lock(&shared.state).phase != Phase::Open {
+                        // Shut down meanwhile: cancelled like every pending job.
+                        drop(work); // user code: unlocked
+                        return Err(Rejected::Shutdown);
+                    }
                     self.run_here(work, site, deadline);
                     return Ok(None);
                 }
@@ -416,7 +421,8 @@ impl Core {
         }
         shared.work.notify_all();
         let own = usize::from(shared.on_own_worker());
-        let limit = timeout.map(|t| Instant::now() + t);
+        // A timeout too long to represent (`Duration::MAX`) waits for ever.
+        let limit = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut st = lock(&shared.state);
         let mut all = true;
         while st.live_workers > own {

@@ -109,6 +109,7 @@ pub use metrics::{JobMetrics, SchedulerMetrics};
 pub use stats::{Histogram, JobStats, BUCKETS, MAX_JOB_NAMES};
 
 use self::core::Core;
+use self::state::Phase;
 use crate::sync::lock;
 use crate::Handle;
 use jobs::{JobId, Period, Periodic, Work};
@@ -117,7 +118,9 @@ use jobs::{JobId, Period, Periodic, Work};
 /// cheap to clone (all clones share the pool). See the [module docs](self).
 ///
 /// Dropping the last clone shuts the pool down as [`shutdown`](Self::shutdown)
-/// does and joins its threads.
+/// does and joins its threads — unless a `shutdown*` call did already: then
+/// nothing more is waited for (the workers a timed-out
+/// [`shutdown_timeout`](Self::shutdown_timeout) left exit when their jobs end).
 #[derive(Clone)]
 pub struct Scheduler {
     owner: Arc<Owner>,
@@ -129,7 +132,12 @@ struct Owner(Arc<Core>);
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        self.0.shutdown(false, None);
+        // After an explicit `shutdown*` its choice stands: one that gave up
+        // on a stuck job (`shutdown_timeout`) must not be undone by waiting
+        // for that job here.
+        if lock(&self.0.shared.state).phase == Phase::Open {
+            self.0.shutdown(false, None);
+        }
     }
 }
 
@@ -254,7 +262,8 @@ impl Scheduler {
 
     /// [`shutdown`](Self::shutdown), waiting at most `timeout`; then runs
     /// still queued are dropped and workers still running a job are left to
-    /// exit when it ends. `true` if every worker exited in time.
+    /// exit when it ends. `true` if every worker exited in time. A timeout
+    /// too long to represent (`Duration::MAX`) waits as `shutdown` does.
     pub fn shutdown_timeout(&self, timeout: Duration) -> bool {
         self.core().shutdown(false, Some(timeout))
     }

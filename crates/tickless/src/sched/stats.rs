@@ -50,9 +50,10 @@ impl Histogram {
         self.count += 1;
     }
 
-    /// The upper bound of bucket `i` (`Duration::MAX` for the last).
+    /// The upper bound of bucket `i` (`Duration::MAX` for the last, and for
+    /// any `i` past it).
     pub fn bucket_bound(i: usize) -> Duration {
-        if i + 1 >= BUCKETS {
+        if i >= BUCKETS - 1 {
             Duration::MAX
         } else {
             Duration::from_nanos(1 << i)
@@ -183,6 +184,20 @@ mod tests {
         assert_eq!(h.quantile(7.0), h.quantile(1.0), "clamped");
         h.record(Duration::MAX);
         assert_eq!(h.quantile(1.0), Some(Duration::MAX));
+    }
+
+    /// Any index past the last bucket is the last's bound (`usize::MAX`
+    /// used to overflow `i + 1`).
+    #[test]
+    fn bounds_past_the_last_bucket_are_the_last() {
+        assert_eq!(Histogram::bucket_bound(0), Duration::from_nanos(1));
+        assert_eq!(
+            Histogram::bucket_bound(BUCKETS - 2),
+            Duration::from_nanos(1 << 38)
+        );
+        for i in [BUCKETS - 1, BUCKETS, 64, usize::MAX] {
+            assert_eq!(Histogram::bucket_bound(i), Duration::MAX, "bucket {i}");
+        }
     }
 
     #[test]

@@ -115,7 +115,10 @@ impl Core {
             let dropped = st.finish((taken.id, taken.site), rest, start, end, panicked, &mut fx);
             if fx.arm || dropped.is_some() {
                 self.release(st, fx);
-                drop(dropped);
+                // User code, caught as the run was: a panic in its `Drop`
+                // must not unwind the worker out of its loop (the pool one
+                // worker short, `live_workers` never counted down).
+                let _ = catch_unwind(AssertUnwindSafe(|| drop(dropped)));
                 st = lock(&shared.state);
             }
             st.running -= 1;
