@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded};
-use tickless::sched::{RejectPolicy, Rejected, Scheduler};
+use tickless::sched::{BuildError, Builder, RejectPolicy, Rejected, Scheduler};
 use tickless::Driver;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -144,4 +144,20 @@ fn a_caller_run_job_waiting_for_its_deadline_is_cancelled_by_shutdown() {
         assert_eq!(caller.join().unwrap(), Err(Rejected::Shutdown));
         assert!(rx.try_recv().is_err(), "the job ran after shutdown");
     });
+}
+
+/// `workers(usize::MAX)` once panicked ("capacity overflow") preparing the
+/// thread list; the bound is now checked like zero is.
+#[test]
+fn too_many_workers_is_a_build_error() {
+    let driver = support::manual_driver().1;
+    for n in [Builder::MAX_WORKERS + 1, usize::MAX] {
+        let built = Scheduler::builder()
+            .workers(n)
+            .handle(driver.handle().clone())
+            .build();
+        let err = built.expect_err("refused");
+        assert!(matches!(err, BuildError::TooManyWorkers), "{err:?}");
+        assert!(err.to_string().contains("32767"), "{err}");
+    }
 }

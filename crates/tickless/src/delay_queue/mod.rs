@@ -173,6 +173,9 @@ impl<T> DelayQueue<T> {
     }
 
     /// An empty queue with room for `capacity` values before it allocates.
+    /// A queue holds at most 2³² − 1 values, so a larger capacity counts as
+    /// that; memory the allocator cannot give aborts the process, as for
+    /// [`Vec::with_capacity`].
     #[track_caller]
     pub fn with_capacity(capacity: usize) -> Self {
         let mut queue = Self::new();

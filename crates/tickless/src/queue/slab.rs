@@ -342,6 +342,9 @@ impl<E> Slab<E> {
     /// slots count, then the room left in `flat` or the last chunk, then
     /// spare chunks.
     pub(crate) fn reserve(&mut self, additional: usize) {
+        // No more slots than indexes (`NIL` is not one): a larger request is
+        // a hint no queue could use.
+        let additional = additional.min(NIL as usize - self.len);
         let needed = additional.saturating_sub(self.slots - self.len);
         let target = self.slots.saturating_add(needed);
         if self.chunks.is_empty() {

@@ -23,7 +23,7 @@ use crate::{Handle, MissedTickBehavior};
 /// | `Abort` (default) | `Err(Rejected)` | `Err(Rejected)` | the run is dropped |
 /// | `Discard` | `Ok`, the job is dropped | `Ok`, the handle is not pending | the run is dropped |
 /// | `DiscardOldest` | the oldest queued run is dropped, this one queued | the pending job due first is dropped, this one admitted | the oldest queued run is dropped, this one queued |
-/// | `CallerRuns` | the caller runs it at once | a one-shot job: the caller waits for its deadline and runs it (`Err(Rejected)` instead if shut down meanwhile); periodic: as `Block` | the run waits for room |
+/// | `CallerRuns` | the caller runs it at once | a one-shot job: the caller waits for its deadline and runs it (`Err(Rejected)` instead if shut down meanwhile — learnt at the deadline); periodic: as `Block` | the run waits for room |
 /// | `Block` | the caller waits for room | the caller waits for room | the run waits for room |
 ///
 /// Every use of the policy is counted ([`SchedulerMetrics::rejected`](super::SchedulerMetrics::rejected))
@@ -113,6 +113,9 @@ impl std::error::Error for Rejected {}
 pub enum BuildError {
     /// `workers(0)`: a pool needs at least one thread.
     ZeroWorkers,
+    /// More workers than [`Builder::MAX_WORKERS`]: every worker is an
+    /// operating-system thread, started by `build`.
+    TooManyWorkers,
     /// `queue_capacity(0)`: due runs need somewhere to wait for a worker.
     ZeroQueueCapacity,
     /// `max_pending(0)`: no delayed job could ever be scheduled.
@@ -125,6 +128,11 @@ impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BuildError::ZeroWorkers => f.write_str("a scheduler needs at least one worker"),
+            BuildError::TooManyWorkers => write!(
+                f,
+                "a scheduler has at most {} workers",
+                Builder::MAX_WORKERS
+            ),
             BuildError::ZeroQueueCapacity => {
                 f.write_str("a scheduler's queue capacity must be at least 1")
             }
@@ -209,6 +217,9 @@ pub struct Builder {
 }
 
 impl Builder {
+    /// The most workers a scheduler may have: 32 767, the cap of Java's
+    /// `ForkJoinPool`. Each is a thread started by [`build`](Self::build).
+    pub const MAX_WORKERS: usize = 32_767;
     /// Default queue capacity: 1024 due runs per worker.
     pub const DEFAULT_QUEUE_PER_WORKER: usize = 1024;
     /// Default bound on jobs waiting for their deadline: 1,000,000 (about
@@ -231,7 +242,8 @@ impl Builder {
         }
     }
 
-    /// Worker threads (default: the number of CPUs). Zero is a [`BuildError`].
+    /// Worker threads (default: the number of CPUs). Zero, or more than
+    /// [`MAX_WORKERS`](Self::MAX_WORKERS), is a [`BuildError`].
     pub fn workers(mut self, n: usize) -> Self {
         self.workers = n;
         self
@@ -268,7 +280,9 @@ impl Builder {
 
     /// Runs the scheduler's timers on this driver (default: the global one).
     /// With a [`ManualClock`](crate::clock::ManualClock) driver, jobs come due
-    /// as the test moves time.
+    /// as the test moves time. Shut the scheduler down before dropping an
+    /// explicit driver: once the driver is gone no deadline comes, and jobs
+    /// waiting for theirs stay pending (`execute`d jobs still run).
     pub fn handle(mut self, handle: Handle) -> Self {
         self.handle = Some(handle);
         self
@@ -307,6 +321,9 @@ impl Builder {
     pub fn build(self) -> Result<Scheduler, BuildError> {
         if self.workers == 0 {
             return Err(BuildError::ZeroWorkers);
+        }
+        if self.workers > Self::MAX_WORKERS {
+            return Err(BuildError::TooManyWorkers);
         }
         if self.queue_capacity == Some(0) {
             return Err(BuildError::ZeroQueueCapacity);

@@ -121,6 +121,9 @@ use jobs::{JobId, Period, Periodic, Work};
 /// does and joins its threads — unless a `shutdown*` call did already: then
 /// nothing more is waited for (the workers a timed-out
 /// [`shutdown_timeout`](Self::shutdown_timeout) left exit when their jobs end).
+/// A job that holds a clone of its own `Scheduler` (to submit more work)
+/// keeps the pool alive while it is pending or queued — a periodic job for
+/// ever: call [`shutdown`](Self::shutdown) to end such a pool.
 #[derive(Clone)]
 pub struct Scheduler {
     owner: Arc<Owner>,
