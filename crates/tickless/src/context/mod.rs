@@ -170,7 +170,7 @@ impl Context {
     /// (`DeadlineExceeded`), as Go's does.
     #[track_caller]
     pub fn with_timeout(&self, timeout: Duration) -> (Context, CancelGuard) {
-        let deadline = self.node.handle.deadline_after(timeout);
+        let deadline = self.node.handle.offset_after(timeout);
         self.child(Some(deadline), timeout.is_zero(), None)
     }
 
@@ -179,6 +179,7 @@ impl Context {
     #[track_caller]
     pub fn with_deadline(&self, deadline: Instant) -> (Context, CancelGuard) {
         let passed = deadline <= self.node.handle.now();
+        let deadline = self.node.handle.offset_of(deadline);
         self.child(Some(deadline), passed, None)
     }
 
@@ -211,7 +212,7 @@ impl Context {
         timeout: Duration,
         cause: impl Error + Send + Sync + 'static,
     ) -> (Context, CancelGuard) {
-        let deadline = self.node.handle.deadline_after(timeout);
+        let deadline = self.node.handle.offset_after(timeout);
         self.child(Some(deadline), timeout.is_zero(), Some(Arc::new(cause)))
     }
 
@@ -225,13 +226,14 @@ impl Context {
         cause: impl Error + Send + Sync + 'static,
     ) -> (Context, CancelGuard) {
         let passed = deadline <= self.node.handle.now();
+        let deadline = self.node.handle.offset_of(deadline);
         self.child(Some(deadline), passed, Some(Arc::new(cause)))
     }
 
     #[track_caller]
     fn child(
         &self,
-        own: Option<Instant>,
+        own: Option<i64>,
         expired: bool,
         deadline_cause: Option<Cause>,
     ) -> (Context, CancelGuard) {
@@ -250,13 +252,13 @@ impl Context {
 
     /// The effective deadline, if any.
     pub fn deadline(&self) -> Option<Instant> {
-        self.node.deadline
+        let handle = &self.node.handle;
+        self.node.deadline.map(|at| handle.instant_at_offset(at))
     }
 
     /// Time left until the deadline (zero once past); `None` without one.
     pub fn remaining(&self) -> Option<Duration> {
-        self.node
-            .deadline
+        self.deadline()
             .map(|d| d.saturating_duration_since(self.node.handle.now()))
     }
 
@@ -438,7 +440,7 @@ impl Drop for CancelGuard {
 impl fmt::Debug for Context {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("deadline", &self.node.deadline)
+            .field("deadline", &self.deadline())
             // Acquire: as in `is_done`, which is not called so that
             // formatting never registers the deadline.
             .field("done", &self.node.done.load(Ordering::Acquire))

@@ -21,7 +21,6 @@
 use std::panic::Location;
 use std::sync::{Arc, Weak};
 use std::task::{Wake, Waker};
-use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -34,7 +33,9 @@ pub(super) struct Node {
     /// The parent to unlink from; `None` for roots and for children of roots.
     pub(super) parent: Option<Weak<Node>>,
     /// Effective deadline: the earlier of its own and its parent's.
-    pub(super) deadline: Option<Instant>,
+    /// (Counted as `Handle::offset_of` counts: every node of a tree is on
+    /// its root's driver.)
+    pub(super) deadline: Option<i64>,
     /// What [`Context::cause`](super::Context::cause) reports when this
     /// node's own deadline ends it (`with_timeout_cause`).
     pub(super) deadline_cause: Option<Cause>,
@@ -73,7 +74,7 @@ enum OwnTimer {
     #[default]
     None,
     /// Not registered yet: nothing has waited on the node.
-    Lazy(Instant),
+    Lazy(i64),
     /// Registered: the entry cancels it.
     Armed(Entry),
 }
@@ -105,7 +106,7 @@ impl State {
 /// What a new child needs besides its parent.
 pub(super) struct ChildSpec {
     /// Its own deadline, if any.
-    pub(super) own: Option<Instant>,
+    pub(super) own: Option<i64>,
     /// `own` has passed already: the child is born ended.
     pub(super) expired: bool,
     pub(super) deadline_cause: Option<Cause>,
@@ -136,7 +137,7 @@ impl Node {
         let own_timer = spec.own.filter(|o| parent.deadline.is_none_or(|p| *o < p));
         // `own`: the lazy deadline, `None` for a child born under an ended
         // parent (it takes the parent's error, whatever its own deadline).
-        let new_node = |slot_in_parent: Option<usize>, own: Option<Instant>| Node {
+        let new_node = |slot_in_parent: Option<usize>, own: Option<i64>| Node {
             parent: (!parent.root).then(|| Arc::downgrade(parent)),
             deadline,
             deadline_cause: spec.deadline_cause.clone(),
@@ -207,7 +208,6 @@ impl Node {
         // under the lock is what decides.
         self.lazy.store(false, Ordering::Relaxed);
         let waker = Waker::from(self.clone());
-        let at = self.handle.offset_of(at);
         match Entry::register_owned(&self.handle, at, waker, self.site) {
             Registered::Pending(entry) => {
                 st.timer = OwnTimer::Armed(entry);
@@ -269,7 +269,7 @@ impl Node {
             // driver shutdown, which fires every registered timer. (A lazy
             // node has no children, which would otherwise need the same answer.)
             let expired = matches!(timer, OwnTimer::Lazy(at)
-                if self.handle.has_passed(at) || self.handle.is_shut_down());
+                if self.handle.offset_has_passed(at) || self.handle.is_shut_down());
             if expired {
                 st.err = Some(ContextError::DeadlineExceeded);
                 st.cause = self.deadline_cause.clone();
@@ -323,7 +323,9 @@ impl Node {
         // was registered (the node is live until its timer or cancel ends it).
         self.done.load(Ordering::Acquire)
             || (self.lazy.load(Ordering::Relaxed)
-                && self.deadline.is_some_and(|at| self.handle.has_passed(at)))
+                && self
+                    .deadline
+                    .is_some_and(|at| self.handle.offset_has_passed(at)))
     }
 }
 

@@ -163,6 +163,18 @@ impl Handle {
         upper >= at && inner.clock.now() >= at
     }
 
+    /// [`has_passed`](Self::has_passed) for a deadline counted as
+    /// [`offset_of`](Self::offset_of) counts it, in integers.
+    #[inline]
+    pub(crate) fn offset_has_passed(&self, at: i64) -> bool {
+        let inner = self.inner();
+        let upper = match &inner.coarse_nanos {
+            Some(bound) => i64::try_from(bound.upper_after(Duration::ZERO)).unwrap_or(i64::MAX),
+            None => inner.offset_of(inner.clock.now_coarse()),
+        };
+        upper >= at && inner.offset_of(inner.clock.now()) >= at
+    }
+
     /// Whether the driver reads the system clock (time passes while a thread
     /// waits), not a [`ManualClock`](crate::clock::ManualClock).
     pub(crate) fn real_time(&self) -> bool {
