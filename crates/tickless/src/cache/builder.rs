@@ -195,6 +195,7 @@ where
             Inner {
                 shards,
                 hasher: DefaultHashBuilder::default(),
+                origin: b.handle.offset_of(origin),
                 handle: b.handle,
                 ttl: b.ttl,
                 tti: b.tti,

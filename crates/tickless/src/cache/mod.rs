@@ -87,6 +87,7 @@ mod expiry;
 mod flight;
 mod ghost;
 mod iter;
+mod now;
 mod policy;
 mod shard;
 mod sketch;
@@ -97,7 +98,7 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash};
 use std::panic::Location;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hashbrown::DefaultHashBuilder;
 
@@ -107,6 +108,7 @@ use crate::sync::lock_std;
 pub use builder::CacheBuilder;
 use expiry::Expire;
 pub use iter::Iter;
+use now::Now;
 use shard::{Removed, State, NEVER};
 pub(crate) use stats::on_driver as stats_on_driver;
 pub use stats::CacheStats;
@@ -156,6 +158,9 @@ where
     shards: Box<[Shard<K, V>]>,
     hasher: DefaultHashBuilder,
     handle: Handle,
+    /// The shards' wheels' origin in the driver's count
+    /// (`Handle::offset_of`): deadlines go to ticks in integers.
+    origin: i64,
     ttl: Option<Duration>,
     tti: Option<Duration>,
     weigher: Option<Weigher<K, V>>,
@@ -344,11 +349,10 @@ where
         lock_std(self.shard(hash))
     }
 
-    /// The driver's clock, read at most once per call.
+    /// The driver's clock, read at most once per call (see `now.rs`).
     #[inline]
-    fn clock(&self) -> impl FnMut() -> Instant + '_ {
-        let mut at = None;
-        move || *at.get_or_insert_with(|| self.handle.now())
+    fn clock(&self) -> Now<'_> {
+        Now::new(&self.handle, self.origin)
     }
 
     fn insert(&self, key: K, value: V, ttl: Option<Duration>) {
@@ -360,8 +364,9 @@ where
     fn insert_with(&self, key: K, value: V, ttl: Option<Duration>, landing: bool) {
         let hash = self.hasher.hash_one(&key);
         let weight = self.weigher.as_ref().map_or(1, |w| w(&key, &value));
-        let hard_at = ttl.map(|d| self.handle.deadline_after(d));
-        let idle_at = self.tti.map(|d| self.handle.deadline_after(d));
+        let mut clock = self.clock();
+        let hard_at = ttl.map(|d| clock.after(d));
+        let idle_at = self.tti.map(|d| clock.after(d));
         let i = self.index(hash);
         let mut removed = Removed::new();
         {
@@ -369,9 +374,9 @@ where
             if landing {
                 st.flights.remove(&key);
             }
-            let hard = hard_at.map_or(NEVER, |at| st.wheel.tick_for(at));
-            let tick = idle_at.map_or(hard, |at| st.wheel.tick_for(at).min(hard));
-            let mut clock = self.clock();
+            let tick_of = |at: u64| st.wheel.tick_after_origin(Duration::from_nanos(at));
+            let hard = hard_at.map_or(NEVER, tick_of);
+            let tick = idle_at.map_or(hard, |at| tick_of(at).min(hard));
             if st.insert(
                 hash,
                 key,

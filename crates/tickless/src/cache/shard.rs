@@ -16,11 +16,12 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hashbrown::hash_table::{self, HashTable};
 
 use super::flight::Flight;
+use super::now::Now;
 use super::policy::{Node, Policy, MAX_ENTRIES};
 use super::stats::Counts;
 use super::RemovalCause;
@@ -104,6 +105,15 @@ fn set_hard(hard: &mut Option<Vec<u64>>, index: u32, deadline: u64) {
     }
 }
 
+/// Whether an entry at `tick` (`NEVER`: no deadline) has expired at `now`:
+/// the coarse bound decides "not yet" alone; the exact clock decides the rest.
+#[inline]
+fn expired_at<K, V>(wheel: &Wheel<Node<K, V>>, tick: u64, now: &mut Now<'_>) -> bool {
+    tick != NEVER
+        && wheel.floor_tick_after_origin(Duration::from_nanos(now.upper())) >= tick
+        && wheel.floor_tick(now.exact()) >= tick
+}
+
 impl<K: Hash + Eq, V> State<K, V> {
     pub(super) fn new(
         origin: Instant,
@@ -143,11 +153,12 @@ impl<K: Hash + Eq, V> State<K, V> {
     }
 
     /// `true` if the entry at `index` has expired at `now` (read only if
-    /// the entry has a deadline).
+    /// the entry has a deadline: the coarse bound first — while even it has
+    /// not reached the entry's tick, neither has the true time —, the exact
+    /// clock only once it has).
     #[inline]
-    fn expired(&self, index: u32, now: &mut impl FnMut() -> Instant) -> bool {
-        let tick = self.wheel.tick_at(index);
-        tick != NEVER && self.wheel.floor_tick(now()) >= tick
+    fn expired(&self, index: u32, now: &mut Now<'_>) -> bool {
+        expired_at(&self.wheel, self.wheel.tick_at(index), now)
     }
 
     /// The value under `key`, counting a hit or a miss (and the key's
@@ -161,7 +172,7 @@ impl<K: Hash + Eq, V> State<K, V> {
         &mut self,
         hash: u64,
         key: &Q,
-        now: &mut impl FnMut() -> Instant,
+        now: &mut Now<'_>,
         idle: Option<std::time::Duration>,
         removed: &mut Removed<K, V>,
         count: bool,
@@ -189,7 +200,7 @@ impl<K: Hash + Eq, V> State<K, V> {
         if let Some(idle) = idle {
             let extended = self
                 .wheel
-                .tick_for(crate::clock::saturating_add(now(), idle));
+                .tick_after_origin(Duration::from_nanos(now.after(idle)));
             let hard = self.hard.as_ref().map_or(NEVER, |h| h[index as usize]);
             self.wheel.reset_or_shelve(index, extended.min(hard));
         }
@@ -198,7 +209,7 @@ impl<K: Hash + Eq, V> State<K, V> {
     }
 
     /// `true` if a live entry is under `key` (no hit counted, nothing removed).
-    pub(super) fn contains<Q>(&self, hash: u64, key: &Q, now: &mut impl FnMut() -> Instant) -> bool
+    pub(super) fn contains<Q>(&self, hash: u64, key: &Q, now: &mut Now<'_>) -> bool
     where
         K: std::borrow::Borrow<Q>,
         Q: Eq + ?Sized,
@@ -221,7 +232,7 @@ impl<K: Hash + Eq, V> State<K, V> {
         weight: u32,
         tick: u64,
         hard: u64,
-        now: &mut impl FnMut() -> Instant,
+        now: &mut Now<'_>,
         hasher: &impl BuildHasher,
         removed: &mut Removed<K, V>,
     ) -> bool {
@@ -293,7 +304,7 @@ impl<K: Hash + Eq, V> State<K, V> {
         &mut self,
         hash: u64,
         key: &Q,
-        now: &mut impl FnMut() -> Instant,
+        now: &mut Now<'_>,
         removed: &mut Removed<K, V>,
     ) -> Option<V>
     where
@@ -377,14 +388,14 @@ impl<K: Hash + Eq, V> State<K, V> {
 
     /// Takes every entry out (cause `Explicit`, or `Expired` for those past
     /// their deadline at `now`), keeping nothing allocated.
-    pub(super) fn drain(&mut self, now: &mut impl FnMut() -> Instant, removed: &mut Removed<K, V>) {
+    pub(super) fn drain(&mut self, now: &mut Now<'_>, removed: &mut Removed<K, V>) {
         let fresh = Wheel::with_tick(self.wheel.origin(), self.wheel.tick());
         let mut wheel = std::mem::replace(&mut self.wheel, fresh);
         let mut keys = Vec::with_capacity(wheel.len());
         wheel.for_each_indexed(|i, _| keys.push(i));
         for index in keys {
             let tick = wheel.tick_at(index);
-            let cause = if tick != NEVER && wheel.floor_tick(now()) >= tick {
+            let cause = if expired_at(&wheel, tick, now) {
                 RemovalCause::Expired
             } else {
                 RemovalCause::Explicit
@@ -402,7 +413,7 @@ impl<K: Hash + Eq, V> State<K, V> {
     }
 
     /// Clones of every live entry at `now`.
-    pub(super) fn snapshot(&self, now: &mut impl FnMut() -> Instant) -> Vec<(K, V)>
+    pub(super) fn snapshot(&self, now: &mut Now<'_>) -> Vec<(K, V)>
     where
         K: Clone,
         V: Clone,

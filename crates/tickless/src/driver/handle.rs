@@ -167,12 +167,25 @@ impl Handle {
     /// [`offset_of`](Self::offset_of) counts it, in integers.
     #[inline]
     pub(crate) fn offset_has_passed(&self, at: i64) -> bool {
+        self.offset_upper() >= at && self.offset_of(self.now()) >= at
+    }
+
+    /// The clock's cheap coarse reading, as [`offset_of`](Self::offset_of)
+    /// counts: never before the true time, at most
+    /// [`Clock::coarse_error`](crate::clock::Clock::coarse_error) after it.
+    #[inline]
+    pub(crate) fn offset_upper(&self) -> i64 {
         let inner = self.inner();
-        let upper = match &inner.coarse_nanos {
+        match &inner.coarse_nanos {
             Some(bound) => i64::try_from(bound.upper_after(Duration::ZERO)).unwrap_or(i64::MAX),
             None => inner.offset_of(inner.clock.now_coarse()),
-        };
-        upper >= at && inner.offset_of(inner.clock.now()) >= at
+        }
+    }
+
+    /// Timers at least this long take their deadline from the coarse clock
+    /// ([`Builder::coarse_clock_min`](super::Builder::coarse_clock_min)).
+    pub(crate) fn coarse_min(&self) -> Duration {
+        self.inner().coarse_min
     }
 
     /// Whether the driver reads the system clock (time passes while a thread

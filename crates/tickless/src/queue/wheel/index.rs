@@ -14,7 +14,7 @@
 //! shelved: each insert and eviction then skips a list link and unlink
 //! (−6.6 % of the instructions of a trace replay without a TTL).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::{list_tag, Wheel, SHELVED};
 use crate::queue::Key;
@@ -50,6 +50,13 @@ impl<T> Wheel<T> {
     #[inline]
     pub(crate) fn floor_tick(&self, now: Instant) -> u64 {
         self.now_tick(now)
+    }
+
+    /// [`floor_tick`](Wheel::floor_tick) of the instant `since` after the
+    /// origin.
+    #[inline]
+    pub(crate) fn floor_tick_after_origin(&self, since: Duration) -> u64 {
+        self.ticks.floor(since)
     }
 
     /// Moves the pending timer at `index` to tick `when` (panics if vacant).
