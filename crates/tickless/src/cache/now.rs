@@ -78,7 +78,11 @@ mod tests {
     fn the_bound_and_deadlines_are_never_early() {
         let handle = Handle::current();
         let origin = handle.offset_of(Instant::now());
-        for d in [Duration::ZERO, Duration::from_millis(5), Duration::from_secs(2)] {
+        for d in [
+            Duration::ZERO,
+            Duration::from_millis(5),
+            Duration::from_secs(2),
+        ] {
             for _ in 0..1000 {
                 let truth = since(handle.offset_of(Instant::now()), origin);
                 let mut now = Now::new(&handle, origin);
