@@ -145,7 +145,8 @@ pin_project_lite::pin_project! {
 }
 
 impl<F> Timeout<F> {
-    /// The deadline.
+    /// The deadline (as [`Sleep::deadline`](crate::Sleep::deadline) reads
+    /// it: one ≈292 years or more away reads back as that limit).
     pub fn deadline(&self) -> Instant {
         self.sleep.deadline()
     }

@@ -458,3 +458,15 @@ fn stop_racing_fire_never_leaks_a_value() {
     );
     assert_eq!(driver.handle().pending_timers(), 0);
 }
+
+/// A clock moved to the limit of a timer's deadline count (≈292 years)
+/// reads the same count as "never": a timer moved to never must not fire.
+#[test]
+fn never_stays_never_on_a_clock_moved_to_its_limit() {
+    let (clock, driver) = driver();
+    let timer = driver.handle().timer(ms(10));
+    timer.reset(Duration::MAX); // lazily: still registered for 10 ms
+    clock.advance(Duration::MAX);
+    assert!(timer.receiver().try_recv().is_err(), "fired early");
+    assert!(timer.is_pending());
+}

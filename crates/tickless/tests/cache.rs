@@ -1049,3 +1049,22 @@ fn review_a_panicking_value_clone_in_get_with_releases_the_waiters() {
         "the waiter waits forever: the flight left the map but never landed"
     );
 }
+
+/// A cache built after its driver has run a while counts deadlines from its
+/// own start: an entry lives exactly its TTL (the coarse clock's path, a
+/// TTL of seconds), not that plus or minus the driver's age.
+#[test]
+fn deadlines_count_from_the_cache_not_the_driver() {
+    let (clock, driver) = manual_driver();
+    clock.advance(Duration::from_secs(5));
+    let cache: Cache<u64, u64> = driver
+        .handle()
+        .cache_builder()
+        .time_to_live(Duration::from_secs(2))
+        .build();
+    cache.insert(1, 10);
+    clock.advance(Duration::from_secs(2) - Duration::from_nanos(1));
+    assert_eq!(cache.get(&1), Some(10), "expired early");
+    clock.advance(Duration::from_nanos(1));
+    assert_eq!(cache.get(&1), None, "expired late");
+}

@@ -513,3 +513,14 @@ fn lazy_registration_races_leave_nothing_behind() {
         assert_eq!(driver.handle().pending_timers(), 0);
     }
 }
+
+/// An unregistered deadline of never, on a clock moved to the limit of the
+/// deadline count (≈292 years): a cancel is a cancel, not an expiry.
+#[test]
+fn never_stays_never_on_a_clock_moved_to_its_limit() {
+    let (clock, _driver, root) = manual();
+    let (ctx, guard) = root.with_timeout(Duration::MAX);
+    clock.advance(Duration::MAX);
+    drop(guard);
+    assert_eq!(ctx.err(), Some(ContextError::Cancelled));
+}

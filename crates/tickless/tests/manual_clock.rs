@@ -607,3 +607,19 @@ fn a_consumer_that_keeps_up_is_never_yielded_to() {
         }
     }
 }
+
+/// A clock moved past the ≈292 years a timer's deadline counts saturates
+/// at the same count as "never": never must still be never.
+#[test]
+fn never_stays_never_on_a_clock_moved_to_its_limit() {
+    let (clock, driver) = driver();
+    let (_, waker) = CountingWaker::new();
+    let mut moved = driver.handle().sleep(ms(10));
+    assert_eq!(poll_once(&mut moved, &waker), Poll::Pending);
+    moved.reset_after(Duration::MAX); // lazily: still registered for 10 ms
+    let never = driver.handle().sleep(Duration::MAX);
+    clock.advance(Duration::MAX);
+    assert_eq!(poll_once(&mut moved, &waker), Poll::Pending, "fired early");
+    assert!(!moved.is_elapsed());
+    assert!(!never.is_elapsed());
+}

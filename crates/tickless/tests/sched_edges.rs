@@ -161,3 +161,23 @@ fn too_many_workers_is_a_build_error() {
         assert!(err.to_string().contains("32767"), "{err}");
     }
 }
+
+/// A scheduler built after its driver has run a while: `schedule(delay)`
+/// counts from the call, not from the driver's start or the pool's.
+#[test]
+fn delays_count_from_the_call_on_an_older_driver() {
+    let (clock, driver) = support::manual_driver();
+    clock.advance(Duration::from_secs(5));
+    let sched = sched(&driver, 1);
+    let (tx, ran) = unbounded();
+    let _job = sched
+        .schedule(Duration::from_secs(2), move || tx.send(()).unwrap())
+        .unwrap();
+    clock.advance(Duration::from_secs(2) - Duration::from_nanos(1));
+    assert!(ran.recv_timeout(ms(50)).is_err(), "ran early");
+    clock.advance(Duration::from_nanos(1));
+    assert!(
+        ran.recv_timeout(WAIT).is_ok(),
+        "did not run at its deadline"
+    );
+}

@@ -225,7 +225,8 @@ impl<A: Action> Wake for Alarm<A> {
         let now = self.handle.now();
         let now_at = self.handle.offset_of(now);
         let deadline = st.deadline.unwrap_or(now_at);
-        if deadline > now_at {
+        // `i64::MAX` is never, also for a clock whose reading saturates there.
+        if deadline > now_at || deadline == i64::MAX {
             // Moved later since it was registered (`reset`): not due yet.
             self.arm(&mut st, deadline);
             return;

@@ -15,7 +15,9 @@ use super::{nanos_since, saturating_add, Clock, TimeListener};
 /// fires due timers inside `advance`/`set`, on the calling thread, before they
 /// return (see [`Clock::subscribe`]). Time never goes backwards: `set` to
 /// an earlier instant is ignored, and advancing past the ≈584 years a `u64`
-/// of nanoseconds holds saturates instead of overflowing.
+/// of nanoseconds holds saturates instead of overflowing. A driver counts
+/// timer deadlines up to ≈292 years after it started: on a clock moved that
+/// far, new timers never fire (and none fires early).
 ///
 /// # Examples
 ///

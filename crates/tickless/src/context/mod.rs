@@ -250,7 +250,8 @@ impl Context {
         )
     }
 
-    /// The effective deadline, if any.
+    /// The effective deadline, if any. A deadline ≈292 years or more after
+    /// the driver started (which never comes) reads back as that limit.
     pub fn deadline(&self) -> Option<Instant> {
         let handle = &self.node.handle;
         self.node.deadline.map(|at| handle.instant_at_offset(at))

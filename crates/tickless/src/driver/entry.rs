@@ -251,7 +251,9 @@ impl TimerEntry {
     /// `true` once the driver's clock has reached the deadline.
     fn has_passed(&self) -> bool {
         let inner = self.handle.inner();
-        inner.offset_of(inner.clock.now()) >= self.at
+        // Never is never, even for a clock moved ≈292 years, whose reading
+        // saturates at the same count.
+        self.at != i64::MAX && inner.offset_of(inner.clock.now()) >= self.at
     }
 
     pub(crate) fn site(&self) -> &'static Location<'static> {

@@ -167,7 +167,8 @@ impl Handle {
     /// [`offset_of`](Self::offset_of) counts it, in integers.
     #[inline]
     pub(crate) fn offset_has_passed(&self, at: i64) -> bool {
-        self.offset_upper() >= at && self.offset_of(self.now()) >= at
+        // `i64::MAX` is never, also for a reading that saturates there.
+        at != i64::MAX && self.offset_upper() >= at && self.offset_of(self.now()) >= at
     }
 
     /// The clock's cheap coarse reading, as [`offset_of`](Self::offset_of)

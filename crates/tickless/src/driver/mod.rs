@@ -117,10 +117,12 @@ pub(crate) struct Inner {
     system_clock: bool,
     /// Tick 0 of every shard's wheel.
     origin: Instant,
-    /// Deadlines at or past this many nanoseconds after the origin never
+    /// Registrations at or past this many nanoseconds after the origin never
     /// fire: ≈584 years (or the last instant the platform represents), where
-    /// tick arithmetic saturates. (The wheels' own range counts from their
-    /// current tick: farther deadlines are re-filed, not dropped.)
+    /// tick arithmetic saturates. A timer's own deadline (`TimerEntry::at`,
+    /// an alarm's, a context's) is a signed count that saturates sooner, at
+    /// ≈292 years: that is "never" for them. (The wheels' own range counts
+    /// from their current tick: farther deadlines are re-filed, not dropped.)
     never_nanos: u64,
     /// The coarse clock's bound counted from `origin` (the system clock on
     /// Linux): a long timer's deadline with no `Instant` arithmetic.
