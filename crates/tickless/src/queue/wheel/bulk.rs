@@ -95,13 +95,19 @@ impl<T> Wheel<T> {
     /// created free the end last: without the half rule, the end of such a
     /// drain reallocated the whole storage once per halving to free a
     /// handful of slots.)
+    #[inline]
     pub fn trim(&mut self) -> bool {
         let (len, slots) = (self.slab.len(), self.slab.slots());
-        if slots < TRIM_MIN_SLOTS
-            || len > slots / 4
-            || (len >= self.trim_below && len > 0)
-            || !self.slab.last_is_vacant()
-        {
+        // The common answer, inline at every removal: nothing to try.
+        if slots < TRIM_MIN_SLOTS || len > slots / 4 || (len >= self.trim_below && len > 0) {
+            return false;
+        }
+        self.try_trim(len, slots)
+    }
+
+    #[cold]
+    fn try_trim(&mut self, len: usize, slots: usize) -> bool {
+        if !self.slab.last_is_vacant() {
             return false;
         }
         self.trim_below = len / 2;
