@@ -217,6 +217,18 @@ pub(crate) fn offset_since(origin: Instant, t: Instant) -> i64 {
     }
 }
 
+/// A deadline counted as [`offset_since`] counts it, as nanoseconds after
+/// `origin` (an offset of the same count): 0 for one before it, and
+/// `u64::MAX` for `i64::MAX`, which is never — a saturated count must not
+/// turn into a finite, earlier deadline.
+#[inline]
+pub(crate) fn nanos_after(at: i64, origin: i64) -> u64 {
+    match at {
+        i64::MAX => u64::MAX,
+        at => at.saturating_sub(origin).max(0) as u64,
+    }
+}
+
 /// The instant `offset` nanoseconds after `origin` (before it when
 /// negative); saturates like [`saturating_add`]. The inverse of
 /// [`offset_since`] within its range.
@@ -333,6 +345,15 @@ mod tests {
         assert_eq!(nanos_since(later, base), 0);
         let far = saturating_add(base, Duration::MAX);
         assert_eq!(nanos_since(base, far), u64::MAX);
+    }
+
+    #[test]
+    fn never_stays_never_and_earlier_is_due() {
+        assert_eq!(nanos_after(i64::MAX, 5), u64::MAX);
+        assert_eq!(nanos_after(3, 5), 0);
+        assert_eq!(nanos_after(8, 5), 3);
+        assert_eq!(nanos_after(-7, 0), 0);
+        assert_eq!(nanos_after(i64::MAX - 1, -3), i64::MAX as u64);
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use super::exact::Stamp;
 use super::shard::{self, Registration};
 use super::{Handle, Inner};
-use crate::clock::nanos_since;
+use crate::clock::{nanos_after, nanos_since};
 use crate::queue::Key;
 
 /// One pending registration in one driver (see the module docs).
@@ -64,7 +64,7 @@ impl Entry {
         waker: &Waker,
         site: &'static Location<'static>,
     ) -> Registered {
-        register_with(handle.inner(), filed_at(at), || waker.clone(), site)
+        register_with(handle.inner(), nanos_after(at, 0), || waker.clone(), site)
     }
 
     /// [`register`](Self::register) for a caller that builds a waker just to
@@ -76,7 +76,7 @@ impl Entry {
         waker: Waker,
         site: &'static Location<'static>,
     ) -> Registered {
-        register_with(handle.inner(), filed_at(at), || waker, site)
+        register_with(handle.inner(), nanos_after(at, 0), || waker, site)
     }
 
     /// Keeps the waker current; `false` once the timer fired (or the driver shut down).
@@ -92,7 +92,7 @@ impl Entry {
 
     /// Moves a pending timer to the deadline `at`; `false` once it fired.
     fn reset(&self, handle: &Handle, at: i64) -> bool {
-        let at = filed_at(at);
+        let at = nanos_after(at, 0);
         let inner = handle.inner();
         let (tick, early) = inner.exact_tick(at);
         if !inner.shards[self.shard as usize].reset(self.key, tick, early) {
@@ -358,17 +358,6 @@ impl TimerEntry {
             State::Registered { .. } => "registered",
             State::Done => "done",
         }
-    }
-}
-
-/// Where the driver files a deadline kept as [`Handle::offset_of`] counts
-/// it: nanoseconds after its origin, a deadline before the origin counting
-/// as the origin (due), and `i64::MAX` as never (`u64::MAX`, beyond every
-/// wheel).
-fn filed_at(at: i64) -> u64 {
-    match at {
-        i64::MAX => u64::MAX,
-        at => at.max(0) as u64,
     }
 }
 

@@ -50,7 +50,7 @@ use super::builder::{BuildError, Builder, RejectHook, RejectPolicy, Rejected, Re
 use super::jobs::{JobId, Work};
 use super::state::{Effects, Phase, Shed, State};
 use crate::blocking::alarm::{Action, Alarm};
-use crate::clock::{nanos_since, saturating_add};
+use crate::clock::{nanos_after, nanos_since, saturating_add};
 use crate::driver::{CollectionCount, Handle};
 use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{lock, thread_local_const, wait, wait_timeout, Condvar, Mutex, MutexGuard};
@@ -69,7 +69,7 @@ pub(super) struct Shared {
     origin: Instant,
     /// The origin in the driver's own count ([`Handle::offset_of`]), so a
     /// deadline from [`Handle::offset_after`] needs no `Instant` arithmetic.
-    origin_offset: u64,
+    origin_offset: i64,
     /// Workers wait here for runs.
     work: Condvar,
     /// `Block` submitters wait here for room; shutdown for workers to exit.
@@ -181,8 +181,7 @@ impl Core {
         let shared = Arc::new(Shared {
             state: Mutex::new(state),
             origin,
-            // The clock never reads before the driver's origin.
-            origin_offset: handle.offset_of(origin).max(0) as u64,
+            origin_offset: handle.offset_of(origin),
             work: Condvar::new(),
             room: Condvar::new(),
             count: handle.register_collection(site),
@@ -239,11 +238,10 @@ impl Core {
     /// [`Handle::deadline_after`] reads it (never early), with no `Instant`
     /// arithmetic. `u64::MAX` for a deadline too far to represent (never).
     pub(super) fn deadline_after(&self, delay: Duration) -> u64 {
-        match self.shared.handle.offset_after(delay) {
-            i64::MAX => u64::MAX,
-            // Never before the origin: the clock read after it.
-            at => (at.max(0) as u64).saturating_sub(self.shared.origin_offset),
-        }
+        nanos_after(
+            self.shared.handle.offset_after(delay),
+            self.shared.origin_offset,
+        )
     }
 
     /// `deadline` as a job record keeps it (see [`deadline_after`](Self::deadline_after)).
