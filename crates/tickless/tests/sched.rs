@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use tickless::clock::{Clock, ManualClock};
 use tickless::sched::{BuildError, Scheduler};
-use tickless::{Driver, MissedTickBehavior};
+use tickless::MissedTickBehavior;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -19,13 +19,7 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn sched(driver: &Driver, workers: usize) -> Scheduler {
-    Scheduler::builder()
-        .workers(workers)
-        .handle(driver.handle().clone())
-        .build()
-        .unwrap()
-}
+use support::sched;
 
 /// Waits until every run that is due has finished (workers idle, queue empty).
 fn settle(s: &Scheduler) {

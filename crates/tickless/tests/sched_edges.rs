@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use crossbeam_channel::{bounded, unbounded};
 use tickless::sched::{BuildError, Builder, RejectPolicy, Rejected, Scheduler};
-use tickless::Driver;
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -16,13 +15,7 @@ fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
-fn sched(driver: &Driver, workers: usize) -> Scheduler {
-    Scheduler::builder()
-        .workers(workers)
-        .handle(driver.handle().clone())
-        .build()
-        .unwrap()
-}
+use support::sched;
 
 /// Runs `f` on its own thread; fails if it has not returned within `limit`
 /// (a hang is a failure, not a stuck test run). A panic in `f` fails too.

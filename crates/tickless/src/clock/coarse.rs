@@ -255,6 +255,16 @@ mod tests {
         }
     }
 
+    /// Pseudo-random numbers below `n` (xorshift), reproducible from `seed`.
+    fn numbers(mut seed: u64) -> impl FnMut(u64) -> u64 {
+        move |n| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n.max(1)
+        }
+    }
+
     #[test]
     fn raw_differences_borrow_and_clamp() {
         let a = Raw {
@@ -273,13 +283,7 @@ mod tests {
     #[test]
     fn upper_is_never_before_the_true_time() {
         let base = Instant::now();
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n.max(1)
-        };
+        let mut next = numbers(0x9E37_79B9_7F4A_7C15);
         for _ in 0..100_000 {
             let jiffy = 1 + next(10_000_000);
             let slop = next(100_000);
@@ -311,13 +315,7 @@ mod tests {
     #[test]
     fn the_nanosecond_bound_is_the_instant_bound() {
         let base = Instant::now() + Duration::from_secs(3600);
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n.max(1)
-        };
+        let mut next = numbers(0x2545_F491_4F6C_DD1D);
         for _ in 0..100_000 {
             let cal = Calibration {
                 base,

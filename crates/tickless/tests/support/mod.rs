@@ -57,6 +57,15 @@ pub fn manual_driver() -> (tickless::clock::ManualClock, tickless::Driver) {
 }
 
 /// [`manual_driver`] plus a root context on it.
+/// A scheduler of `workers` workers on `driver`.
+pub fn sched(driver: &tickless::Driver, workers: usize) -> tickless::sched::Scheduler {
+    tickless::sched::Scheduler::builder()
+        .workers(workers)
+        .handle(driver.handle().clone())
+        .build()
+        .unwrap()
+}
+
 pub fn manual_context() -> (
     tickless::clock::ManualClock,
     tickless::Driver,
