@@ -97,9 +97,10 @@ impl Handle {
         let inner = self.inner();
         let coarse = duration >= inner.coarse_min;
         if inner.system_clock {
-            // The default clock, called directly: a reset later is this read,
-            // a compare and a store, so a dynamic call and a second `Instant`
-            // addition would be a third of its cost.
+            // The default clock, called directly (no dynamic call), with one
+            // `Instant` addition. Timers take their deadline in integers from
+            // `offset_after` instead; this is the `Instant` form (the delay
+            // queue's wheel and the public API).
             return if coarse {
                 SystemClock::coarse_deadline(duration)
             } else {
