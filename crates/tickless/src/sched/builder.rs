@@ -214,6 +214,11 @@ pub struct Builder {
     /// time out, so a leader there is woken only by notifications).
     #[cfg(tickless_loom)]
     pub(super) lead_on_manual_clock: bool,
+    /// Applies the short-run rule (`state/wake.rs`) on a `ManualClock`
+    /// (loom models only): its runs take no time, so every run is short,
+    /// and its stall check fires only when the model advances the clock.
+    #[cfg(tickless_loom)]
+    pub(super) drain_on_manual_clock: bool,
 }
 
 impl Builder {
@@ -239,6 +244,8 @@ impl Builder {
             missed: MissedTickBehavior::Burst,
             #[cfg(tickless_loom)]
             lead_on_manual_clock: false,
+            #[cfg(tickless_loom)]
+            drain_on_manual_clock: false,
         }
     }
 

@@ -27,7 +27,10 @@
 //! per run — but only workers that are waiting and not already notified
 //! (`State::idle` − `State::waking`, counted under the lock): a notification
 //! is a syscall even with nobody waiting, which every run queued while the
-//! workers are busy used to pay. The check and the wait happen under one
+//! workers are busy used to pay. Short runs wake one worker only when none
+//! is awake, and arm the stall check (`StallCheck`, a second alarm: its
+//! fire takes the state lock, so `release` resets it after unlocking) that
+//! wakes the rest if the awake ones stop taking runs (`state/wake.rs`). The check and the wait happen under one
 //! holding of the state lock, so no notification falls between them; a
 //! worker that is woken takes runs until the queue is empty, so a run queued
 //! while every waiting worker is already notified is taken by one of them.
@@ -48,13 +51,15 @@ use std::time::{Duration, Instant};
 
 use super::builder::{BuildError, Builder, RejectHook, RejectPolicy, Rejected, RejectedAt};
 use super::jobs::{JobId, Work};
-use super::state::{Effects, Phase, Shed, State};
+use super::state::{Effects, Phase, Shed, State, STALL};
 use crate::blocking::alarm::{Action, Alarm};
 use crate::clock::{nanos_after, nanos_since, saturating_add};
 use crate::driver::{CollectionCount, Handle};
 use crate::sync::thread::{self, JoinHandle};
 use crate::sync::{lock, thread_local_const, wait, wait_timeout, Condvar, Mutex, MutexGuard};
+use stall::StallCheck;
 
+mod stall;
 mod worker;
 
 thread_local_const! {
@@ -78,6 +83,11 @@ pub(super) struct Shared {
     /// A worker may lead (`Core::wait_for_runs`): the driver reads the
     /// system clock (or a loom model asked for a leader).
     may_lead: bool,
+    /// Short runs are drained by one worker (`state/wake.rs`): the driver
+    /// reads the system clock (or a loom model asked for it).
+    drain_short: bool,
+    /// The stall check that backs that rule up (`core/stall.rs`).
+    stall: Arc<Alarm<StallCheck>>,
     on_reject: Option<RejectHook>,
     pub(super) name: String,
     pub(super) workers: usize,
@@ -116,13 +126,15 @@ impl Shared {
     /// executor instead.
     fn release(&self, mut st: MutexGuard<'_, State>, mut fx: Effects, at: RejectedAt) {
         let wake_room = fx.room && st.blocked > 0;
-        debug_assert!(st.waking <= st.idle, "{} > {}", st.waking, st.idle);
-        let wake = fx.queued.min(st.idle - st.waking);
-        st.waking += wake;
+        let (wake, watch) = st.wakes(fx.queued, self.drain_short);
         self.count.set(st.pending + st.queued);
         drop(st);
         for _ in 0..wake {
             self.work.notify_one();
+        }
+        if watch {
+            // Unlocked: the check's fire takes the state lock under its own.
+            self.stall.reset_after(STALL);
         }
         if wake_room {
             self.room.notify_all();
@@ -163,6 +175,17 @@ fn lead_on_manual_clock(_: &Builder) -> bool {
     false
 }
 
+/// Whether a loom model asked for the short-run rule on its `ManualClock`.
+#[cfg(tickless_loom)]
+fn drain_on_manual_clock(b: &Builder) -> bool {
+    b.drain_on_manual_clock
+}
+
+#[cfg(not(tickless_loom))]
+fn drain_on_manual_clock(_: &Builder) -> bool {
+    false
+}
+
 impl Core {
     #[track_caller]
     pub(super) fn start(b: Builder) -> Result<Arc<Core>, BuildError> {
@@ -178,7 +201,8 @@ impl Core {
             b.cancel_on_panic,
             b.missed,
         );
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|weak| Shared {
+            stall: Alarm::new(handle.clone(), site, StallCheck(weak.clone())),
             state: Mutex::new(state),
             origin,
             origin_offset: handle.offset_of(origin),
@@ -187,6 +211,7 @@ impl Core {
             count: handle.register_collection(site),
             handle: handle.clone(),
             may_lead: handle.real_time() || lead_on_manual_clock(&b),
+            drain_short: handle.real_time() || drain_on_manual_clock(&b),
             on_reject: b.on_reject.clone(),
             name: b.name.clone(),
             workers: b.workers,
@@ -443,6 +468,8 @@ impl Core {
         } else {
             drop(st);
         }
+        // Workers may have armed the stall check while draining.
+        shared.stall.stop();
         let me = thread::current().id();
         for worker in std::mem::take(&mut *lock(&self.threads)) {
             // Every other worker has left its loop (or, after a timeout, the

@@ -28,12 +28,16 @@
 //! | cancelling a started one-shot reports it prevented | `due_vs_cancel` |
 //! | one notification per release, however many runs it queued | `one_fire_queuing_two_runs_reaches_two_workers` |
 //! | a fire that finds its job gone (the leader took it) leaves the timer unarmed | `leader_dispatch_vs_fire_vs_cancel` |
+//! | short runs left beside a waiting worker with no stall check armed | `a_stalled_short_queue_wakes_a_worker` |
+//! | the stall check finds the queue stalled and wakes nobody | `a_stalled_short_queue_wakes_a_worker` |
+//! | the stall check takes any run ever taken (not since its mark) for progress | `a_stalled_short_queue_wakes_a_worker` |
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use loom::thread;
 
+use super::state::STALL;
 use super::{Builder, RejectPolicy, Rejected, Scheduler};
 use crate::clock::ManualClock;
 use crate::sync::{lock, wait, Condvar, Mutex};
@@ -394,6 +398,40 @@ fn leader_dispatch_vs_fire_vs_cancel() {
             "A ran or was cancelled, once"
         );
         assert_eq!(sched.metrics().total.completed, 2 + a.runs() as u64);
+        assert_empty(&sched);
+    });
+}
+
+/// Short runs (the rule forced on a `ManualClock`, its estimate seeded): one
+/// worker is woken for A and B, A blocks until B has started, and only the
+/// stall check — fired as the model advances the clock by [`STALL`], at
+/// most twice (once it may find A taken since its mark: progress) — can
+/// wake the second worker for B. A missing check leaves every thread
+/// blocked: loom reports the deadlock.
+#[test]
+fn a_stalled_short_queue_wakes_a_worker() {
+    model_bounded(3, || {
+        let clock = ManualClock::new();
+        let driver = Driver::builder().clock(clock.clone()).build().unwrap();
+        let mut builder = Scheduler::builder()
+            .workers(2)
+            .queue_capacity(2)
+            .max_pending(2)
+            .handle(driver.handle().clone());
+        builder.drain_on_manual_clock = true;
+        let sched = builder.build().unwrap();
+        lock(&sched.core().shared.state).ran_for(0);
+        let b_started = Arc::new(Latch::default());
+        sched.execute(waits_for(&b_started)).unwrap();
+        sched.execute(b_started.job()).unwrap();
+        for _ in 0..2 {
+            if b_started.runs() == 0 {
+                clock.advance(STALL);
+            }
+        }
+        b_started.wait_for(1);
+        sched.shutdown();
+        assert_eq!(sched.metrics().total.completed, 2);
         assert_empty(&sched);
     });
 }

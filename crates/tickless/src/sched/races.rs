@@ -5,6 +5,8 @@
 use std::thread;
 use std::time::Duration;
 
+use crossbeam_channel::bounded;
+
 use super::state::Phase;
 use super::Scheduler;
 use crate::clock::ManualClock;
@@ -53,4 +55,34 @@ fn shutdown_waits_for_a_rearm_in_progress() {
         "the driver timer was left armed after shutdown"
     );
     assert!(!job.is_pending(), "the shutdown cancelled the job");
+}
+
+/// Short runs are drained by the one awake worker (`state/wake.rs`); a run
+/// whose history says short but which blocks — here A, until B (queued
+/// behind it) has run — must not keep B from the other, waiting worker:
+/// the stall check wakes it. Without the check B would wait for A, which
+/// gives up after 10 s and reports it. On the system clock (the rule's
+/// only home); no bound is asserted on how soon B runs.
+#[test]
+fn a_blocked_short_run_does_not_hold_up_the_queue() {
+    let sched = Scheduler::builder().workers(2).build().unwrap();
+    // Both workers waiting (a worker not yet waiting would take B itself).
+    while lock(&sched.core().shared.state).idle < 2 {
+        thread::yield_now();
+    }
+    // Every run so far was short (the estimate a stream of trivial runs leaves).
+    lock(&sched.core().shared.state).ran_for(0);
+    let (tx, rx) = bounded(1);
+    let (done_tx, done_rx) = bounded(1);
+    sched
+        .execute(move || {
+            let _ = done_tx.send(rx.recv_timeout(Duration::from_secs(10)).is_ok());
+        })
+        .unwrap();
+    sched
+        .execute(move || {
+            let _ = tx.send(());
+        })
+        .unwrap();
+    assert!(done_rx.recv().unwrap(), "B waited behind the blocked run A");
 }

@@ -19,6 +19,7 @@
 mod period;
 mod plan;
 mod shed;
+mod wake;
 
 use std::collections::VecDeque;
 use std::mem;
@@ -32,6 +33,7 @@ use crate::clock::nanos_since;
 use crate::queue::{TimerQueue, Wheel};
 use crate::MissedTickBehavior;
 use period::next_deadline;
+pub(super) use wake::{Stall, STALL};
 
 /// Whether the scheduler takes work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +109,14 @@ pub(super) struct State {
     pub(super) leader: bool,
     /// Worker threads that have not exited.
     pub(super) live_workers: usize,
+    /// Runs taken by workers, ever: the stall check's measure of progress
+    /// (`wake.rs`).
+    taken: u64,
+    /// A moving average of run times, in nanoseconds (`None` before the
+    /// first run ends): short runs are drained by one worker (`wake.rs`).
+    run_estimate: Option<u64>,
+    /// `taken` when the stall check was armed; `None` while it is not.
+    stall_mark: Option<u64>,
     /// The wheel tick of the deadline the driver timer is (or is about to
     /// be) armed for: a job filed in an earlier tick needs a re-arm, one
     /// filed in this tick or later does not (see [`filed`](State::filed)).
@@ -147,6 +157,9 @@ impl State {
             waking: 0,
             leader: false,
             live_workers: 0,
+            taken: 0,
+            run_estimate: None,
+            stall_mark: None,
             armed_tick: None,
             early: Vec::new(),
             phase: Phase::Open,
@@ -350,6 +363,7 @@ impl State {
         let id = pop_live(&mut self.ready, &self.jobs, At::Queued)?;
         self.queued -= 1;
         self.running += 1;
+        self.taken += 1;
         fx.room = true;
         let now = nanos_since(self.wheel.origin(), now);
         let job = self.jobs.get_mut(id).expect("live");
@@ -382,8 +396,10 @@ impl State {
         // `running` is decremented by the worker, after any re-arm this asks
         // for: "nothing queued, nothing running" then means every due run has
         // been dispatched (tests settle on it).
+        let run_time = now.saturating_duration_since(start);
+        self.ran_for(run_time.as_nanos().try_into().unwrap_or(u64::MAX));
         let stats = self.stats.of(site);
-        stats.run_time.record(now.saturating_duration_since(start));
+        stats.run_time.record(run_time);
         if panicked {
             stats.panicked += 1;
         } else {

@@ -1,0 +1,37 @@
+//! The stall check (`state/wake.rs`): a driver timer, armed when a move
+//! leaves waiting workers beside queued short runs, that wakes them if the
+//! awake workers stop taking runs.
+
+use std::sync::Weak;
+use std::time::Instant;
+
+use super::Shared;
+use crate::blocking::alarm::Action;
+use crate::clock::saturating_add;
+use crate::sched::state::{Stall, STALL};
+use crate::sync::lock;
+
+/// The stall check's action. `Weak`: a pending check does not keep a
+/// dropped scheduler's state alive.
+pub(in crate::sched) struct StallCheck(pub(super) Weak<Shared>);
+
+impl Action for StallCheck {
+    fn fire(&self, _deadline: Instant, now: Instant) -> Option<Instant> {
+        let shared = self.0.upgrade()?;
+        let mut st = lock(&shared.state);
+        match st.stall_check() {
+            Stall::Clear => None,
+            // Re-armed by returning the deadline: `Shared::release` arms this
+            // alarm only while no check is pending (`State::stall_mark`), so
+            // nothing else resets it now.
+            Stall::Progress => Some(saturating_add(now, STALL)),
+            Stall::Stalled(wake) => {
+                drop(st);
+                for _ in 0..wake {
+                    shared.work.notify_one();
+                }
+                None
+            }
+        }
+    }
+}
