@@ -30,7 +30,8 @@
 //! workers are busy used to pay. Short runs wake one worker only when none
 //! is awake, and arm the stall check (`StallCheck`, a second alarm: its
 //! fire takes the state lock, so `release` resets it after unlocking) that
-//! wakes the rest if the awake ones stop taking runs (`state/wake.rs`). The check and the wait happen under one
+//! wakes one more each time the awake ones took no run since it last looked
+//! (`state/wake.rs`). The check and the wait happen under one
 //! holding of the state lock, so no notification falls between them; a
 //! worker that is woken takes runs until the queue is empty, so a run queued
 //! while every waiting worker is already notified is taken by one of them.

@@ -56,9 +56,11 @@
 //! system clock): one worker then drains them, waking only when none is
 //! awake, because handing the lock between cores costs more than such runs
 //! (in the seed's burst of 1000 trivial runs on 2 vCPUs, ten woken workers
-//! started the last run 2–3× later than one). If the awake workers take no
-//! run for 1 ms while runs wait, a stall check wakes the others, so a run
-//! that blocks despite its short history holds the queue up by 1 ms at most.
+//! started the last run 2–3× later than one). While runs wait beside
+//! waiting workers, a stall check looks every 250 µs and wakes one more
+//! worker whenever no run was taken since it last looked, so a run that
+//! blocks despite its short history (or a worker that loses its core) holds
+//! the queue up by about 250–500 µs.
 //!
 //! On the system clock a worker that goes idle while a deadline is pending
 //! *leads* (one at a time): it waits only

@@ -1,6 +1,6 @@
 //! The stall check (`state/wake.rs`): a driver timer, armed when a move
-//! leaves waiting workers beside queued short runs, that wakes them if the
-//! awake workers stop taking runs.
+//! leaves waiting workers beside queued short runs, that wakes one of them
+//! each time it finds that no run was taken since it last looked.
 
 use std::sync::Weak;
 use std::time::Instant;
@@ -19,19 +19,19 @@ impl Action for StallCheck {
     fn fire(&self, _deadline: Instant, now: Instant) -> Option<Instant> {
         let shared = self.0.upgrade()?;
         let mut st = lock(&shared.state);
-        match st.stall_check() {
-            Stall::Clear => None,
-            // Re-armed by returning the deadline: `Shared::release` arms this
-            // alarm only while no check is pending (`State::stall_mark`), so
-            // nothing else resets it now.
-            Stall::Progress => Some(saturating_add(now, STALL)),
-            Stall::Stalled(wake) => {
-                drop(st);
-                for _ in 0..wake {
-                    shared.work.notify_one();
-                }
-                None
-            }
+        let (wake, again) = match st.stall_check() {
+            Stall::Clear => (0, false),
+            Stall::Progress => (0, true),
+            Stall::Stalled => (1, true),
+            Stall::Long(wake) => (wake, false),
+        };
+        drop(st);
+        for _ in 0..wake {
+            shared.work.notify_one();
         }
+        // Re-armed by returning the deadline: `Shared::release` arms this
+        // alarm only while no check is pending (`State::stall_mark`), so
+        // nothing else resets it now.
+        again.then(|| saturating_add(now, STALL))
     }
 }

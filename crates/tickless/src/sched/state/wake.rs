@@ -15,11 +15,18 @@
 //! woken); an awake worker takes runs until the queue is empty.
 //!
 //! A run may be longer than its history says (it blocks, or waits for a run
-//! queued behind it). So whenever waiting workers are left beside queued
-//! runs, a *stall check* is armed for [`STALL`] later: if by then no run has
-//! been taken and runs still wait, it wakes the waiting workers as for long
-//! runs (`core/stall.rs`). A misjudged run delays the queue behind it by
-//! one `STALL` at most, and its own time then lifts the estimate.
+//! queued behind it), and the one awake worker may lose its core for a
+//! while. So whenever waiting workers are left beside queued runs, a *stall
+//! check* runs every [`STALL`] while runs wait (`core/stall.rs`): when no
+//! run was taken since the last check, it wakes one more worker. One, not
+//! all: on that machine a drainer descheduled for a few hundred µs was
+//! common, and waking every worker then brought back the fight over the
+//! lock for the rest of the burst (p99 of the burst's runs over 200 bursts:
+//! 1.3–3.5 ms waking all after 1 ms, 1.2–1.9 ms waking one after 250 µs,
+//! against 1.6–3.2 ms for a worker per run). A misjudged run delays the
+//! queue behind it by one or two checks, and its own time then lifts the
+//! estimate; once the estimate is long again, the check wakes a worker per
+//! queued run and stops.
 
 use std::time::Duration;
 
@@ -28,19 +35,24 @@ use super::State;
 /// Runs averaging less than this (1 µs) are drained by one worker.
 pub(in crate::sched) const SHORT_RUN_NANOS: u64 = 1_000;
 
-/// How long queued runs may wait, beside waiting workers, without any run
-/// being taken before those workers are woken (1 ms).
-pub(in crate::sched) const STALL: Duration = Duration::from_millis(1);
+/// How often the stall check looks at queued runs beside waiting workers
+/// (250 µs).
+pub(in crate::sched) const STALL: Duration = Duration::from_micros(250);
 
 /// What the stall check found.
 #[derive(Debug, PartialEq, Eq)]
 pub(in crate::sched) enum Stall {
-    /// Nothing waits (or the check was not armed): stop checking.
+    /// No run waits beside a waiting worker (or the check was not armed):
+    /// stop checking.
     Clear,
-    /// Runs were taken since the check was armed: check again later.
+    /// Runs were taken since the last check: check again later.
     Progress,
-    /// No run taken, runs waiting: wake this many workers.
-    Stalled(usize),
+    /// No run taken since the last check: one more worker was counted
+    /// waking; wake it, and check again later.
+    Stalled,
+    /// Runs are no longer short: this many workers were counted waking (one
+    /// per queued run, as the long-run rule wakes); wake them and stop.
+    Long(usize),
 }
 
 impl State {
@@ -87,18 +99,26 @@ impl State {
         let Some(mark) = self.stall_mark else {
             return Stall::Clear;
         };
-        if self.queued == 0 {
+        let free = self.idle - self.waking;
+        if self.queued == 0 || free == 0 {
+            // Every worker is awake (or about to be): whichever goes idle
+            // first finds the queue empty, and a move that leaves runs
+            // beside a waiting worker arms the check again.
             self.stall_mark = None;
             return Stall::Clear;
+        }
+        if !self.short_runs() {
+            self.stall_mark = None;
+            let wake = self.queued.min(free);
+            self.waking += wake;
+            return Stall::Long(wake);
         }
         if self.taken != mark {
             self.stall_mark = Some(self.taken);
             return Stall::Progress;
         }
-        self.stall_mark = None;
-        let wake = self.queued.min(self.idle - self.waking);
-        self.waking += wake;
-        Stall::Stalled(wake)
+        self.waking += 1;
+        Stall::Stalled
     }
 }
 
@@ -166,7 +186,7 @@ mod tests {
     }
 
     #[test]
-    fn the_stall_check_wakes_only_a_stalled_queue() {
+    fn the_stall_check_wakes_one_worker_per_stalled_check() {
         let mut st = pool(4, 3);
         st.ran_for(100);
         assert_eq!(st.stall_check(), Stall::Clear, "not armed");
@@ -174,12 +194,30 @@ mod tests {
         assert_eq!(st.wakes(5, true), (0, true));
         st.taken += 1;
         assert_eq!(st.stall_check(), Stall::Progress, "a run was taken");
-        assert_eq!(st.stall_check(), Stall::Stalled(3), "none since");
-        assert_eq!(st.waking, 3);
-        assert_eq!(st.stall_check(), Stall::Clear, "disarmed");
+        assert_eq!(st.stall_check(), Stall::Stalled, "none since");
+        assert_eq!(st.stall_check(), Stall::Stalled, "still none");
+        assert_eq!(st.waking, 2, "one worker per stalled check");
+        st.taken += 1;
+        assert_eq!(st.stall_check(), Stall::Progress);
         st.queued = 0;
-        st.stall_mark = Some(st.taken);
         assert_eq!(st.stall_check(), Stall::Clear, "nothing waits");
-        assert_eq!(st.stall_mark, None);
+        assert_eq!(st.stall_mark, None, "disarmed");
+    }
+
+    #[test]
+    fn the_stall_check_stops_when_no_worker_waits_or_runs_turn_long() {
+        let mut st = pool(4, 1);
+        st.ran_for(100);
+        st.queued = 5;
+        assert_eq!(st.wakes(5, true), (0, true));
+        assert_eq!(st.stall_check(), Stall::Stalled, "wakes the last one");
+        assert_eq!(st.stall_check(), Stall::Clear, "none left waiting");
+        let mut st = pool(4, 3);
+        st.ran_for(100);
+        st.queued = 5;
+        assert_eq!(st.wakes(5, true), (0, true));
+        st.ran_for(1_000_000);
+        assert_eq!(st.stall_check(), Stall::Long(3), "a worker per run");
+        assert_eq!(st.stall_mark, None, "disarmed");
     }
 }
