@@ -564,6 +564,14 @@ fn metrics_reach_observe_snapshots_and_prometheus() {
     );
     assert_eq!(sum("tickless_sched_jobs", ("state", "pending")), 1.0);
     assert_eq!(sum("tickless_sched_limit", ("limit", "workers")), 1.0);
+    assert!(
+        scrape
+            .samples
+            .iter()
+            .any(|s| s.metric == "tickless_sched_stall_wakes_total"
+                && s.labels.get("scheduler") == Some("billing")),
+        "the stall check's count is exported"
+    );
     // A real histogram: every run is under the +Inf bucket, and `_count` agrees.
     let count: f64 = scrape
         .samples

@@ -68,6 +68,20 @@ pub(super) fn render(out: &mut String, schedulers: &[SchedulerMetrics]) {
             s.caller_runs
         );
     }
+    header(
+        out,
+        "tickless_sched_stall_wakes_total",
+        "counter",
+        "Workers woken because the one draining short runs took none for 250 µs while runs waited.",
+    );
+    for s in schedulers {
+        let _ = writeln!(
+            out,
+            "tickless_sched_stall_wakes_total{{scheduler=\"{}\"}} {}",
+            escape(&s.name),
+            s.stall_wakes
+        );
+    }
     let jobs = || {
         schedulers.iter().flat_map(|s| {
             s.jobs.iter().map(move |j| {

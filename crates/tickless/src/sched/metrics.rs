@@ -31,6 +31,12 @@ pub struct SchedulerMetrics {
     pub running: usize,
     /// Runs the submitting thread did itself (`CallerRuns`, or `Block` inside a job).
     pub caller_runs: u64,
+    /// Workers woken by the stall check: while runs are short, one worker
+    /// drains the queue, and this counts the workers woken because it took
+    /// no run for 250 µs while runs waited (a run longer than the recent
+    /// ones held it, or it lost its core). See the
+    /// [module docs](crate::sched#shape-and-cost).
+    pub stall_wakes: u64,
     /// Per job name.
     pub jobs: Vec<JobMetrics>,
     /// Summed over all job names.
@@ -74,6 +80,7 @@ impl Shared {
             queued,
             running,
             caller_runs: st.stats.caller_runs,
+            stall_wakes: st.stats.stall_wakes,
             jobs: names
                 .into_iter()
                 .map(|(site, stats)| JobMetrics {

@@ -132,6 +132,8 @@ pub(super) struct Stats {
     sites: HashMap<usize, (Site, JobStats), BuildHasherDefault<AddressHasher>>,
     other: JobStats,
     pub(super) caller_runs: u64,
+    /// Workers woken by the stall check (`state/wake.rs`).
+    pub(super) stall_wakes: u64,
 }
 
 impl Stats {

@@ -111,6 +111,7 @@ impl State {
             self.stall_mark = None;
             let wake = self.queued.min(free);
             self.waking += wake;
+            self.stats.stall_wakes += wake as u64;
             return Stall::Long(wake);
         }
         if self.taken != mark {
@@ -118,6 +119,7 @@ impl State {
             return Stall::Progress;
         }
         self.waking += 1;
+        self.stats.stall_wakes += 1;
         Stall::Stalled
     }
 }
@@ -197,6 +199,7 @@ mod tests {
         assert_eq!(st.stall_check(), Stall::Stalled, "none since");
         assert_eq!(st.stall_check(), Stall::Stalled, "still none");
         assert_eq!(st.waking, 2, "one worker per stalled check");
+        assert_eq!(st.stats.stall_wakes, 2, "counted");
         st.taken += 1;
         assert_eq!(st.stall_check(), Stall::Progress);
         st.queued = 0;
@@ -218,6 +221,7 @@ mod tests {
         assert_eq!(st.wakes(5, true), (0, true));
         st.ran_for(1_000_000);
         assert_eq!(st.stall_check(), Stall::Long(3), "a worker per run");
+        assert_eq!(st.stats.stall_wakes, 3, "counted");
         assert_eq!(st.stall_mark, None, "disarmed");
     }
 }
