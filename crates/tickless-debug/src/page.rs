@@ -184,7 +184,7 @@ fn schedulers(list: &[SchedulerMetrics]) -> String {
         let t = &s.total;
         let _ = write!(
             rows,
-            "<tr><td class=\"site\">{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"site\">{}</td><td>{}</td><td>{}</td><td>{}/{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             crate::html::escape(&s.name),
             s.workers,
             s.pending,
@@ -198,10 +198,11 @@ fn schedulers(list: &[SchedulerMetrics]) -> String {
             ms(t.lateness.quantile(0.5)),
             ms(t.lateness.quantile(0.99)),
             ms(t.run_time.quantile(0.99)),
+            s.stall_wakes,
         );
     }
     format!(
-        "<h2>Schedulers</h2>\n<table id=\"schedulers\"><thead><tr><th class=\"site\">scheduler</th><th>workers</th><th>pending</th><th>queued</th><th>running</th><th>completed</th><th>panicked</th><th>rejected (policy)</th><th>lateness p50 (ms)</th><th>lateness p99 (ms)</th><th>run time p99 (ms)</th></tr></thead><tbody>{rows}</tbody></table>\n<p>Quantiles are log₂ bucket bounds (at most 2× the true value).</p>\n"
+        "<h2>Schedulers</h2>\n<table id=\"schedulers\"><thead><tr><th class=\"site\">scheduler</th><th>workers</th><th>pending</th><th>queued</th><th>running</th><th>completed</th><th>panicked</th><th>rejected (policy)</th><th>lateness p50 (ms)</th><th>lateness p99 (ms)</th><th>run time p99 (ms)</th><th>stall wakes</th></tr></thead><tbody>{rows}</tbody></table>\n<p>Quantiles are log₂ bucket bounds (at most 2× the true value). Stall wakes: workers woken because the one draining short runs took none for 250 µs while runs waited.</p>\n"
     )
 }
 

@@ -98,6 +98,10 @@ fn the_page_lists_schedulers() {
         row.contains("<td>3</td><td>1</td>"),
         "3 workers, 1 pending: {row}"
     );
+    assert!(
+        row.contains("<td>–</td><td>0</td></tr>"),
+        "no stall wakes: {row}"
+    );
 }
 
 #[test]
