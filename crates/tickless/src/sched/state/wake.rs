@@ -75,6 +75,9 @@ impl State {
     /// no time, and its stall check would fire only when a test advanced it).
     pub(in crate::sched) fn wakes(&mut self, queued: usize, drain: bool) -> (usize, bool) {
         debug_assert!(self.waking <= self.idle, "{} > {}", self.waking, self.idle);
+        if queued == 0 {
+            return (0, false); // most moves (a schedule, a cancel): kept cheap
+        }
         let all = queued.min(self.idle - self.waking);
         let wake = if drain && self.short_runs() {
             // Workers awake (not waiting) or about to be: they take runs
