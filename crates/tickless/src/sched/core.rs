@@ -1,7 +1,8 @@
 //! The running scheduler: its shared state, the one driver timer armed for
 //! the next planned deadline (`State::next_deadline`), the worker threads
-//! (`worker.rs`: a worker's life, and the leader), and the policies that
-//! need waiting (which `state/`, being single-threaded, cannot do).
+//! (`worker.rs`: a worker's life, and the leader), the stall check
+//! (`stall.rs`), and the policies that need waiting (which `state/`, being
+//! single-threaded, cannot do).
 //!
 //! # Locks
 //!
@@ -19,6 +20,14 @@
 //! alarm → state; no user code runs under `arm_lock`. Workers and
 //! submitters never run user code (jobs, hooks, `Drop` of dropped jobs)
 //! under the state lock.
+//!
+//! The stall check is a second alarm, with the same order (stall alarm →
+//! state: its fire takes the state lock, then only notifies workers, never
+//! calling `release`). `release` resets it after dropping the state lock,
+//! and may do so inside the driver timer's fire (which calls `release`),
+//! so the full order is driver-timer alarm → stall alarm → state (a reset
+//! that fires inline, for a deadline already past, takes the state lock
+//! under both); nothing takes either alarm's lock under the state lock.
 //!
 //! # Waiting
 //!
@@ -42,8 +51,9 @@
 //! thread-local come through `crate::sync`, so the loom models in
 //! `models.rs` run this code: a due job against its cancel or drop,
 //! `execute` against a waiting worker and against `shutdown`, `schedule`
-//! against `shutdown`, a `Block` submitter, two racing re-arms, and the
-//! leading worker's dispatch against the timer's fire and a cancel.
+//! against `shutdown`, a `Block` submitter, two racing re-arms, the
+//! leading worker's dispatch against the timer's fire and a cancel, and a
+//! short-run queue held up by a blocked run (the stall check).
 
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
@@ -127,7 +137,9 @@ impl Shared {
     /// executor instead.
     fn release(&self, mut st: MutexGuard<'_, State>, mut fx: Effects, at: RejectedAt) {
         let wake_room = fx.room && st.blocked > 0;
-        let (wake, watch) = st.wakes(fx.queued, self.drain_short);
+        // Not on a shut-down driver: the stall check could not be armed.
+        let drain = self.drain_short && fx.queued > 0 && !self.handle.is_shut_down();
+        let (wake, watch) = st.wakes(fx.queued, drain);
         self.count.set(st.pending + st.queued);
         drop(st);
         for _ in 0..wake {

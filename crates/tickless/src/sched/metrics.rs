@@ -34,7 +34,8 @@ pub struct SchedulerMetrics {
     /// Workers woken by the stall check: while runs are short, one worker
     /// drains the queue, and this counts the workers woken because it took
     /// no run for 250 µs while runs waited (a run longer than the recent
-    /// ones held it, or it lost its core). See the
+    /// ones held it, or it lost its core), and those woken, one per queued
+    /// run, when the check found the runs no longer short. See the
     /// [module docs](crate::sched#shape-and-cost).
     pub stall_wakes: u64,
     /// Per job name.

@@ -57,10 +57,14 @@
 //! awake, because handing the lock between cores costs more than such runs
 //! (in the seed's burst of 1000 trivial runs on 2 vCPUs, ten woken workers
 //! started the last run 2–3× later than one). While runs wait beside
-//! waiting workers, a stall check looks every 250 µs and wakes one more
-//! worker whenever no run was taken since it last looked, so a run that
-//! blocks despite its short history (or a worker that loses its core) holds
-//! the queue up by about 250–500 µs.
+//! waiting workers, a stall check looks every 250 µs (at the driver's
+//! resolution) and wakes one more worker whenever no run was taken since it
+//! last looked. So a run that blocks despite its short history (or a worker
+//! that loses its core) delays the runs queued behind it by one or two
+//! checks, and short jobs that wait for each other (a fork-join, a
+//! rendezvous) get their extra workers one check at a time. The estimate
+//! is of the runs alone; on a driver that has shut down every run wakes a
+//! worker, as for long runs.
 //!
 //! On the system clock a worker that goes idle while a deadline is pending
 //! *leads* (one at a time): it waits only
@@ -81,7 +85,8 @@
 //!
 //! [`Scheduler::metrics`] reports pending, queued and running jobs, runs
 //! completed and panicked, uses of the reject policy, and the dispatch
-//! lateness (deadline → start) and run-time histograms, per job name (the
+//! lateness (deadline → start) and run-time histograms (both recorded when
+//! the run ends), per job name (the
 //! line that submitted the job, up to [`MAX_JOB_NAMES`]). Pending and queued
 //! jobs also count as live timers of the line that built the scheduler in
 //! [`observe`](crate::observe) snapshots.

@@ -257,7 +257,7 @@ proptest! {
                     }
                 }
                 Op::Take => {
-                    if let Some(taken) = m.st.take(m.now, &mut fx) {
+                    if let Some(taken) = m.st.take(&mut fx) {
                         let deadline = m.st.deadline_of(taken.id).unwrap();
                         prop_assert!(m.now >= deadline, "started before its deadline");
                         m.running.push((taken, m.now));

@@ -433,6 +433,7 @@ fn a_stalled_short_queue_wakes_a_worker() {
         sched.shutdown();
         assert_eq!(sched.metrics().total.completed, 2);
         assert_empty(&sched);
+        assert_eq!(driver.handle().pending_timers(), 0, "no check left armed");
     });
 }
 

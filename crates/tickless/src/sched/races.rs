@@ -66,12 +66,38 @@ fn shutdown_waits_for_a_rearm_in_progress() {
 #[test]
 fn a_blocked_short_run_does_not_hold_up_the_queue() {
     let sched = Scheduler::builder().workers(2).build().unwrap();
+    assert!(fork_join(&sched), "B waited behind the blocked run A");
+}
+
+/// The same twice on a driver that has shut down: its timers no longer
+/// fire, so the stall check cannot be armed and the short-run rule must
+/// not be used (it was, and a check's one inline fire left it disarmed for
+/// good: the second fork-join waited the full 10 s).
+#[test]
+fn a_shut_down_driver_wakes_a_worker_per_run() {
+    let driver = Driver::builder().build().unwrap();
+    let sched = Scheduler::builder()
+        .workers(2)
+        .handle(driver.handle().clone())
+        .build()
+        .unwrap();
+    drop(driver);
+    assert!(fork_join(&sched), "first round");
+    assert!(fork_join(&sched), "second round");
+}
+
+/// Waits for both workers to wait, marks recent runs short, then queues A
+/// (which waits up to 10 s for B) and B: `true` if A saw B run.
+fn fork_join(sched: &Scheduler) -> bool {
     // Both workers waiting (a worker not yet waiting would take B itself).
     while lock(&sched.core().shared.state).idle < 2 {
         thread::yield_now();
     }
-    // Every run so far was short (the estimate a stream of trivial runs leaves).
-    lock(&sched.core().shared.state).ran_for(0);
+    // Every run lately was short (the estimate a stream of trivial runs
+    // leaves; a hundred of them outweigh an earlier long one).
+    let mut st = lock(&sched.core().shared.state);
+    (0..100).for_each(|_| st.ran_for(0));
+    drop(st);
     let (tx, rx) = bounded(1);
     let (done_tx, done_rx) = bounded(1);
     sched
@@ -84,5 +110,5 @@ fn a_blocked_short_run_does_not_hold_up_the_queue() {
             let _ = tx.send(());
         })
         .unwrap();
-    assert!(done_rx.recv().unwrap(), "B waited behind the blocked run A");
+    done_rx.recv().unwrap()
 }

@@ -17,6 +17,11 @@ pub(in crate::sched) struct StallCheck(pub(super) Weak<Shared>);
 
 impl Action for StallCheck {
     fn fire(&self, _deadline: Instant, now: Instant) -> Option<Instant> {
+        // If this turns out to be the last strong reference (a straggler's
+        // exit racing a timed-out shutdown), `Shared` is dropped at the end
+        // of this call, on the timer thread under this alarm's lock: its
+        // state is empty by then (closed), and this alarm outlives it (the
+        // driver's waker holds it).
         let shared = self.0.upgrade()?;
         let mut st = lock(&shared.state);
         let (wake, again) = match st.stall_check() {

@@ -99,9 +99,12 @@ impl Core {
                 continue;
             }
             let mut fx = Effects::default();
-            let start = shared.handle.now();
-            let taken = st.take(start, &mut fx).expect("a queued run");
+            let taken = st.take(&mut fx).expect("a queued run");
             self.release(st, fx);
+            // Read unlocked, next to the run: its lateness and its time (the
+            // short-run rule's estimate, `state/wake.rs`) leave out the
+            // scheduler's own work.
+            let start = shared.handle.now();
             let (rest, panicked) = match taken.work {
                 Work::Once(f) => (None, catch_unwind(AssertUnwindSafe(f)).is_err()),
                 Work::Periodic(mut p) => {

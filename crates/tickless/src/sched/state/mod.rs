@@ -117,6 +117,8 @@ pub(super) struct State {
     run_estimate: Option<u64>,
     /// `taken` when the stall check was armed; `None` while it is not.
     stall_mark: Option<u64>,
+    /// Workers presumed held by a long run (`wake.rs`).
+    stuck: usize,
     /// The wheel tick of the deadline the driver timer is (or is about to
     /// be) armed for: a job filed in an earlier tick needs a re-arm, one
     /// filed in this tick or later does not (see [`filed`](State::filed)).
@@ -160,6 +162,7 @@ impl State {
             taken: 0,
             run_estimate: None,
             stall_mark: None,
+            stuck: 0,
             armed_tick: None,
             early: Vec::new(),
             phase: Phase::Open,
@@ -359,24 +362,21 @@ impl State {
     }
 
     /// A worker takes the oldest queued run.
-    pub(super) fn take(&mut self, now: Instant, fx: &mut Effects) -> Option<Taken> {
+    /// Its dispatch lateness is recorded when the run ends
+    /// ([`finish`](State::finish)), from the start the worker read after
+    /// unlocking.
+    pub(super) fn take(&mut self, fx: &mut Effects) -> Option<Taken> {
         let id = pop_live(&mut self.ready, &self.jobs, At::Queued)?;
         self.queued -= 1;
         self.running += 1;
         self.taken += 1;
         fx.room = true;
-        let now = nanos_since(self.wheel.origin(), now);
         let job = self.jobs.get_mut(id).expect("live");
         job.at = At::Running {
             periodic: job.work.is_periodic(),
             cancelled: false,
         };
-        let (work, site, late) = (
-            mem::replace(&mut job.work, Work::taken()),
-            job.site,
-            now.saturating_sub(job.deadline),
-        );
-        self.stats.of(site).lateness.record_nanos(late);
+        let (work, site) = (mem::replace(&mut job.work, Work::taken()), job.site);
         self.refill(fx);
         Some(Taken { id, work, site })
     }
@@ -396,17 +396,24 @@ impl State {
         // `running` is decremented by the worker, after any re-arm this asks
         // for: "nothing queued, nothing running" then means every due run has
         // been dispatched (tests settle on it).
-        let run_time = now.saturating_duration_since(start);
-        self.ran_for(run_time.as_nanos().try_into().unwrap_or(u64::MAX));
+        let (start, now) = (
+            nanos_since(self.wheel.origin(), start),
+            nanos_since(self.wheel.origin(), now),
+        );
+        let run_time = now.saturating_sub(start);
+        self.ran_for(run_time);
+        let job = self.jobs.get_mut(id).expect("a running job stays live");
+        // The run's deadline: a periodic job's next one is filed below.
         let stats = self.stats.of(site);
-        stats.run_time.record(run_time);
+        stats
+            .lateness
+            .record_nanos(start.saturating_sub(job.deadline));
+        stats.run_time.record_nanos(run_time);
         if panicked {
             stats.panicked += 1;
         } else {
             stats.completed += 1;
         }
-        let now = nanos_since(self.wheel.origin(), now);
-        let job = self.jobs.get_mut(id).expect("a running job stays live");
         let cancelled = matches!(
             job.at,
             At::Running {

@@ -23,10 +23,22 @@
 //! common, and waking every worker then brought back the fight over the
 //! lock for the rest of the burst (p99 of the burst's runs over 200 bursts:
 //! 1.3–3.5 ms waking all after 1 ms, 1.2–1.9 ms waking one after 250 µs,
-//! against 1.6–3.2 ms for a worker per run). A misjudged run delays the
-//! queue behind it by one or two checks, and its own time then lifts the
-//! estimate; once the estimate is long again, the check wakes a worker per
+//! against 1.6–3.2 ms for a worker per run).
+//!
+//! A worker found that way is presumed *stuck* in a long run and no longer
+//! counts as awake (until a run of `STALL` or more ends, or every worker
+//! waits), so the runs that follow wake a worker at once: a service loop
+//! that holds a worker for good costs the first short run behind it one or
+//! two checks, not every one. Each misjudged run delays the runs queued
+//! behind it by one or two checks (later ones when the driver's resolution
+//! is coarser than `STALL`), runs that wait for each other need a check per
+//! extra worker, and a misjudged run's own time lifts the estimate when it
+//! ends; once the estimate is long again, the check wakes a worker per
 //! queued run and stops.
+//!
+//! The estimate is of the runs alone (the worker reads the clock after
+//! unlocking, next to the run), so the rule does not depend on how busy
+//! the scheduler's lock is.
 
 use std::time::Duration;
 
@@ -57,11 +69,16 @@ pub(in crate::sched) enum Stall {
 
 impl State {
     /// Records a run's time in the estimate (a moving average, weight 1/8).
+    /// A run of `STALL` or more may be the one the stall check presumed
+    /// stuck: one fewer.
     pub(in crate::sched) fn ran_for(&mut self, nanos: u64) {
         self.run_estimate = Some(match self.run_estimate {
             None => nanos,
             Some(e) => e - e / 8 + nanos / 8,
         });
+        if u128::from(nanos) >= STALL.as_nanos() {
+            self.stuck = self.stuck.saturating_sub(1);
+        }
     }
 
     /// Whether recent runs were short (see the module docs).
@@ -80,9 +97,12 @@ impl State {
         }
         let all = queued.min(self.idle - self.waking);
         let wake = if drain && self.short_runs() {
-            // Workers awake (not waiting) or about to be: they take runs
-            // until the queue is empty.
-            let awake = self.live_workers - self.idle + self.waking;
+            if self.idle == self.live_workers {
+                self.stuck = 0; // no run in progress: none is stuck
+            }
+            // Workers awake (not waiting) or about to be, and not presumed
+            // stuck: they take runs until the queue is empty.
+            let awake = (self.live_workers - self.idle + self.waking).saturating_sub(self.stuck);
             all.min(usize::from(awake == 0))
         } else {
             all
@@ -123,6 +143,7 @@ impl State {
         }
         self.waking += 1;
         self.stats.stall_wakes += 1;
+        self.stuck = (self.stuck + 1).min(self.running);
         Stall::Stalled
     }
 }
@@ -208,6 +229,34 @@ mod tests {
         st.queued = 0;
         assert_eq!(st.stall_check(), Stall::Clear, "nothing waits");
         assert_eq!(st.stall_mark, None, "disarmed");
+    }
+
+    #[test]
+    fn a_worker_found_stuck_no_longer_counts_as_awake() {
+        let mut st = pool(3, 2);
+        st.ran_for(100);
+        st.running = 1; // the awake worker is in a run
+        st.queued = 1;
+        assert_eq!(
+            st.wakes(1, true),
+            (0, true),
+            "the awake worker will take it"
+        );
+        assert_eq!(st.stall_check(), Stall::Stalled, "it took none");
+        assert_eq!(st.stuck, 1);
+        // The woken worker took the run and waits again; the next run wakes
+        // a worker at once, with no check.
+        (st.waking, st.queued, st.stall_mark) = (0, 1, None);
+        assert_eq!(st.wakes(1, true), (1, false));
+        // The stuck run ends after more than a check: no longer stuck.
+        st.ran_for(10_000_000);
+        assert_eq!(st.stuck, 0);
+        // Every worker waiting resets the presumption too.
+        st.stuck = 1;
+        (st.idle, st.waking, st.running) = (3, 0, 0);
+        st.run_estimate = Some(100);
+        assert_eq!(st.wakes(1, true), (1, false));
+        assert_eq!(st.stuck, 0);
     }
 
     #[test]
