@@ -17,6 +17,25 @@ use crate::sched::{Histogram, SchedulerMetrics, BUCKETS};
 /// The first bucket exported: values below 2^10 ns ≈ 1 µs.
 const FIRST_BUCKET: usize = 10;
 
+/// A counter with one sample per scheduler, labelled `scheduler`.
+fn counter(
+    out: &mut String,
+    schedulers: &[SchedulerMetrics],
+    name: &str,
+    help: &str,
+    value: impl Fn(&SchedulerMetrics) -> u64,
+) {
+    header(out, name, "counter", help);
+    for s in schedulers {
+        let _ = writeln!(
+            out,
+            "{name}{{scheduler=\"{}\"}} {}",
+            escape(&s.name),
+            value(s)
+        );
+    }
+}
+
 pub(super) fn render(out: &mut String, schedulers: &[SchedulerMetrics]) {
     if schedulers.is_empty() {
         return;
@@ -54,34 +73,20 @@ pub(super) fn render(out: &mut String, schedulers: &[SchedulerMetrics]) {
             );
         }
     }
-    header(
+    counter(
         out,
+        schedulers,
         "tickless_sched_caller_runs_total",
-        "counter",
         "Runs the submitting thread did itself (CallerRuns, or Block inside a job).",
+        |s| s.caller_runs,
     );
-    for s in schedulers {
-        let _ = writeln!(
-            out,
-            "tickless_sched_caller_runs_total{{scheduler=\"{}\"}} {}",
-            escape(&s.name),
-            s.caller_runs
-        );
-    }
-    header(
+    counter(
         out,
+        schedulers,
         "tickless_sched_stall_wakes_total",
-        "counter",
-        "Workers woken because the one draining short runs took none for 250 µs while runs waited.",
+        "Workers woken because the one draining short runs took none for 250 µs while runs waited (or, one per queued run, because runs turned long).",
+        |s| s.stall_wakes,
     );
-    for s in schedulers {
-        let _ = writeln!(
-            out,
-            "tickless_sched_stall_wakes_total{{scheduler=\"{}\"}} {}",
-            escape(&s.name),
-            s.stall_wakes
-        );
-    }
     let jobs = || {
         schedulers.iter().flat_map(|s| {
             s.jobs.iter().map(move |j| {

@@ -177,26 +177,16 @@ impl Shared {
     }
 }
 
-/// Whether a loom model asked for a leader on its `ManualClock`.
+/// What a loom model asked for on its `ManualClock`: a leader, and the
+/// short-run rule (`Builder`'s loom-only fields).
 #[cfg(tickless_loom)]
-fn lead_on_manual_clock(b: &Builder) -> bool {
-    b.lead_on_manual_clock
+fn asked_on_manual_clock(b: &Builder) -> (bool, bool) {
+    (b.lead_on_manual_clock, b.drain_on_manual_clock)
 }
 
 #[cfg(not(tickless_loom))]
-fn lead_on_manual_clock(_: &Builder) -> bool {
-    false
-}
-
-/// Whether a loom model asked for the short-run rule on its `ManualClock`.
-#[cfg(tickless_loom)]
-fn drain_on_manual_clock(b: &Builder) -> bool {
-    b.drain_on_manual_clock
-}
-
-#[cfg(not(tickless_loom))]
-fn drain_on_manual_clock(_: &Builder) -> bool {
-    false
+fn asked_on_manual_clock(_: &Builder) -> (bool, bool) {
+    (false, false)
 }
 
 impl Core {
@@ -214,6 +204,7 @@ impl Core {
             b.cancel_on_panic,
             b.missed,
         );
+        let (lead_asked, drain_asked) = asked_on_manual_clock(&b);
         let shared = Arc::new_cyclic(|weak| Shared {
             stall: Alarm::new(handle.clone(), site, StallCheck(weak.clone())),
             state: Mutex::new(state),
@@ -223,8 +214,8 @@ impl Core {
             room: Condvar::new(),
             count: handle.register_collection(site),
             handle: handle.clone(),
-            may_lead: handle.real_time() || lead_on_manual_clock(&b),
-            drain_short: handle.real_time() || drain_on_manual_clock(&b),
+            may_lead: handle.real_time() || lead_asked,
+            drain_short: handle.real_time() || drain_asked,
             on_reject: b.on_reject.clone(),
             name: b.name.clone(),
             workers: b.workers,
