@@ -88,8 +88,9 @@ impl State {
 
     /// A move queued `queued` runs: how many waiting workers to wake (counted
     /// as waking), and whether to arm the stall check. `drain` allows the
-    /// short-run rule (on the system clock only: a `ManualClock`'s runs take
-    /// no time, and its stall check would fire only when a test advanced it).
+    /// short-run rule: on the system clock only (a `ManualClock`'s runs take
+    /// no time, and its stall check would fire only when a test advanced
+    /// it), and while the driver runs (a shut-down one cannot arm the check).
     pub(in crate::sched) fn wakes(&mut self, queued: usize, drain: bool) -> (usize, bool) {
         debug_assert!(self.waking <= self.idle, "{} > {}", self.waking, self.idle);
         if queued == 0 {
