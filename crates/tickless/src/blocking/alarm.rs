@@ -40,6 +40,7 @@ use std::sync::Arc;
 use std::task::{Wake, Waker};
 use std::time::{Duration, Instant};
 
+use crate::clock::reached;
 use crate::driver::{Entry, Handle, Registered};
 use crate::sync::{lock, Mutex, MutexGuard};
 
@@ -225,8 +226,7 @@ impl<A: Action> Wake for Alarm<A> {
         let now = self.handle.now();
         let now_at = self.handle.offset_of(now);
         let deadline = st.deadline.unwrap_or(now_at);
-        // `i64::MAX` is never, also for a clock whose reading saturates there.
-        if deadline > now_at || deadline == i64::MAX {
+        if !reached(now_at, deadline) {
             // Moved later since it was registered (`reset`): not due yet.
             self.arm(&mut st, deadline);
             return;

@@ -229,6 +229,15 @@ pub(crate) fn nanos_after(at: i64, origin: i64) -> u64 {
     }
 }
 
+/// Whether a clock reading `now` has reached the deadline `at`, both counted
+/// as [`offset_since`] counts them. Never for `i64::MAX`, which is never —
+/// also when the reading itself saturates there (a `ManualClock` moved
+/// ≈292 years past the origin).
+#[inline]
+pub(crate) fn reached(now: i64, at: i64) -> bool {
+    at != i64::MAX && now >= at
+}
+
 /// The instant `offset` nanoseconds after `origin` (before it when
 /// negative); saturates like [`saturating_add`]. The inverse of
 /// [`offset_since`] within its range.
@@ -354,6 +363,9 @@ mod tests {
         assert_eq!(nanos_after(8, 5), 3);
         assert_eq!(nanos_after(-7, 0), 0);
         assert_eq!(nanos_after(i64::MAX - 1, -3), i64::MAX as u64);
+        assert!(!reached(i64::MAX, i64::MAX), "a saturated reading");
+        assert!(reached(i64::MAX, i64::MAX - 1));
+        assert!(reached(5, 5) && !reached(4, 5));
     }
 
     #[test]

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use super::exact::Stamp;
 use super::shard::{self, Registration};
 use super::{Handle, Inner};
-use crate::clock::{nanos_after, nanos_since};
+use crate::clock::{nanos_after, nanos_since, reached};
 use crate::queue::Key;
 
 /// One pending registration in one driver (see the module docs).
@@ -251,9 +251,7 @@ impl TimerEntry {
     /// `true` once the driver's clock has reached the deadline.
     fn has_passed(&self) -> bool {
         let inner = self.handle.inner();
-        // Never is never, even for a clock moved ≈292 years, whose reading
-        // saturates at the same count.
-        self.at != i64::MAX && inner.offset_of(inner.clock.now()) >= self.at
+        reached(inner.offset_of(inner.clock.now()), self.at)
     }
 
     pub(crate) fn site(&self) -> &'static Location<'static> {

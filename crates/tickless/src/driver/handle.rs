@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use super::current::{self, EnterGuard};
 use super::executor::Job;
 use super::Inner;
-use crate::clock::{duration_nanos, nanos_since, saturating_add, SystemClock};
+use crate::clock::{duration_nanos, nanos_since, reached, saturating_add, SystemClock};
 
 /// A reference to a driver, from which timers are created.
 ///
@@ -168,8 +168,8 @@ impl Handle {
     /// [`offset_of`](Self::offset_of) counts it, in integers.
     #[inline]
     pub(crate) fn offset_has_passed(&self, at: i64) -> bool {
-        // `i64::MAX` is never, also for a reading that saturates there.
-        at != i64::MAX && self.offset_upper() >= at && self.offset_of(self.now()) >= at
+        // The coarse bound first: when it has not reached `at`, no exact read.
+        reached(self.offset_upper(), at) && reached(self.offset_of(self.now()), at)
     }
 
     /// The clock's cheap coarse reading, as [`offset_of`](Self::offset_of)

@@ -56,7 +56,6 @@ pub fn manual_driver() -> (tickless::clock::ManualClock, tickless::Driver) {
     (clock, driver)
 }
 
-/// [`manual_driver`] plus a root context on it.
 /// A scheduler of `workers` workers on `driver`.
 pub fn sched(driver: &tickless::Driver, workers: usize) -> tickless::sched::Scheduler {
     tickless::sched::Scheduler::builder()
@@ -66,6 +65,7 @@ pub fn sched(driver: &tickless::Driver, workers: usize) -> tickless::sched::Sche
         .unwrap()
 }
 
+/// [`manual_driver`] plus a root context on it.
 pub fn manual_context() -> (
     tickless::clock::ManualClock,
     tickless::Driver,
