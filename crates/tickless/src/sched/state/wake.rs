@@ -174,6 +174,13 @@ mod tests {
         st
     }
 
+    /// [`pool`], its recent runs short.
+    fn short(workers: usize, idle: usize) -> State {
+        let mut st = pool(workers, idle);
+        st.ran_for(100);
+        st
+    }
+
     #[test]
     fn unknown_or_long_runs_wake_a_worker_per_run() {
         let mut st = pool(4, 4);
@@ -186,23 +193,19 @@ mod tests {
 
     #[test]
     fn short_runs_wake_one_worker_and_watch() {
-        let mut st = pool(4, 4);
-        st.ran_for(100);
+        let mut st = short(4, 4);
         assert_eq!(st.wakes(10, true), (1, true), "one worker, a check");
         assert_eq!(st.wakes(10, true), (0, false), "one is waking; checked");
-        let mut st = pool(4, 3);
-        st.ran_for(100);
+        let mut st = short(4, 3);
         assert_eq!(st.wakes(1, true), (0, true), "a worker is awake");
         // Without the short-run rule (a `ManualClock`): every run a worker.
-        let mut st = pool(4, 4);
-        st.ran_for(100);
+        let mut st = short(4, 4);
         assert_eq!(st.wakes(10, false), (4, false));
     }
 
     #[test]
     fn the_estimate_follows_the_runs() {
-        let mut st = pool(2, 2);
-        st.ran_for(100);
+        let mut st = short(2, 2);
         assert!(st.short_runs());
         // One long run lifts the average over the limit at once ...
         st.ran_for(1_000_000);
@@ -214,8 +217,7 @@ mod tests {
 
     #[test]
     fn the_stall_check_wakes_one_worker_per_stalled_check() {
-        let mut st = pool(4, 3);
-        st.ran_for(100);
+        let mut st = short(4, 3);
         assert_eq!(st.stall_check(), Stall::Clear, "not armed");
         st.queued = 5;
         assert_eq!(st.wakes(5, true), (0, true));
@@ -234,8 +236,7 @@ mod tests {
 
     #[test]
     fn a_worker_found_stuck_no_longer_counts_as_awake() {
-        let mut st = pool(3, 2);
-        st.ran_for(100);
+        let mut st = short(3, 2);
         st.running = 1; // the awake worker is in a run
         st.queued = 1;
         assert_eq!(
@@ -262,14 +263,12 @@ mod tests {
 
     #[test]
     fn the_stall_check_stops_when_no_worker_waits_or_runs_turn_long() {
-        let mut st = pool(4, 1);
-        st.ran_for(100);
+        let mut st = short(4, 1);
         st.queued = 5;
         assert_eq!(st.wakes(5, true), (0, true));
         assert_eq!(st.stall_check(), Stall::Stalled, "wakes the last one");
         assert_eq!(st.stall_check(), Stall::Clear, "none left waiting");
-        let mut st = pool(4, 3);
-        st.ran_for(100);
+        let mut st = short(4, 3);
         st.queued = 5;
         assert_eq!(st.wakes(5, true), (0, true));
         st.ran_for(1_000_000);
